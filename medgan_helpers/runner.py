@@ -1,0 +1,246 @@
+"""The main job: execute the notebook sequence headlessly and index what it made.
+
+``python -m medgan_helpers.runner`` (what ``python3 kit.py run`` calls) runs
+``notebooks/01_…`` to ``07_…`` in order on the embedded brain-mri data, with a
+progress line per notebook, and leaves in ``artifacts/``:
+
+- ``notebooks/NN_name.ipynb`` and ``.html`` — each notebook as executed;
+- ``runs/<run>/`` — the trained run, sample grids and evaluation report
+  (written by the notebooks themselves);
+- ``index.html`` — one page linking all of it, with the headline numbers and pictures;
+- ``run_summary.json`` — status and wall time per notebook.
+
+A failing notebook is named with its failing cell; what was already produced is
+kept, the remaining notebooks still run (each runs on its own), and the exit
+status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from medgan_helpers import config
+
+
+@dataclass
+class NotebookResult:
+    """How one notebook's execution went."""
+
+    name: str
+    status: str  # "ok" | "failed" | "skipped"
+    seconds: float
+    failed_cell: int | None = None
+    error: str = ""
+
+
+def notebook_paths(selection: list[str] | None = None) -> list[Path]:
+    """The committed notebooks in course order, optionally filtered by number/prefix."""
+    if config.REPO_ROOT is None:
+        raise FileNotFoundError(
+            "The runner executes the notebooks of a checkout of the kit; none was found "
+            "next to this package. Clone the repository and run `python3 kit.py run` there."
+        )
+    paths = sorted((config.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if selection:
+        paths = [p for p in paths if any(p.stem.startswith(s) for s in selection)]
+        if not paths:
+            raise ValueError(f"no notebook matches {selection}")
+    return paths
+
+
+def _first_error(nb) -> tuple[int | None, str]:
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return index, f"{output.get('ename')}: {output.get('evalue')}"
+    return None, ""
+
+
+def _export_html(nb, target: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
+    target.write_text(body, encoding="utf-8")
+
+
+def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> NotebookResult:
+    """Execute one notebook into ``out_dir`` (ipynb + html), never raising on cell errors."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    nb = nbformat.read(path, as_version=4)
+    start = time.time()
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    status, error, cell = "ok", "", None
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError) as exc:
+        status = "failed"
+        cell, error = _first_error(nb)
+        if not error:
+            error = str(exc).strip().splitlines()[-1][:500]
+    except Exception as exc:  # kernel died, etc.: still keep what ran
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    seconds = time.time() - start
+    nbformat.write(nb, out_dir / path.name)
+    try:
+        _export_html(nb, out_dir / f"{path.stem}.html")
+    except Exception as exc:  # an export problem must not hide the run's result
+        print(f"    (HTML export of {path.stem} failed: {exc})", flush=True)
+    return NotebookResult(path.stem, status, round(seconds, 1), cell, error)
+
+
+def _img_tag(path: Path, alt: str, width: int = 420) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(alt)}" width="{width}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+    )
+
+
+def _headline(evaluation: dict) -> dict:
+    """The few numbers worth showing on the index page."""
+    if isinstance(evaluation.get("headline"), dict):
+        return evaluation["headline"]
+    flat = {}
+    for key, value in evaluation.items():
+        if isinstance(value, int | float):
+            flat[key] = value
+    return flat
+
+
+def _newest_run(artifacts: Path) -> Path | None:
+    runs = [p for p in (artifacts / "runs").glob("*") if (p / "config.json").exists()]
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
+def write_index(artifacts: Path, results: list[NotebookResult], started: str) -> Path:
+    """Write ``artifacts/index.html`` linking notebooks, the run, the report and pictures."""
+    rows = []
+    for r in results:
+        badge = {"ok": "✅", "failed": "❌", "skipped": "⏭"}[r.status]
+        detail = "" if r.status == "ok" else html.escape(
+            f"cell {r.failed_cell}: {r.error}" if r.failed_cell is not None else r.error
+        )
+        rows.append(
+            f"<tr><td>{badge}</td><td>{html.escape(r.name)}</td>"
+            f'<td><a href="notebooks/{r.name}.html">HTML</a> · '
+            f'<a href="notebooks/{r.name}.ipynb">ipynb</a></td>'
+            f"<td>{r.seconds:.0f} s</td><td>{detail}</td></tr>"
+        )
+    sections = [
+        "<h2>Notebooks</h2><table><tr><th></th><th>notebook</th><th>output</th>"
+        "<th>wall time</th><th>problem</th></tr>" + "".join(rows) + "</table>"
+    ]
+    run = _newest_run(artifacts)
+    if run is not None:
+        rel = run.relative_to(artifacts).as_posix()
+        part = [f'<h2>Trained run</h2><p><a href="{rel}/">{html.escape(rel)}</a></p>']
+        cfg = json.loads((run / "config.json").read_text())
+        keys = ("dataset", "image_size", "loss", "epochs", "steps", "batch_size", "wall_time_s")
+        facts = {k: cfg[k] for k in keys if k in cfg}
+        if facts:
+            part.append("<table>" + "".join(
+                f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
+                for k, v in facts.items()) + "</table>")
+        grids = sorted((run / "samples").glob("*.png"))
+        pictures = []
+        if grids:
+            pictures.append(_img_tag(grids[-1], f"samples after {grids[-1].stem}"))
+        if (run / "evaluation.png").exists():
+            pictures.append(_img_tag(run / "evaluation.png", "evaluation summary", 640))
+        part.append('<div class="pics">' + "".join(pictures) + "</div>")
+        if (run / "evaluation.json").exists():
+            evaluation = json.loads((run / "evaluation.json").read_text())
+            head = _headline(evaluation)
+            part.append(
+                "<h2>Headline numbers</h2><table>" + "".join(
+                    f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
+                    for k, v in head.items()) + "</table>"
+                f'<p><a href="{rel}/evaluation.json">full evaluation report (JSON)</a></p>'
+            )
+        sections.append("".join(part))
+    exports = sorted(p for p in (artifacts / "synthetic").glob("*") if p.is_dir())
+    if exports:
+        sections.append("<h2>Synthetic datasets</h2><ul>" + "".join(
+            f'<li><a href="synthetic/{p.name}/">{html.escape(p.name)}</a></li>' for p in exports
+        ) + "</ul>")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>MedGAN kit — run of {started}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}
+table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
+.pics{{display:flex;gap:1em;flex-wrap:wrap}}figure{{margin:0}}</style></head>
+<body><h1>MedGAN teaching kit — main run</h1>
+<p>Started {html.escape(started)} · quick mode: {config.is_quick()} ·
+{sum(r.status == "ok" for r in results)}/{len(results)} notebooks ran cleanly.</p>
+<p>Synthetic images are not patients: every number here is a screening aid, not a
+clinical judgement. See notebook 05 for how to read them.</p>
+{''.join(sections)}
+</body></html>
+"""
+    target = artifacts / "index.html"
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict) and {"mean", "std"} <= set(value):
+        return f"{value['mean']:.4g} ± {value['std']:.2g}"
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the notebook sequence into artifacts/.")
+    parser.add_argument("--only", nargs="*", help="notebook numbers or prefixes (default: all)")
+    parser.add_argument("--quick", action="store_true", help="MEDGAN_QUICK=1 settings")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    if args.quick:
+        os.environ["MEDGAN_QUICK"] = "1"
+
+    artifacts = config.artifacts_dir()
+    out_dir = artifacts / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = notebook_paths(args.only)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"MedGAN kit: running {len(paths)} notebooks into {artifacts} "
+          f"({'quick' if config.is_quick() else 'full'} settings)", flush=True)
+    results: list[NotebookResult] = []
+    t0 = time.time()
+    for i, path in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {path.stem} …", flush=True)
+        result = execute_notebook(path, out_dir, timeout=args.timeout)
+        results.append(result)
+        if result.status == "ok":
+            print(f"[{i}/{len(paths)}] {path.stem} ok in {result.seconds:.0f} s", flush=True)
+        else:
+            print(f"[{i}/{len(paths)}] {path.stem} FAILED at cell {result.failed_cell}: "
+                  f"{result.error}\n    partial output kept in {out_dir / path.name}", flush=True)
+        (artifacts / "run_summary.json").write_text(json.dumps(
+            {"started": started, "quick": config.is_quick(),
+             "notebooks": [asdict(r) for r in results]}, indent=2))
+    index = write_index(artifacts, results, started)
+    failed = [r.name for r in results if r.status != "ok"]
+    print(f"done in {time.time() - t0:.0f} s; open {index}", flush=True)
+    if failed:
+        print("failed notebooks: " + ", ".join(failed), flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
