@@ -1,0 +1,223 @@
+"""The embedded ``brain-mri`` dataset: 2-D slices resampled from the MNI ICBM152 template.
+
+The MNI ICBM152 2009a nonlinear symmetric T1 template ships inside the ``nilearn``
+wheel, so this dataset needs no network. It is the voxel-wise average of 152
+registered adult brains: real MRI, but smoother and more symmetric than any
+single patient's scan.
+
+Every image is a genuine resampling of that volume (trilinear interpolation with
+:func:`scipy.ndimage.map_coordinates`) through a slightly oblique plane: a small
+tilt about the left-right and the front-back axes, an in-plane rotation, a zoom
+and a shift. Nothing is painted or synthesised.
+
+Splits come from *disjoint blocks of axial slice positions*: each anatomical
+level is cut into four blocks, two for train, one for val, one for test, with a
+guard gap between neighbouring blocks, so a test image is never a near-copy of a
+training image. Labels are the anatomical level of the slice centre.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: Bump when the recipe changes: it is part of the cache key.
+VERSION = 1
+SIZES = (32, 64, 128)
+SPLITS = ("train", "val", "test")
+#: Images per class and split (4 classes -> 2400 train, 400 val, 600 test).
+PER_CLASS = {"train": 600, "val": 100, "test": 150}
+
+CLASS_NAMES = [
+    "cerebellum / brainstem",
+    "basal ganglia / ventricles",
+    "centrum semiovale",
+    "vertex",
+]
+#: Axial MNI z ranges (mm) of the four levels, inferior to superior.
+LEVELS_MM = [(-58.0, -14.0), (-14.0, 20.0), (20.0, 46.0), (46.0, 74.0)]
+#: Block roles (and relative block lengths) inside each level; rotated per level so
+#: the test block is not always at the same place within a level.
+_BLOCK_ROLES = [("train", 0.32), ("test", 0.2), ("train", 0.32), ("val", 0.16)]
+#: Slices are drawn at least this far (mm) from a block edge -> >= 3 mm between splits.
+GUARD_MM = 1.5
+FOV_MM = 200.0
+MAX_PITCH_DEG = 4.0  # tilt about the left-right axis
+MAX_ROLL_DEG = 3.0  # tilt about the front-back axis
+MAX_ROTATION_DEG = 10.0  # in-plane rotation
+SCALE_RANGE = (0.93, 1.07)
+MAX_SHIFT_MM = 4.0
+
+LICENCE = "ICBM 2009a copyright notice (free use, notice kept; see below)"
+COPYRIGHT_NOTICE = (
+    "Copyright (C) 1993-2009 Louis Collins, McConnell Brain Imaging Centre, Montreal "
+    "Neurological Institute, McGill University. Permission to use, copy, modify, and "
+    "distribute this software and its documentation for any purpose and without fee is "
+    "hereby granted, provided that the above copyright notice appear in all copies. The "
+    "authors and McGill University make no representations about the suitability of this "
+    "software for any purpose. It is provided 'as is' without express or implied warranty. "
+    "The authors are not responsible for any data loss, equipment damage, property loss, "
+    "or injury to subjects or patients resulting from the use or misuse of this software "
+    "package."
+)
+CITATION = (
+    "V.S. Fonov, A.C. Evans, R.C. McKinstry, C.R. Almli, D.L. Collins. Unbiased nonlinear "
+    "average age-appropriate brain templates from birth to adulthood. NeuroImage 47 (2009) "
+    "S102; and V. Fonov et al., NeuroImage 54(1) (2011) 313-327."
+)
+
+
+def level_of(z_mm: np.ndarray) -> np.ndarray:
+    """Class id (0-3) of axial MNI positions ``z_mm``."""
+    edges = [lo for lo, _ in LEVELS_MM[1:]]
+    return np.searchsorted(edges, np.asarray(z_mm), side="right").astype(np.int64)
+
+
+def split_blocks() -> dict[str, list[tuple[float, float]]]:
+    """The usable z intervals (mm, guard gaps removed) of every split."""
+    blocks: dict[str, list[tuple[float, float]]] = {s: [] for s in SPLITS}
+    for level, (lo, hi) in enumerate(LEVELS_MM):
+        roles = _BLOCK_ROLES[level % 4 :] + _BLOCK_ROLES[: level % 4]
+        fractions = np.cumsum([0.0] + [w for _, w in roles])
+        edges = lo + (hi - lo) * fractions / fractions[-1]
+        for (role, _), a, b in zip(roles, edges[:-1], edges[1:]):
+            blocks[role].append((float(a) + GUARD_MM, float(b) - GUARD_MM))
+    return blocks
+
+
+def cache_path(cache_dir: Path, image_size: int, seed: int) -> Path:
+    """Where the built arrays for one (size, seed) pair are cached."""
+    return Path(cache_dir) / "brain-mri" / f"brain-mri_v{VERSION}_{image_size}px_seed{seed}.npz"
+
+
+def _load_volume() -> tuple[np.ndarray, np.ndarray]:
+    """The T1 template as float32 in [0, 1] (robustly scaled) and its voxel->mm affine."""
+    from nilearn import datasets
+
+    img = datasets.load_mni152_template(resolution=1)
+    volume = np.asarray(img.get_fdata(dtype=np.float32))
+    brain = volume[volume > 0.05]
+    top = float(np.percentile(brain, 99.5)) if brain.size else 1.0
+    volume = np.clip(volume / max(top, 1e-6), 0.0, 1.0).astype(np.float32)
+    return volume, np.asarray(img.affine, dtype=np.float64)
+
+
+def _rotation(pitch: float, roll: float, theta: float) -> np.ndarray:
+    """3x3 rotation: in-plane ``theta`` (about z), then ``roll`` (y), then ``pitch`` (x)."""
+    cx, sx = np.cos(pitch), np.sin(pitch)
+    cy, sy = np.cos(roll), np.sin(roll)
+    cz, sz = np.cos(theta), np.sin(theta)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rx @ ry @ rz
+
+
+def _draw_parameters(rng: np.random.Generator, split: str) -> dict[str, np.ndarray]:
+    """Slice positions (balanced per level) and the random plane of every image."""
+    blocks = split_blocks()[split]
+    z_parts = []
+    for level in range(len(CLASS_NAMES)):
+        mine = [(a, b) for a, b in blocks if level_of(np.array([(a + b) / 2]))[0] == level]
+        lengths = np.array([b - a for a, b in mine])
+        n = PER_CLASS[split]
+        which = rng.choice(len(mine), size=n, p=lengths / lengths.sum())
+        starts = np.array([mine[i][0] for i in which])
+        z_parts.append(starts + rng.random(n) * lengths[which])
+    z = np.concatenate(z_parts)
+    n = z.size
+    return {
+        "z_mm": z,
+        "pitch_deg": rng.uniform(-MAX_PITCH_DEG, MAX_PITCH_DEG, n),
+        "roll_deg": rng.uniform(-MAX_ROLL_DEG, MAX_ROLL_DEG, n),
+        "rotation_deg": rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG, n),
+        "scale": rng.uniform(*SCALE_RANGE, n),
+        "shift_x_mm": rng.uniform(-MAX_SHIFT_MM, MAX_SHIFT_MM, n),
+        "shift_y_mm": rng.uniform(-MAX_SHIFT_MM, MAX_SHIFT_MM, n),
+    }
+
+
+def _resample(volume: np.ndarray, affine: np.ndarray, params: dict, image_size: int) -> np.ndarray:
+    """Resample every requested oblique plane of ``volume`` into uint8 N x S x S."""
+    from scipy import ndimage
+
+    n = params["z_mm"].size
+    step = FOV_MM / image_size
+    offsets = (np.arange(image_size) - (image_size - 1) / 2.0) * step
+    # Image columns run along +x (patient left -> right), rows from anterior (top) to posterior.
+    u, v = np.meshgrid(offsets, -offsets, indexing="xy")
+    plane = np.stack([u.ravel(), v.ravel(), np.zeros(u.size)])  # 3 x P, mm
+    inverse = np.linalg.inv(affine)
+    centre_mm = np.array([0.0, -17.0])  # x, y of the brain's bounding-box centre in MNI space
+    out = np.empty((n, image_size, image_size), dtype=np.uint8)
+    for i in range(n):
+        rot = _rotation(
+            np.deg2rad(params["pitch_deg"][i]),
+            np.deg2rad(params["roll_deg"][i]),
+            np.deg2rad(params["rotation_deg"][i]),
+        )
+        centre = np.array(
+            [
+                centre_mm[0] + params["shift_x_mm"][i],
+                centre_mm[1] + params["shift_y_mm"][i],
+                params["z_mm"][i],
+            ]
+        )
+        mm = rot @ (plane / params["scale"][i]) + centre[:, None]
+        vox = inverse[:3, :3] @ mm + inverse[:3, 3:4]
+        values = ndimage.map_coordinates(volume, vox, order=1, mode="constant", cval=0.0)
+        out[i] = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8).reshape(
+            image_size, image_size
+        )
+    return out
+
+
+def build(image_size: int, seed: int) -> dict[str, np.ndarray]:
+    """Build all three splits for one size and seed (no caching). Keys ``{split}_pixels`` etc."""
+    from scipy import ndimage
+
+    volume, affine = _load_volume()
+    # Anti-aliasing: blur to the output pixel spacing before sampling (sigma = (factor - 1) / 2).
+    factor = FOV_MM / image_size
+    sigma = max(0.0, (factor - 1.0) / 2.0)
+    if sigma > 0:
+        volume = ndimage.gaussian_filter(volume, sigma).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, np.ndarray] = {}
+    for split in SPLITS:
+        params = _draw_parameters(rng, split)
+        arrays[f"{split}_pixels"] = _resample(volume, affine, params, image_size)[..., None]
+        arrays[f"{split}_labels"] = level_of(params["z_mm"])
+        for key, value in params.items():
+            arrays[f"{split}_{key}"] = value.astype(np.float32)
+    return arrays
+
+
+def load(image_size: int, seed: int, cache_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Cached build: returns the arrays and a dict saying whether the cache was used."""
+    path = cache_path(cache_dir, image_size, seed)
+    if path.is_file():
+        try:
+            with np.load(path) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            return arrays, {"cache": str(path), "from_cache": True, "build_seconds": None}
+        except (OSError, ValueError, EOFError):  # a broken cache file is rebuilt, never trusted
+            path.unlink(missing_ok=True)
+    start = time.perf_counter()
+    arrays = build(image_size, seed)
+    seconds = time.perf_counter() - start
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Atomic write: several processes may build the same file at the same time.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return arrays, {"cache": str(path), "from_cache": False, "build_seconds": seconds}
