@@ -80,9 +80,9 @@ def check_transposed_output_size(fn: Callable[[int, int, int, str], Any]) -> boo
             )
         if not _is_whole_number(got) or int(got) != expected:
             tip = (
-                "with padding='same' Keras makes the output exactly stride times larger."
+                "With padding='same' Keras makes the output exactly stride times larger."
                 if padding == "same"
-                else "with padding='valid' every input pixel 'stamps' a kernel-sized patch, "
+                else "With padding='valid' every input pixel 'stamps' a kernel-sized patch, "
                 "stride pixels apart: the last stamp starts at (input_size - 1) * stride. "
                 "What if the kernel is smaller than the stride?"
             )
