@@ -297,3 +297,30 @@ def test_print_single_sample_latency(sampler):
         f"median {np.median(times):.1f} ms, p95 {np.percentile(times, 95):.1f} ms"
     )
     assert len(times) == 20
+
+
+# -- notebook 06 exercise checks: a right answer passes, typical wrong ones fail -----
+
+
+def test_nb06_checks_accept_right_and_reject_wrong_answers():
+    from medgan_helpers.exercises import nb06
+
+    assert nb06.check_slerp(widgets.slerp)
+    assert not nb06.check_slerp(lambda z0, z1, t: (1 - t) * z0 + t * z1)  # lerp
+
+    def nearest(sample, reals):
+        d = np.linalg.norm(reals.reshape(len(reals), -1) - sample.reshape(1, -1), axis=1)
+        return int(np.argmin(d)), float(d.min())
+
+    assert nb06.check_nearest_real(nearest)
+    assert not nb06.check_nearest_real(lambda s, r: (nearest(s, r)[0], nearest(s, r)[1] ** 2))
+    assert not nb06.check_nearest_real(lambda s, r: (0, 0.0))
+
+    def diversity(images):
+        flat = images.reshape(len(images), -1)
+        d = np.linalg.norm(flat[:, None] - flat[None], axis=-1)
+        return d[np.triu_indices(len(images), 1)].mean()
+
+    assert nb06.check_diversity(diversity)
+    assert not nb06.check_diversity(lambda images: np.linalg.norm(
+        images.reshape(len(images), -1)[:, None] - images.reshape(len(images), -1)[None], axis=-1).mean())
