@@ -134,7 +134,7 @@ def _offline_message(flag: str, image_size: int, reason: str) -> str:
     )
 
 
-def download(flag: str, image_size: int, timeout: float = 60.0) -> Path:
+def download_file(flag: str, image_size: int, timeout: float = 60.0) -> Path:
     """Download one file into the cache, verifying its MD5 before it is kept."""
     path = local_path(flag, image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +286,7 @@ def load(flag: str, image_size: int, split: str, *, download: bool = True, color
     if not path.is_file():
         if not download:
             raise data.DataError(_offline_message(flag, image_size, "download=False"))
-        download(flag, image_size)
+        download_file(flag, image_size)
     verify(flag, image_size)
     folder = _extract(path)
     images = np.load(folder / f"{split}_images.npy", mmap_mode="r")

@@ -1,0 +1,206 @@
+"""MedMNIST: the URL/MD5/licence table, verified download, refusal of bad files, offline errors.
+
+No test reaches the internet: files are served from a real HTTP server on
+127.0.0.1 (or copied by hand into the cache), with the MD5 table patched for
+the small npz files made here.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import re
+import shutil
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from medgan_helpers import _medmnist, data
+
+
+def make_npz(path, n=(12, 4, 6), size=28, channels=1, num_labels=1, num_classes=2, seed=0):
+    """A small MedMNIST-shaped npz (uint8 images, N×L labels), saved compressed like the real ones."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, count in zip(data.SPLITS, n):
+        shape = (count, size, size) + ((channels,) if channels > 1 else ())
+        arrays[f"{split}_images"] = rng.integers(0, 256, shape, dtype=np.uint8)
+        arrays[f"{split}_labels"] = rng.integers(0, num_classes, (count, num_labels), dtype=np.uint8)
+    np.savez_compressed(path, **arrays)
+    return arrays
+
+
+def md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture()
+def server(tmp_path, monkeypatch):
+    """A real HTTP server on 127.0.0.1 serving tmp_path/served; the URL table points at it."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(
+        _medmnist, "URL_TEMPLATE", f"http://127.0.0.1:{httpd.server_address[1]}/{{flag}}{{suffix}}.npz"
+    )
+    yield root
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_table_covers_every_2d_flag_and_size():
+    assert set(_medmnist.FLAGS) == {
+        "pneumoniamnist", "breastmnist", "chestmnist", "dermamnist", "octmnist", "retinamnist",
+        "bloodmnist", "pathmnist", "tissuemnist", "organamnist", "organcmnist", "organsmnist",
+    }  # fmt: skip
+    for flag in _medmnist.FLAGS:
+        assert set(_medmnist.MD5[flag]) == {28, 64, 128, 224}
+        assert all(re.fullmatch(r"[0-9a-f]{32}", m) for m in _medmnist.MD5[flag].values())
+        info = _medmnist.INFO[flag]
+        assert info["licence"] in _medmnist.LICENCE_URLS and info["classes"] and info["modality"]
+    all_md5 = [m for f in _medmnist.FLAGS for m in _medmnist.MD5[f].values()]
+    assert len(set(all_md5)) == len(all_md5)
+    assert _medmnist.INFO["dermamnist"]["licence"] == "CC BY-NC 4.0"
+    assert _medmnist.url("tissuemnist", 224) == (
+        "https://zenodo.org/records/10519652/files/tissuemnist_224.npz?download=1"
+    )
+    assert _medmnist.url("pneumoniamnist", 28).endswith("/pneumoniamnist.npz?download=1")
+    assert _medmnist.MD5["pneumoniamnist"][28] == "28209eda62fecd6e6a2d98b1501bb15f"
+
+
+def test_download_verify_and_load(cache, server, monkeypatch, capsys):
+    arrays = make_npz(server / "pneumoniamnist.npz")
+    monkeypatch.setitem(_medmnist.MD5["pneumoniamnist"], 28, md5(server / "pneumoniamnist.npz"))
+    train = data.load_dataset("pneumoniamnist", image_size=28, split="train")
+    assert "CC BY 4.0" in capsys.readouterr().out  # licence shown on load
+    assert isinstance(train.pixels, np.memmap) and train.pixels.dtype == np.uint8
+    assert train.pixels.shape == (12, 28, 28, 1)
+    assert np.array_equal(train.pixels[..., 0], arrays["train_images"])
+    assert train.labels.dtype == np.int64 and train.labels.shape == (12,)
+    assert np.array_equal(train.labels, arrays["train_labels"][:, 0])
+    assert train.class_names == ["normal", "pneumonia"]
+    card = train.card()
+    assert "CC BY 4.0" in card.licence and "X-ray" in card.modality
+    assert sum(card.counts["test"].values()) == 6 and "MedMNIST v2" in card.citation
+    assert "MD5 verified" in str(train.report)
+    assert (cache / "medmnist" / "pneumoniamnist.npz").is_file()
+    test = data.load_dataset("pneumoniamnist", image_size=28, split="test")
+    assert len(test) == 6
+    # a loaded file is used from the cache: no server needed any more
+    shutil.rmtree(server)
+    assert len(data.load_dataset("pneumoniamnist", 28, "val")) == 4
+    batch = next(iter(data.to_tf_dataset(train, batch_size=4, seed=0)))
+    assert tuple(batch[0].shape) == (4, 28, 28, 1) and float(batch[0].numpy().min()) >= -1
+
+
+def test_corrupt_download_is_refused_and_not_kept(cache, server, monkeypatch):
+    make_npz(server / "breastmnist_64.npz", size=64)
+    monkeypatch.setitem(_medmnist.MD5["breastmnist"], 64, "0" * 32)
+    with pytest.raises(data.DataError, match="corrupt") as info:
+        data.load_dataset("breastmnist", image_size=64)
+    assert "0" * 32 in str(info.value)
+    leftovers = list((cache / "medmnist").iterdir())
+    assert leftovers == []
+
+
+def test_tampered_cached_file_is_refused_and_never_used_again(cache, server, monkeypatch):
+    make_npz(server / "octmnist.npz", num_classes=4)
+    monkeypatch.setitem(_medmnist.MD5["octmnist"], 28, md5(server / "octmnist.npz"))
+    assert len(data.load_dataset("octmnist", 28, "train")) == 12
+    # someone swaps the cached file for other data
+    path = cache / "medmnist" / "octmnist.npz"
+    make_npz(path, num_classes=4, seed=99)
+    os.utime(path, ns=(1, 1))
+    with pytest.raises(data.DataError, match="Refusing") as info:
+        data.load_dataset("octmnist", 28, "train", download=False)
+    assert "corrupt or was altered" in str(info.value)
+    assert not path.exists() and (cache / "medmnist" / "octmnist.npz.rejected").exists()
+    assert not (cache / "medmnist" / "octmnist").exists()  # extracted arrays removed too
+    with pytest.raises(data.DataError, match="download the file by hand"):
+        data.load_dataset("octmnist", 28, "train", download=False)
+    # the next load downloads a fresh, verified copy
+    assert len(data.load_dataset("octmnist", 28, "train")) == 12
+
+
+def test_offline_error_says_which_file_to_put_where(cache, monkeypatch):
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(_medmnist, "URL_TEMPLATE", f"http://127.0.0.1:{port}/{{flag}}{{suffix}}.npz")
+    with pytest.raises(data.DataError) as info:
+        data.load_dataset("dermamnist", image_size=128)
+    message = str(info.value)
+    assert "dermamnist_128.npz" in message
+    assert f"http://127.0.0.1:{port}/dermamnist_128.npz" in message
+    assert str(cache / "medmnist" / "dermamnist_128.npz") in message
+    assert _medmnist.MD5["dermamnist"][128] in message
+    assert not list((cache / "medmnist").iterdir())  # no partial file left behind
+
+
+def test_offline_error_real_url_with_download_disabled(cache):
+    with pytest.raises(data.DataError) as info:
+        data.load_dataset("tissuemnist", image_size=224, download=False)
+    message = str(info.value)
+    assert "https://zenodo.org/records/10519652/files/tissuemnist_224.npz?download=1" in message
+    assert str(cache / "medmnist" / "tissuemnist_224.npz") in message
+
+
+def test_file_placed_by_hand_is_verified_and_used(cache, monkeypatch, tmp_path, capsys):
+    target = cache / "medmnist" / "dermamnist_64.npz"
+    target.parent.mkdir(parents=True)
+    arrays = make_npz(target, size=64, channels=3, num_classes=7)
+    monkeypatch.setitem(_medmnist.MD5["dermamnist"], 64, md5(target))
+    monkeypatch.setattr(_medmnist, "_LICENCE_SHOWN", set())
+    ds = data.load_dataset("dermamnist", image_size=64, split="val", download=False)
+    out = capsys.readouterr().out
+    assert "CC BY-NC 4.0" in out and "NON-COMMERCIAL" in out
+    assert ds.channels == 3 and np.array_equal(ds.pixels, arrays["val_images"])
+    assert "NON-COMMERCIAL" in str(ds.card()) and len(ds.class_names) == 7
+    grey = data.load_dataset("dermamnist", image_size=64, split="val", download=False, color="grey")
+    assert grey.channels == 1
+    expected = np.rint(arrays["val_images"].astype(np.float32) @ np.array([0.299, 0.587, 0.114]))
+    assert np.abs(grey.pixels[..., 0].astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_chestmnist_is_multi_label(cache, monkeypatch):
+    target = cache / "medmnist" / "chestmnist.npz"
+    target.parent.mkdir(parents=True)
+    arrays = make_npz(target, num_labels=14, num_classes=2)
+    monkeypatch.setitem(_medmnist.MD5["chestmnist"], 28, md5(target))
+    ds = data.load_dataset("chestmnist", 28, "train", download=False)
+    assert ds.multi_label and ds.labels.shape == (12, 14) and ds.labels.dtype == np.int64
+    assert np.array_equal(ds.labels, arrays["train_labels"])
+    assert ds.class_counts()["hernia"] == int(arrays["train_labels"][:, 13].sum())
+    assert "multi-hot" in str(ds.card())
+    _, labels = next(iter(data.to_tf_dataset(ds, batch_size=4)))
+    assert tuple(labels.shape) == (4, 14)
+
+
+def test_not_an_npz_with_matching_md5_is_rejected_clearly(cache, monkeypatch):
+    target = cache / "medmnist" / "bloodmnist.npz"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"<html>rate limited</html>")
+    monkeypatch.setitem(_medmnist.MD5["bloodmnist"], 28, md5(target))
+    with pytest.raises(data.DataError, match="not a valid .npz"):
+        data.load_dataset("bloodmnist", 28, download=False)
+
+
+@pytest.mark.parametrize("size", [32, 100, 256])
+def test_medmnist_bad_size_lists_valid_sizes(size):
+    with pytest.raises(data.DataError, match="28, 64, 128, 224"):
+        data.load_dataset("pathmnist", image_size=size)
