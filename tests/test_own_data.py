@@ -1,0 +1,90 @@
+"""Notebook 07's helpers: the demo folder, class filtering, settings and the privacy scan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+
+from medgan_helpers import data, demo, own_data
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory):
+    return demo.make_demo_folder(tmp_path_factory.mktemp("scans") / "demo")
+
+
+def test_demo_folder_holds_real_files_in_every_format(demo_folder):
+    assert sorted(p.name for p in demo_folder.iterdir() if p.is_dir()) == sorted(demo.LAYOUT)
+    nifti = demo_folder / "axial_nifti" / "mni152_t1.nii.gz"
+    import nibabel as nib
+
+    assert nib.load(nifti).ndim == 3
+    dicoms = sorted((demo_folder / "sagittal_dicom").glob("*.dcm"))
+    assert len(dicoms) == 30
+    header = pydicom.dcmread(dicoms[0])
+    assert str(header.PatientName) == demo.DEMO_PATIENT_NAME  # the demo really carries one
+    assert header.pixel_array.std() > 0
+    # the extension-less file is a real DICOM recognised by its marker
+    raw = (demo_folder / "pydicom_samples" / "MR_SMALL_NO_EXTENSION").read_bytes()
+    assert raw[128:132] == b"DICM"
+
+
+def test_demo_folder_is_reused_and_never_overwrites_a_foreign_folder(demo_folder, tmp_path):
+    stamp = (demo_folder / ".medgan-demo").stat().st_mtime_ns
+    assert demo.make_demo_folder(demo_folder) == demo_folder
+    assert (demo_folder / ".medgan-demo").stat().st_mtime_ns == stamp
+    foreign = tmp_path / "my-scans"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a demo folder"):
+        demo.make_demo_folder(foreign, overwrite=True)
+    assert (foreign / "keep.txt").read_text() == "mine"
+
+
+def _small_brain():
+    ds = data.load_dataset("brain-mri", image_size=32, split="val")
+    counts = ds.class_counts()
+    assert len(counts) == 4
+    return ds
+
+
+def test_keep_classes_drops_small_classes_and_renumbers():
+    ds = _small_brain()
+    # make class 1 tiny: keep only 3 of its images
+    labels = ds.labels
+    idx = np.concatenate([np.flatnonzero(labels != 1), np.flatnonzero(labels == 1)[:3]])
+    small = ds.subset(np.sort(idx))
+    kept = own_data.keep_classes(small, min_images=10)
+    assert kept.class_names == [n for i, n in enumerate(ds.class_names) if i != 1]
+    assert sorted(np.unique(kept.labels)) == [0, 1, 2]
+    assert len(kept) == len(small) - 3
+    assert any("dropped classes" in note for note in kept.report.notes)
+    # pixels travel with their labels
+    first_vertex = np.flatnonzero(small.labels == 3)[0]
+    assert np.array_equal(kept.pixels[np.flatnonzero(kept.labels == 2)[0]], small.pixels[first_vertex])
+
+
+def test_keep_classes_refuses_when_nothing_is_left():
+    with pytest.raises(data.DataError, match="MIN_IMAGES_PER_CLASS"):
+        own_data.keep_classes(_small_brain(), min_images=10**6)
+
+
+def test_suggest_settings_scale_with_data():
+    small, large = own_data.suggest_settings(120, quick=False), own_data.suggest_settings(5000, quick=False)
+    assert small.batch_size < large.batch_size
+    assert small.base_filters <= large.base_filters
+    assert small.epochs > large.epochs
+    assert 1500 <= large.steps <= 3500
+    assert own_data.suggest_settings(120, quick=True).steps < small.steps
+    with pytest.raises(ValueError, match="too few"):
+        own_data.suggest_settings(3)
+
+
+def test_privacy_scan_finds_a_planted_name_and_passes_clean_files(tmp_path):
+    (tmp_path / "clean.json").write_text('{"patient": "anonymous"}')
+    scan = own_data.privacy_scan(["Doe^Jane"], folders=[tmp_path])
+    assert scan.clean and "no trace" in str(scan)
+    (tmp_path / "leak.txt").write_text("name: Doe Jane")  # the '^' written as a space
+    scan = own_data.privacy_scan(["Doe^Jane"], folders=[tmp_path])
+    assert not scan.clean and "leak.txt" in str(scan)
