@@ -166,3 +166,24 @@ def privacy_scan(
             if path.is_file() and path.stat().st_size < 512 * 1024**2:
                 check(str(path), path.read_bytes())
     return scan
+
+
+#: DICOM keywords that identify a patient or an encounter (a subset of the DICOM
+#: PS3.15 basic confidentiality profile); the kit reads pixels, never keeps these.
+IDENTIFYING_KEYWORDS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientAddress",
+    "OtherPatientIDs", "OtherPatientNames", "PatientTelephoneNumbers",
+    "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "StudyTime",
+    "AccessionNumber", "InstitutionName", "InstitutionAddress",
+    "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName", "StudyID",
+)
+
+
+def identifying_fields(path: str | Path) -> list[str]:
+    """Names (never values) of the identifying DICOM fields present in one file."""
+    import pydicom
+
+    header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    present = [k for k in IDENTIFYING_KEYWORDS if str(header.get(k, "") or "").strip()]
+    del header  # the values go out of scope here; nothing is returned but the names
+    return present

@@ -88,3 +88,10 @@ def test_privacy_scan_finds_a_planted_name_and_passes_clean_files(tmp_path):
     (tmp_path / "leak.txt").write_text("name: Doe Jane")  # the '^' written as a space
     scan = own_data.privacy_scan(["Doe^Jane"], folders=[tmp_path])
     assert not scan.clean and "leak.txt" in str(scan)
+
+
+def test_identifying_fields_names_fields_but_never_values(demo_folder):
+    dicom = sorted((demo_folder / "sagittal_dicom").glob("*.dcm"))[0]
+    fields = own_data.identifying_fields(dicom)
+    assert {"PatientName", "PatientID", "PatientBirthDate", "InstitutionName"} <= set(fields)
+    assert demo.DEMO_PATIENT_NAME not in repr(fields)
