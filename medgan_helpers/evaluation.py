@@ -429,6 +429,13 @@ def evaluate(
     if fake_labels is not None:
         fake_labels = _check_labels(fake_labels, len(fake_x), "fake_labels", num_classes)
     extractor_labels = train_y  # multi-hot labels train a multi-label feature classifier
+    labels_ok = fake_labels is not None and train_y is not None and test_y is not None and not multilabel
+    if utility is True and not labels_ok:
+        missing = "fake_labels" if fake_labels is None else ("real labels" if not multilabel else "single labels")
+        raise ValueError(
+            f"utility=True (TSTR/TRTR) needs class labels, but {missing} are missing. Pass fake_labels=... "
+            "(generate with a conditional GAN) and labelled real splits, or use utility=False."
+        )
 
     rng = np.random.default_rng(seed)
     if max_real is not None:
@@ -479,13 +486,6 @@ def evaluate(
 
     # 5. utility
     util: dict[str, Any] | None
-    labels_ok = fake_labels is not None and train_y is not None and test_y is not None and not multilabel
-    if utility is True and not labels_ok:
-        missing = "fake_labels" if fake_labels is None else ("real labels" if not multilabel else "single labels")
-        raise ValueError(
-            f"utility=True (TSTR/TRTR) needs class labels, but {missing} are missing. Pass fake_labels=... "
-            "(generate with a conditional GAN) and labelled real splits, or use utility=False."
-        )
     if utility and labels_ok:
         say(f"Utility: TSTR / TRTR / mixed classifiers over {len(utility_seeds)} seeds …")
         util = utility_scores(fake_x, fake_labels, train_x, train_y, test_x, test_y, num_classes,
