@@ -4,7 +4,8 @@
 files a researcher might bring — all with real image content:
 
 - ``axial_nifti/``     the MNI ICBM152 2009a T1 template (from the nilearn wheel)
-                       saved as a NIfTI volume; the loader slices it axially
+                       saved as 8 NIfTI volumes, each a slab of axial planes
+                       (like 8 short scans); the loader slices them axially
 - ``coronal_png/``     coronal slices of the same template as 8-bit PNG files
 - ``sagittal_dicom/``  sagittal slices as MR DICOM files, each carrying a made-up
                        patient name and ID so you can see the kit drop them
@@ -30,7 +31,7 @@ DEMO_PATIENT_ID = "DEMO-0001"
 
 #: What make_demo_folder puts in each class folder (usable files, broken files).
 LAYOUT = {
-    "axial_nifti": "1 NIfTI volume (axial slices)",
+    "axial_nifti": "8 NIfTI volumes (slabs of axial slices)",
     "coronal_png": "coronal PNG slices",
     "sagittal_dicom": "sagittal MR DICOM slices with a made-up patient name",
     "pydicom_samples": "pydicom's real CT and MR test images",
@@ -104,8 +105,11 @@ def make_demo_folder(target: str | Path | None = None, *, overwrite: bool = Fals
 
     axial = target / "axial_nifti"
     axial.mkdir(parents=True)
-    # every 2nd axial plane keeps the file small; still a real NIfTI volume
-    nib.save(nib.Nifti1Image(volume[:, :, ::2], affine), axial / "mni152_t1.nii.gz")
+    # 8 slabs of every 2nd axial plane: several "scans", so that whole volumes can
+    # go to train, val or test (as a patient's slices should)
+    planes = np.arange(20, 180, 2)
+    for i, slab in enumerate(np.array_split(planes, 8), start=1):
+        nib.save(nib.Nifti1Image(volume[:, :, slab], affine), axial / f"slab_{i}.nii.gz")
 
     coronal = target / "coronal_png"
     coronal.mkdir()

@@ -37,29 +37,9 @@ def keep_classes(imageset: data.ImageSet, min_images: int) -> data.ImageSet:
             f"No class of {imageset.name} has {min_images} or more images "
             f"(counts: {counts}). Lower MIN_IMAGES_PER_CLASS or add images."
         )
-    old_ids = [imageset.class_names.index(name) for name in kept]
-    mapping = np.full(len(imageset.class_names), -1, np.int64)
-    mapping[old_ids] = np.arange(len(kept))
-    idx = np.flatnonzero(mapping[imageset.labels] >= 0)
     dropped = [f"{name} ({counts[name]})" for name in imageset.class_names if name not in kept]
-    report = data.LoadReport(
-        imageset.report.source,
-        imageset.split,
-        loaded=len(idx),
-        skipped=list(imageset.report.skipped),
-        notes=[*imageset.report.notes]
-        + ([f"dropped classes with < {min_images} images: {', '.join(dropped)}"] if dropped else []),
-    )
-    return data.ImageSet(
-        np.asarray(imageset.pixels[idx]),
-        mapping[imageset.labels[idx]],
-        kept,
-        name=imageset.name,
-        split=imageset.split,
-        report=report,
-        card=imageset.card(),
-        metadata={k: np.asarray(v)[idx] for k, v in imageset.metadata.items()},
-    )
+    note = f"dropped classes with < {min_images} images: {', '.join(dropped)}" if dropped else None
+    return restrict_to_classes(imageset, kept, note=note)
 
 
 @dataclass
@@ -187,3 +167,40 @@ def identifying_fields(path: str | Path) -> list[str]:
     present = [k for k in IDENTIFYING_KEYWORDS if str(header.get(k, "") or "").strip()]
     del header  # the values go out of scope here; nothing is returned but the names
     return present
+
+
+def restrict_to_classes(
+    imageset: data.ImageSet, class_names: list[str], note: str | None = None
+) -> data.ImageSet:
+    """Only the images of ``class_names``, labels renumbered in that order.
+
+    Use it to give the val and test splits the classes that training kept.
+    ``note`` is added to the copy's load report.
+    """
+    if imageset.labels is None:
+        return imageset
+    unknown = [n for n in class_names if n not in imageset.class_names]
+    if unknown:
+        raise ValueError(
+            f"{unknown} are not classes of {imageset.name} ({imageset.split}); "
+            f"its classes are {imageset.class_names}."
+        )
+    mapping = np.full(len(imageset.class_names), -1, np.int64)
+    for new, name in enumerate(class_names):
+        mapping[imageset.class_names.index(name)] = new
+    idx = np.flatnonzero(mapping[imageset.labels] >= 0)
+    old = imageset.report
+    report = data.LoadReport(
+        old.source, old.split, loaded=len(idx), skipped=list(old.skipped),
+        notes=[*old.notes] + ([note] if note else []),
+    )
+    return data.ImageSet(
+        np.asarray(imageset.pixels[idx]),
+        mapping[imageset.labels[idx]],
+        list(class_names),
+        name=imageset.name,
+        split=imageset.split,
+        report=report,
+        card=imageset.card(),
+        metadata={k: np.asarray(v)[idx] for k, v in imageset.metadata.items()},
+    )
