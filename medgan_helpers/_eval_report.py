@@ -154,6 +154,15 @@ class EvaluationReport:
         path.write_text(json.dumps(self.results, indent=2, allow_nan=True))
         return path
 
+    def save(self, folder: str | Path) -> dict[str, Path]:
+        """Write ``evaluation.json`` and ``evaluation.png`` into ``folder``; returns both paths."""
+        folder = Path(folder)
+        paths = {"json": folder / "evaluation.json", "png": folder / "evaluation.png"}
+        self.results["files"] = {k: str(v) for k, v in paths.items()}
+        self.to_json(paths["json"])
+        self.save_summary_png(paths["png"])
+        return paths
+
     # ------------------------------------------------------------------ pictures
     def _draw_scatter(self, ax) -> None:
         p = self._plot
@@ -187,7 +196,7 @@ class EvaluationReport:
         for start in range(0, len(fake), per_row):
             blocks = []
             for f, t in zip(fake[start : start + per_row], train[start : start + per_row]):
-                blocks.append(np.concatenate([f, np.full((pad // 2, w, c), -1.0, f.dtype), t]))
+                blocks.append(np.concatenate([f, np.zeros((pad // 2, w, c), f.dtype), t]))
                 blocks.append(np.ones((blocks[-1].shape[0], pad, c), f.dtype))
             while len(blocks) < 2 * per_row:  # pad an unfinished row
                 blocks.append(np.ones((2 * h + pad // 2, w if len(blocks) % 2 == 0 else pad, c), fake.dtype))
@@ -244,30 +253,36 @@ class EvaluationReport:
         ax.set_xlabel("FD (kit feature space, lower = closer)")
         ax.tick_params(axis="y", labelsize=8)
 
-    def plots(self) -> dict:
-        """Matplotlib figures: ``feature_space``, ``nearest_neighbours``, ``diversity``, ``utility``, ``fidelity``."""
+    PLOT_NAMES = ("feature_space", "fidelity", "nearest_neighbours", "diversity", "utility")
+
+    def plot(self, name: str):
+        """One matplotlib figure by name (see ``PLOT_NAMES``)."""
         import matplotlib.pyplot as plt
 
-        figs = {}
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
-        self._draw_scatter(ax)
-        figs["feature_space"] = fig
-        fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 1.6]})
-        self._draw_nn_hist(axes[0])
-        self._draw_pairs(axes[1])
+        if name == "feature_space":
+            fig, ax = plt.subplots(figsize=(5.5, 4.5))
+            self._draw_scatter(ax)
+        elif name == "fidelity":
+            fig, ax = plt.subplots(figsize=(6.5, 3.2))
+            self._draw_fd(ax)
+        elif name == "nearest_neighbours":
+            fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.1]})
+            self._draw_nn_hist(axes[0])
+            self._draw_pairs(axes[1])
+        elif name == "diversity":
+            fig, ax = plt.subplots(figsize=(5.5, 3.8))
+            self._draw_diversity(ax)
+        elif name == "utility":
+            fig, ax = plt.subplots(figsize=(6, 3.8))
+            self._draw_utility(ax)
+        else:
+            raise ValueError(f"unknown plot {name!r}; choose one of {', '.join(self.PLOT_NAMES)}.")
         fig.tight_layout()
-        figs["nearest_neighbours"] = fig
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
-        self._draw_diversity(ax)
-        figs["diversity"] = fig
-        fig, ax = plt.subplots(figsize=(6, 3.8))
-        self._draw_utility(ax)
-        figs["utility"] = fig
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        self._draw_fd(ax)
-        fig.tight_layout()
-        figs["fidelity"] = fig
-        return figs
+        return fig
+
+    def plots(self) -> dict:
+        """All figures: ``feature_space``, ``fidelity``, ``nearest_neighbours``, ``diversity``, ``utility``."""
+        return {name: self.plot(name) for name in self.PLOT_NAMES}
 
     def save_summary_png(self, path: str | Path, dpi: int = 110) -> Path:
         """One PNG with every picture of the report (written without showing it)."""

@@ -51,6 +51,7 @@ from medgan_helpers._eval_metrics import (
     ms_ssim_pairs,
     nearest_neighbours,
     pairwise_distances,
+    pca_2d,
     prdc,
 )
 from medgan_helpers._eval_report import EvaluationReport
@@ -66,6 +67,7 @@ __all__ = [
     "diversity",
     "evaluate",
     "evaluate_run",
+    "output_dir_for",
     "feature_extractor",
     "fidelity",
     "fit_classifier",
@@ -77,6 +79,7 @@ __all__ = [
     "ms_ssim_pairs",
     "nearest_neighbours",
     "pairwise_distances",
+    "pca_2d",
     "prdc",
     "utility_scores",
 ]
@@ -315,7 +318,7 @@ def utility_scores(
     num_classes: int | None = None,
     seeds: tuple[int, ...] = (0, 1, 2),
     epochs: int | None = None,
-    include_mixed: bool = True,
+    settings: tuple[str, ...] = ("tstr", "trtr", "mixed"),
     verbose: bool = False,
 ) -> dict:
     """TSTR / TRTR / real+synthetic: train the kit's small classifier, test on real test.
@@ -331,14 +334,19 @@ def utility_scores(
             )
     num_classes = num_classes or int(max(train_labels.max(), test_labels.max(), fake_labels.max()) + 1)
     epochs = epochs if epochs is not None else config.quick_or(10, 3)
-    settings = {
-        "tstr": (fake_images, fake_labels),
-        "trtr": (train_images, train_labels),
+    unknown = set(settings) - {"tstr", "trtr", "mixed"}
+    if unknown:
+        raise ValueError(f"utility settings {sorted(unknown)} unknown; use 'tstr', 'trtr' and/or 'mixed'.")
+    data_for = {
+        "tstr": lambda: (fake_images, fake_labels),
+        "trtr": lambda: (train_images, train_labels),
+        "mixed": lambda: (
+            np.concatenate([train_images, fake_images]), np.concatenate([train_labels, fake_labels])
+        ),
     }
-    if include_mixed:
-        settings["mixed"] = (np.concatenate([train_images, fake_images]), np.concatenate([train_labels, fake_labels]))
     out: dict[str, Any] = {"seeds": list(seeds), "epochs": epochs, "num_classes": num_classes}
-    for key, (x, y) in settings.items():
+    for key in settings:
+        x, y = data_for[key]()
         runs = []
         for seed in seeds:
             if verbose:
@@ -368,6 +376,7 @@ def evaluate(
     utility: bool | str = "auto",
     utility_seeds: tuple[int, ...] = (0, 1, 2),
     utility_epochs: int | None = None,
+    utility_settings: tuple[str, ...] = ("tstr", "trtr", "mixed"),
     max_real: int | None = None,
     k: int = 5,
     kid_subsets: int | None = None,
@@ -489,7 +498,8 @@ def evaluate(
     if utility and labels_ok:
         say(f"Utility: TSTR / TRTR / mixed classifiers over {len(utility_seeds)} seeds …")
         util = utility_scores(fake_x, fake_labels, train_x, train_y, test_x, test_y, num_classes,
-                                    seeds=tuple(utility_seeds), epochs=utility_epochs)
+                                    seeds=tuple(utility_seeds), epochs=utility_epochs,
+                                    settings=tuple(utility_settings))
     else:
         reason = ("switched off" if utility is False
                   else "multi-label data" if multilabel
@@ -555,6 +565,33 @@ def balanced_labels(n: int, num_classes: int) -> np.ndarray:
     return (np.arange(n) % num_classes).astype(np.int64)
 
 
+def output_dir_for(run_dir_or_sampler: Any, dataset: str | None = None) -> Path:
+    """Where the report of a run (or sampler) belongs.
+
+    A run folder (made by ``training.train`` / ``save_run``) → that folder. The
+    shipped pretrained model (``data/pretrained/…``), anything under ``data/`` and
+    a bare sampler → ``artifacts/evaluations/pretrained-<name>/``, ``…/<name>/`` or
+    ``…/<dataset>-<size>px-sampler/``: the kit never writes into a data folder.
+    """
+    run_dir: Path | None = None
+    if isinstance(run_dir_or_sampler, (str, Path)):
+        run_dir = Path(run_dir_or_sampler)
+    else:
+        maybe = getattr(run_dir_or_sampler, "run_dir", None) or (
+            getattr(run_dir_or_sampler, "info", None) or {}
+        ).get("path")
+        run_dir = Path(maybe) if maybe else None
+    evaluations = config.artifacts_dir() / "evaluations"
+    if run_dir is None:
+        size = getattr(run_dir_or_sampler, "image_size", "?")
+        return evaluations / f"{dataset or 'dataset'}-{size}px-sampler"
+    if _is_inside(run_dir, config.pretrained_dir()):
+        return evaluations / f"pretrained-{run_dir.name}"
+    if _is_inside(run_dir, config.cache_dir()) or (config.REPO_ROOT and _is_inside(run_dir, config.REPO_ROOT / "data")):
+        return evaluations / run_dir.name
+    return run_dir
+
+
 def evaluate_run(
     run_dir_or_sampler: Any,
     dataset: str | None = None,
@@ -596,12 +633,13 @@ def evaluate_run(
                     f"evaluate_run needs a run directory or a sampler (GAN / GeneratorModel); "
                     f"{type(sampler).__name__} has no '{attr}'."
                 )
-        maybe_dir = getattr(sampler, "run_dir", None)
+        maybe_dir = getattr(sampler, "run_dir", None) or (getattr(sampler, "info", None) or {}).get("path")
         if maybe_dir:
             run_dir = Path(maybe_dir)
             cfg = _run_config(run_dir)
 
-    dataset = dataset or cfg.get("dataset") or getattr(sampler, "dataset", None) or "brain-mri"
+    info = getattr(sampler, "info", None) or {}
+    dataset = dataset or cfg.get("dataset") or info.get("dataset") or "brain-mri"
     image_size = image_size or int(getattr(sampler, "image_size", None) or cfg.get("image_size") or 64)
     n_samples = n_samples or config.quick_or(1000, 200)
     real_train = data.load_dataset(dataset, image_size=image_size, split="train")
@@ -612,23 +650,9 @@ def evaluate_run(
     fake = np.asarray(sampler.generate(n_samples, labels=labels, seed=seed))
     report = evaluate(real_train, real_test, fake, labels, seed=seed, dataset_name=dataset, **evaluate_kwargs)
 
-    if out_dir is not None:
-        target = Path(out_dir)
-    elif run_dir is not None and not _is_inside(run_dir, config.pretrained_dir()) and not _is_inside(
-        run_dir, config.cache_dir()
-    ):
-        target = run_dir
-    else:
-        name = run_dir.name if run_dir is not None else f"{dataset}-{image_size}px-sampler"
-        prefix = "pretrained-" if run_dir is not None and _is_inside(run_dir, config.pretrained_dir()) else ""
-        target = config.artifacts_dir() / "evaluations" / f"{prefix}{name}"
     report.results["meta"]["source"] = str(run_dir) if run_dir is not None else type(sampler).__name__
     report.results["meta"]["n_samples"] = n_samples
-    json_path = target / "evaluation.json"
-    png_path = target / "evaluation.png"
-    report.results["files"] = {"json": str(json_path), "png": str(png_path)}
-    report.to_json(json_path)
-    report.save_summary_png(png_path)
+    report.save(Path(out_dir) if out_dir is not None else output_dir_for(run_dir if run_dir else sampler, dataset))
     return report
 
 
