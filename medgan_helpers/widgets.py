@@ -356,7 +356,7 @@ def as_sampler_model(
         callable(getattr(model, m, None)) for m in PROTOCOL_METHODS
     )
     if has_protocol:
-        return model
+        return _with_fast_path(model)
     if _is_keras_model(model):
         return KerasGeneratorSampler(model, num_classes=num_classes, class_names=class_names)
     missing = [a for a in PROTOCOL_ATTRIBUTES if not hasattr(model, a)] + [
@@ -368,6 +368,44 @@ def as_sampler_model(
         "training.GAN, a training.GeneratorModel (training.load_generator(...)), or the "
         "generator keras.Model itself (models.build_generator(...))."
     )
+
+
+class _FastProtocolSampler:
+    """A sampler-protocol model whose Keras generator is called through a ``tf.function``.
+
+    ``training.GAN`` / ``GeneratorModel`` call their generator eagerly (about 4x
+    slower for one 64 px sample on a CPU). This adapter keeps the model's own
+    ``sample_latent`` (so seeds mean the same everywhere) and every other
+    attribute, and only replaces ``generate_from_latent`` by the compiled call of
+    the same generator (same weights, same outputs).
+    """
+
+    def __init__(self, model: Any, generator: Any) -> None:
+        self._model = model
+        self._fast = KerasGeneratorSampler(generator, num_classes=model.num_classes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def generate_from_latent(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Images for latents ``z`` [and integer ``labels``], by the model's sampling generator."""
+        return self._fast.generate_from_latent(z, labels)
+
+
+def _with_fast_path(model: Any) -> Any:
+    find = getattr(model, "_sampling_model", None)
+    if not callable(find):
+        return model
+    try:
+        generator = find()
+        if not _is_keras_model(generator):
+            return model
+        fast = _FastProtocolSampler(model, generator)
+        if fast._fast.latent_dim != int(model.latent_dim):
+            return model
+        return fast
+    except Exception:  # any surprise: the model's own (slower) method still works
+        return model
 
 
 def latent_directions(

@@ -324,3 +324,20 @@ def test_nb06_checks_accept_right_and_reject_wrong_answers():
     assert nb06.check_diversity(diversity)
     assert not nb06.check_diversity(lambda images: np.linalg.norm(
         images.reshape(len(images), -1)[:, None] - images.reshape(len(images), -1)[None], axis=-1).mean())
+
+
+# -- the sampler protocol (training.GeneratorModel / GAN) --------------------------
+
+
+def test_protocol_model_shows_what_generate_gives(conditional_generator, brain):
+    from medgan_helpers import training
+
+    model = training.GeneratorModel(conditional_generator, num_classes=4, class_names=["a", "b", "c", "d"])
+    s = widgets.Sampler(model, dataset=brain, pca_samples=32)
+    assert s.class_names == ["a", "b", "c", "d"]  # the model's names win over the dataset's
+    s.set(seed=12, label=3)
+    expected = model.generate(1, labels=[3], seed=12)[0]
+    np.testing.assert_allclose(s.current_image, expected, atol=1e-5)
+    s.set(truncation=0.7)
+    expected = model.generate(1, labels=[3], seed=12, truncation=0.7)[0]
+    np.testing.assert_allclose(s.current_image, expected, atol=1e-5)
