@@ -62,9 +62,11 @@ class Settings:
 def suggest_settings(n_train: int, quick: bool | None = None) -> Settings:
     """Training settings for ``n_train`` images: smaller batches and nets for small data.
 
-    Aims at about 2,500 generator steps (60 in quick mode), the point where the
-    kit's recipe gives recognisable images on brain-mri, with DiffAugment
-    guarding small sets against D overfitting.
+    Aims at about 2,500 generator steps (60 in quick mode) — about what the
+    kit's default recipe (``training.default_config()``) takes to draw
+    recognisable brain-mri slices — with DiffAugment guarding small sets against
+    D overfitting. ``base_filters`` is the width of G and D (the
+    ``g_base_filters`` / ``d_base_filters`` knobs of ``training.train``).
     """
     if n_train < 8:
         raise ValueError(
@@ -76,7 +78,7 @@ def suggest_settings(n_train: int, quick: bool | None = None) -> Settings:
     steps_per_epoch = max(1, n_train // batch_size)
     target = 60 if quick else 2500
     epochs = int(max(1, min(400, round(target / steps_per_epoch))))
-    base_filters = 32 if n_train >= 2000 else 24 if n_train >= 300 else 16
+    base_filters = 16 if n_train >= 300 else 12
     size = "small" if n_train < 300 else "medium" if n_train < 2000 else "large"
     return Settings(
         epochs=epochs,

@@ -194,14 +194,16 @@ print(settings)
 # with the settings above. The run is saved under `artifacts/runs/`.
 
 # %%
-gan, run_dir = training.train(
+gan = training.train(
     train,
     epochs=settings.epochs,
     batch_size=settings.batch_size,
-    base_filters=settings.base_filters,
+    g_base_filters=settings.base_filters,
+    d_base_filters=settings.base_filters,
     seed=SEED,
     verbose=2,
 )
+run_dir = gan.run_dir
 print("saved run:", run_dir.name)
 
 # %% [markdown]
