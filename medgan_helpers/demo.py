@@ -107,7 +107,7 @@ def make_demo_folder(target: str | Path | None = None, *, overwrite: bool = Fals
     axial.mkdir(parents=True)
     # 8 slabs of every 2nd axial plane: several "scans", so that whole volumes can
     # go to train, val or test (as a patient's slices should)
-    planes = np.arange(20, 180, 2)
+    planes = np.arange(16, 160, 2)
     for i, slab in enumerate(np.array_split(planes, 8), start=1):
         nib.save(nib.Nifti1Image(volume[:, :, slab], affine), axial / f"slab_{i}.nii.gz")
 
@@ -119,7 +119,9 @@ def make_demo_folder(target: str | Path | None = None, *, overwrite: bool = Fals
 
     sagittal = target / "sagittal_dicom"
     sagittal.mkdir()
-    for i, x in enumerate(range(40, 160, 4), start=1):  # 30 sagittal planes
+    # one hemisphere only: the template is left-right symmetric, so planes mirrored
+    # across the midline would be exact duplicates
+    for i, x in enumerate(range(38, 98, 2), start=1):  # 30 sagittal planes
         _write_dicom(sagittal / f"IM{i:04d}.dcm", np.rot90(volume[x, :, :]), i)
 
     samples = target / "pydicom_samples"

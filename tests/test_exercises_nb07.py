@@ -14,11 +14,13 @@ def test_min_images():
 
 
 def test_skipped():
-    r1, r2 = data.LoadReport("x", "train"), data.LoadReport("x", "test")
-    r1.skip("a.png", "constant image")
-    r2.skip("b.dcm", "truncated")
-    assert nb07.check_skipped(2, [r1, r2])
-    assert not nb07.check_skipped(1, [r1, r2])
+    report = data.LoadReport("x", "train")
+    report.skip("a.png", "constant image")
+    report.skip("b.png", "duplicate of a.png")
+    report.skip("c.dcm", "truncated")
+    assert nb07.check_skipped(3, 1, report)
+    assert not nb07.check_skipped(3, 0, report)
+    assert not nb07.check_skipped(2, 1, report)
 
 
 def test_privacy_scan(tmp_path):

@@ -19,13 +19,16 @@ def check_min_images(min_images: int, class_counts: Mapping[str, int], drop: str
     )
 
 
-def check_skipped(answer: int, reports) -> bool:
-    """Exercise 2: how many items did the loader skip over all splits?"""
-    total = sum(len(r.skipped) for r in reports)
+def check_skipped(n_skipped: int, n_duplicates: int, report) -> bool:
+    """Exercise 2: how many files did the loader skip, and how many as duplicates?"""
+    total = len(report.skipped)
+    duplicates = sum("duplicate" in reason for _, reason in report.skipped)
+    ok = int(n_skipped) == total and int(n_duplicates) == duplicates
     return verdict(
-        int(answer) == total,
-        f"{total} items were skipped (print each report to see why).",
-        "add up len(report.skipped) over the train, val and test reports.",
+        ok,
+        f"{total} files were skipped, {duplicates} of them as duplicates.",
+        "count the (file, reason) pairs in report.skipped, and those whose reason "
+        "mentions 'duplicate'.",
     )
 
 

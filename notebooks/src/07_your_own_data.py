@@ -115,13 +115,16 @@ splits = {s: data.load_dataset(DATA, image_size=IMAGE_SIZE, split=s, seed=SEED)
 print(splits["train"].report)
 
 # %% [markdown]
-# Broken files are not errors: each is listed with its reason. Here they are for
-# all three splits together.
+# Broken files are not errors: each is listed with its reason (the folder is
+# scanned once, so every split's report lists the same skipped files). Grouped by
+# kind of problem:
 
 # %%
-for split, ds in splits.items():
-    for item, reason in ds.report.skipped:
-        print(f"{split:5s} skipped {Path(item).name}: {reason}")
+problems = collections.defaultdict(list)
+for item, reason in splits["train"].report.skipped:
+    problems[reason.split(" (")[0].split(" of ")[0]].append(Path(item).name)
+for problem, items in problems.items():
+    print(f"{problem}: {len(items)} — {', '.join(items[:4])}{' …' if len(items) > 4 else ''}")
 
 # %% [markdown]
 # ## Class balance
@@ -290,17 +293,18 @@ exercises.check_min_images(MIN_IMAGES_PER_CLASS, splits["train"].class_counts(),
 # images, so the default 10 does it.
 # </details>
 #
-# **Exercise 2.** How many items did the loader skip over the three splits together?
+# **Exercise 2.** How many files did the loader skip, and how many of those were
+# duplicates of another file?
 
 # %%
-my_answer = 0  # replace with your count
-exercises.check_skipped(my_answer, [ds.report for ds in splits.values()])
+n_skipped, n_duplicates = 0, 0  # replace with your counts
+exercises.check_skipped(n_skipped, n_duplicates, splits["train"].report)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# `sum(len(ds.report.skipped) for ds in splits.values())` — each skipped item is a
-# `(file, reason)` pair; print the reports to see the reasons.
+# `len(report.skipped)` and `sum("duplicate" in reason for _, reason in report.skipped)`
+# with `report = splits["train"].report` — each skipped item is a `(file, reason)` pair.
 # </details>
 #
 # **Exercise 3.** Scan the export folder for the demo patient's ID as well as the
