@@ -159,9 +159,9 @@ def setup(dry_run: bool = False, configure: bool = True) -> SetupPlan:
     if configure:
         from medgan_helpers import accel
 
-        choice = accel.configure()
-        plan.device = str(getattr(choice, "description", choice))
-        if plan.in_colab and "GPU" not in plan.device and "TPU" not in plan.device:
+        choice = accel.configure(verbose=False)
+        plan.device = choice.describe()
+        if plan.in_colab and choice.kind == "cpu":
             print(
                 "No GPU found. On Colab choose Runtime → Change runtime type → "
                 "T4 GPU, then Runtime → Restart session and run the notebook again. "

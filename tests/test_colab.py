@@ -77,3 +77,13 @@ def test_badge_points_at_the_repository():
         f"https://colab.research.google.com/github/{colab.REPO}/blob/main/notebooks/"
         "01_data_preparation.ipynb"
     )
+
+
+def test_setup_reports_the_device_and_on_colab_without_gpu_says_how_to_switch(
+    fake_colab, monkeypatch, capsys
+):
+    monkeypatch.setattr(colab, "_installed_version", lambda name: "1.0")  # nothing missing
+    plan = colab.setup(dry_run=True)
+    out = capsys.readouterr().out
+    assert plan.commands == [] and "CPU" in plan.device
+    assert "Change runtime type" in out and plan.device in out

@@ -222,11 +222,15 @@ fake_labels = np.repeat(np.arange(len(kept)), max(len(test) // len(kept), 20))
 fakes = gan.generate(len(fake_labels), labels=fake_labels, seed=SEED)
 report = evaluation.evaluate(train, test, fakes, fake_labels, verbose=False,
                              utility_epochs=config.quick_or(None, 2))
-memo = report.memorisation
-print({k: v for k, v in memo.items() if "fraction" in k or "copies" in k})
+for space in ("pixel", "feature"):
+    m = report.memorisation[space]
+    print(f"{space:>7} space: {m['possible_copies']} of {len(fakes)} generated images are possible "
+          f"copies ({m['possible_copies_fraction']:.1%}); median distance to the nearest train "
+          f"image {m['median_fake_to_train']:.3f} (real test images: {m['median_test_to_train']:.3f})")
 
 # %%
-report.plots()["nearest_pairs"]
+report.plot("nearest_neighbours")
+plt.show()
 
 # %% [markdown]
 # ## Fidelity, diversity and utility
