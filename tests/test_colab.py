@@ -12,11 +12,13 @@ from medgan_helpers import colab
 
 @pytest.fixture
 def fake_colab(monkeypatch):
-    package = types.ModuleType("google")
+    # The real "google" namespace package (protobuf lives there, TensorFlow needs it)
+    # stays; only the google.colab module is a stand-in.
+    import google.protobuf  # noqa: F401
+
     module = types.ModuleType("google.colab")
-    package.colab = module
-    monkeypatch.setitem(sys.modules, "google", package)
     monkeypatch.setitem(sys.modules, "google.colab", module)
+    monkeypatch.setattr(sys.modules["google"], "colab", module, raising=False)
     return module
 
 
