@@ -470,6 +470,39 @@ def _load_brain(image_size: int, split: str, seed: int) -> ImageSet:
 STREAM_THRESHOLD_BYTES = 1024**3
 
 
+def _file_row_reader(pixels: np.ndarray):
+    """For a C-contiguous memory-mapped ``.npy``: read rows with ``os.pread`` instead.
+
+    Reading through the memory map would leave every touched page mapped into this
+    process (its RSS grows to the size of the file over an epoch); ``pread`` goes
+    through the page cache only, so the process stays small. Returns None when the
+    array is not a plain memory-mapped file (then the memory map is indexed).
+    """
+    import os
+
+    filename = getattr(pixels, "filename", None)
+    if not isinstance(pixels, np.memmap) or filename is None or not pixels.flags.c_contiguous:
+        return None
+    row = int(np.prod(pixels.shape[1:]))
+    offset = int(pixels.offset)
+    shape = pixels.shape[1:]
+
+    def read_rows(idx: np.ndarray) -> np.ndarray:
+        out = np.empty((len(idx), row), dtype=np.uint8)
+        with open(filename, "rb") as fh:
+            for j, i in enumerate(idx):
+                out[j] = np.frombuffer(os.pread(fh.fileno(), row, offset + int(i) * row), np.uint8)
+        return out.reshape(len(idx), *shape)
+
+    try:  # make sure offset and layout are what we think (first and last image)
+        ends = np.array([0, len(pixels) - 1])
+        if not np.array_equal(read_rows(ends), np.asarray(pixels[ends])):
+            return None
+    except (OSError, ValueError):
+        return None
+    return read_rows
+
+
 def to_tf_dataset(
     imageset: ImageSet,
     batch_size: int = 64,
@@ -533,11 +566,12 @@ def to_tf_dataset(
         return ds.prefetch(tf.data.AUTOTUNE)
 
     source = imageset.pixels
+    read_rows = _file_row_reader(source)
 
     def gather(idx: np.ndarray) -> np.ndarray:
-        order = np.argsort(idx)  # sequential reads from the memory map, then restore order
+        order = np.argsort(idx)  # sequential reads, then restore the shuffled order
         out = np.empty((len(idx), *shape), dtype=np.uint8)
-        out[order] = source[idx[order]]
+        out[order] = source[idx[order]] if read_rows is None else read_rows(idx[order])
         return out
 
     ds = tf.data.Dataset.range(n)

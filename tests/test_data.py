@@ -179,6 +179,8 @@ def test_to_tf_dataset_streams_memmaps_deterministically(brain32, tmp_path):
         card=val.card(),
     )
     assert isinstance(mapped.pixels, np.memmap)
+    reader = data._file_row_reader(mapped.pixels)  # rows are read with pread, not the map
+    assert reader is not None and np.array_equal(reader(np.array([3, 1])), val.pixels[[3, 1]])
     one = list(data.to_tf_dataset(mapped, batch_size=32, seed=1).as_numpy_iterator())
     two = list(data.to_tf_dataset(mapped, batch_size=32, seed=1).as_numpy_iterator())
     assert len(one) == len(val) // 32
