@@ -15,10 +15,13 @@ follow.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,7 +122,7 @@ class SetupPlan:
         if self.in_colab:
             lines.append("  missing requirements: " + (", ".join(self.missing) or "none"))
         if self.device:
-            lines.append("  device: " + self.device)
+            lines.append("  " + self.device)
         return "\n".join(lines)
 
 
@@ -145,6 +148,35 @@ def plan_install(checkout: str | Path = COLAB_CHECKOUT) -> SetupPlan:
     return plan
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hold back TensorFlow's C++ start-up log lines (CUDA probing, oneDNN notes).
+
+    They are written to file descriptor 2 before TensorFlow reads any log-level
+    setting, and the notebook would show them as a wall of red text. They are
+    kept in a temporary file and replayed only if something fails.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (some embedded consoles)
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def setup(dry_run: bool = False, configure: bool = True) -> SetupPlan:
     """Run the setup cell's work: install what Colab lacks, then report the device.
 
@@ -157,9 +189,10 @@ def setup(dry_run: bool = False, configure: bool = True) -> SetupPlan:
         for command in plan.commands:
             subprocess.run(command, check=True)
     if configure:
-        from medgan_helpers import accel
+        with _quiet_native_stderr():
+            from medgan_helpers import accel
 
-        choice = accel.configure(verbose=False)
+            choice = accel.configure(verbose=False)
         plan.device = choice.describe()
         if plan.in_colab and choice.kind == "cpu":
             print(
