@@ -229,7 +229,7 @@ def _read_dicom(path: Path, rel: str, label, opts, out: _Result) -> None:
     try:
         ds = pydicom.dcmread(path, specific_tags=DICOM_TAGS, force=True)
         if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-            out.skipped.append((rel, "DICOM file without pixel data (e.g. a report or structure set)"))
+            out.skipped.append((rel, "no pixel data found (a truncated file, or a DICOM without an image such as a report)"))
             return
         arr = ds.pixel_array
         modality = str(ds.get("Modality", "") or "OT").upper()

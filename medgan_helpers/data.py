@@ -33,6 +33,12 @@ from typing import Any
 import numpy as np
 
 from medgan_helpers import config
+from medgan_helpers._folder import (  # noqa: F401  (public helpers, taught in notebook 01)
+    CT_WINDOWS,
+    pad_to_square_and_resize,
+    percentile_clip,
+    window,
+)
 
 SPLITS = ("train", "val", "test")
 BRAIN_MRI = "brain-mri"

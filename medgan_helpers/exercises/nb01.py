@@ -1,0 +1,107 @@
+"""Checks for the exercises of notebook 01 · Data preparation.
+
+Every check runs the student's function or pipeline on real inputs (random HU
+values, a real MR slice from pydicom's test files, a real ImageSet) and compares
+with what the kit's own data layer computes. It prints a verdict and returns
+``True``/``False``; a wrong answer gets a hint, never the solution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from medgan_helpers.exercises._verdict import verdict
+
+
+def _call(fn: Callable, *args) -> tuple[Any, str | None]:
+    try:
+        return fn(*args), None
+    except Exception as exc:  # a student's function may fail in any way
+        return None, f"your function raised {type(exc).__name__}: {exc}"
+
+
+def check_window(my_window: Callable[[np.ndarray, float, float], np.ndarray]) -> bool:
+    """Exercise 1: ``my_window(hu, centre, width)`` maps HU to [0, 1] like a CT window."""
+    from medgan_helpers import data
+
+    rng = np.random.default_rng(1)
+    hu = rng.uniform(-1200, 2500, size=(64, 64)).astype(np.float32)
+    for name in ("brain", "lung", "bone"):
+        centre, width = data.CT_WINDOWS[name]
+        got, error = _call(my_window, hu.copy(), centre, width)
+        if error:
+            return verdict(False, "", error)
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape != hu.shape:
+            return verdict(False, "", f"the output should have the input's shape {hu.shape}, not {got.shape}")
+        if got.min() < -1e-6 or got.max() > 1 + 1e-6:
+            return verdict(False, "", "values outside the window must be clipped to 0 (below) and 1 (above)")
+        if not np.allclose(got, data.window(hu, centre, width), atol=1e-4):
+            return verdict(
+                False,
+                "",
+                f"for the {name} window (C={centre:g}, W={width:g}) the lowest shown HU is "
+                "C - W/2 (-> 0) and the highest C + W/2 (-> 1); scale linearly in between",
+            )
+    return verdict(True, "brain, lung and bone windows all match the kit's data.window.", "")
+
+
+def check_percentile_clip(my_clip: Callable[[np.ndarray], np.ndarray]) -> bool:
+    """Exercise 2: ``my_clip(mr)`` clips to the 0.5 / 99.5 percentiles and scales to [0, 1]."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from medgan_helpers import data
+
+    mr = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array.astype(np.float32)
+    mr[3, 3] = mr.max() * 20  # a single hot pixel, as an artefact would make
+    got, error = _call(my_clip, mr.copy())
+    if error:
+        return verdict(False, "", error)
+    got = np.asarray(got, dtype=np.float64)
+    want = data.percentile_clip(mr, 0.5, 99.5)
+    if got.shape != mr.shape:
+        return verdict(False, "", f"the output should have shape {mr.shape}")
+    if np.allclose(got, (mr - mr.min()) / (mr.max() - mr.min()), atol=1e-3):
+        return verdict(False, "", "that is min-max scaling: the hot pixel squashes all tissue into near-black. Use np.percentile")
+    if not np.allclose(got, want, atol=2e-3):
+        return verdict(False, "", "use lo, hi = np.percentile(x, [0.5, 99.5]), then clip((x - lo) / (hi - lo), 0, 1)")
+    return verdict(True, "the hot pixel no longer decides the contrast.", "")
+
+
+def check_to_model_range(my_scale: Callable[[np.ndarray], np.ndarray]) -> bool:
+    """Exercise 3: ``my_scale(pixels)`` turns uint8 0..255 into float32 in [-1, 1]."""
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    got, error = _call(my_scale, pixels.copy())
+    if error:
+        return verdict(False, "", error)
+    got = np.asarray(got)
+    if got.dtype != np.float32:
+        return verdict(False, "", f"return float32 (the GAN computes in float32), not {got.dtype}")
+    if not np.allclose(got, pixels.astype(np.float32) / 127.5 - 1.0, atol=1e-6):
+        if np.allclose(got, pixels / 255.0, atol=1e-6):
+            return verdict(False, "", "that is [0, 1]; the generator ends in tanh, whose range is [-1, 1]")
+        return verdict(False, "", "0 must become -1 and 255 must become +1, linearly in between")
+    return verdict(True, "0 -> -1 and 255 -> +1, the range of the generator's tanh.", "")
+
+
+def check_pipeline(tfds: Any, imageset: Any, batch_size: int = 32) -> bool:
+    """Exercise 4: a tf.data pipeline of ``imageset`` giving image-only batches of ``batch_size``."""
+    import tensorflow as tf
+
+    if not isinstance(tfds, tf.data.Dataset):
+        return verdict(False, "", "build it with data.to_tf_dataset(...), which returns a tf.data.Dataset")
+    first = next(iter(tfds))
+    if isinstance(first, tuple):
+        return verdict(False, "", "the batches still carry labels: pass include_labels=False")
+    shape = tuple(first.shape)
+    want = (batch_size, imageset.image_size, imageset.image_size, imageset.channels)
+    if shape != want:
+        return verdict(False, "", f"a batch should have shape {want}, yours is {shape}: check batch_size")
+    lo, hi = float(tf.reduce_min(first)), float(tf.reduce_max(first))
+    if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6 or first.dtype != tf.float32:
+        return verdict(False, "", "the images should be float32 in [-1, 1]")
+    return verdict(True, f"batches of {batch_size} float32 images in [-1, 1], no labels.", "")
