@@ -78,8 +78,10 @@ def fit_classifier(
 
 
 def predict_logits(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Logits of ``model`` for ``images`` without Keras' progress bar."""
-    return np.asarray(model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0))
+    """Logits of ``model`` for ``images`` (plain batched calls: no progress bar, no retracing)."""
+    images = np.asarray(images, np.float32)
+    out = [np.asarray(model(images[i : i + batch_size], training=False)) for i in range(0, len(images), batch_size)]
+    return np.concatenate(out)
 
 
 def _rotation_task(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,9 +115,17 @@ class FeatureExtractor:
     info: dict = field(default_factory=dict)
     comparable_with_published: bool = False
     resize_to: int | None = None
+    #: features are returned as (raw - shift) / scale; both fixed from the real train split
+    shift: np.ndarray | None = None
+    scale: float = 1.0
 
     def __call__(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Features of ``images``; shape N × feature dimension (float64)."""
+        raw = self.raw_features(images, batch_size)
+        return (raw - (0.0 if self.shift is None else self.shift)) / self.scale
+
+    def raw_features(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Penultimate-layer activations before centring and scaling."""
         x = np.asarray(images, np.float32)
         if x.shape[1:] != (self.image_size, self.image_size, self.channels):
             raise ValueError(
@@ -132,13 +142,13 @@ class FeatureExtractor:
                     b = tf.repeat(b, 3, axis=-1)
                 out.append(np.asarray(self.model(b, training=False)))
             return np.concatenate(out).astype(np.float64)
-        return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), np.float64)
+        return predict_logits(self.model, x, batch_size).astype(np.float64)
 
 
 def _feature_model(classifier):
     import keras
 
-    model = keras.Model(classifier.inputs, classifier.get_layer(FEATURE_LAYER).output)
+    model = keras.Model(classifier.inputs[0], classifier.get_layer(FEATURE_LAYER).output)
     model.trainable = False
     return model
 
@@ -168,6 +178,7 @@ def classifier_feature_extractor(
     folder = config.cache_dir() / "feature_extractors"
     path = folder / f"{key}.keras"
     meta_path = folder / f"{key}.json"
+    info: dict = {}
     if cache and path.is_file() and meta_path.is_file():
         classifier = keras.saving.load_model(path, compile=False)
         info = json.loads(meta_path.read_text())
@@ -193,19 +204,28 @@ def classifier_feature_extractor(
         )
         info = {"task": task, "epochs": epochs, "train_samples": int(len(x)), "train_accuracy": train_acc,
                 "dataset": dataset_name, "cached": False}
-        if cache:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}.keras")
-            classifier.save(tmp)
-            os.replace(tmp, path)
-            meta_path.write_text(json.dumps(info, indent=2))
-    return FeatureExtractor(
+    extractor = FeatureExtractor(
         model=_feature_model(classifier),
         name=f"kit classifier ({dataset_name}, {size} px, penultimate layer)",
         image_size=size,
         channels=channels,
         info=info,
     )
+    if "feature_shift" not in info:
+        # centre on the real train features and scale to unit average variance, so that
+        # FD/KID land on a readable scale (the polynomial KID kernel explodes otherwise)
+        raw = extractor.raw_features(images)
+        info["feature_shift"] = raw.mean(0).tolist()
+        info["feature_scale"] = float(np.sqrt(raw.var(0).mean()) or 1.0)
+        if cache:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}.keras")
+            classifier.save(tmp)
+            os.replace(tmp, path)
+            meta_path.write_text(json.dumps(info, indent=2))
+    extractor.shift = np.asarray(info["feature_shift"], np.float64)
+    extractor.scale = float(info["feature_scale"])
+    return extractor
 
 
 def inception_feature_extractor(image_size: int, channels: int) -> FeatureExtractor:

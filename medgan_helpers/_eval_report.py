@@ -71,6 +71,15 @@ class EvaluationReport:
         """TSTR / TRTR / mixed classifier scores on the real test split (None when skipped)."""
         return self.results.get("utility")
 
+    @property
+    def nearest_distances(self) -> dict[str, np.ndarray]:
+        """Nearest-train distances: ``fake_pixel``, ``test_pixel``, ``fake_feature``, ``test_feature``."""
+        return {
+            f"{who}_{space}": self._plot[f"nn_{who}_{space}"]
+            for who in ("fake", "test")
+            for space in ("pixel", "feature")
+        }
+
     # ------------------------------------------------------------------ text
     def table(self) -> str:
         """The whole report as a plain-text table (no pandas needed)."""
@@ -99,7 +108,7 @@ class EvaluationReport:
             f"  generated {d['fake_mean']:.3f} ± {d['fake_std']:.3f}    real train {d['real_mean']:.3f} ± {d['real_std']:.3f}"
         )
         for name, c in (d.get("per_class") or {}).items():
-            lines.append(f"    class {name:<20} generated {_fmt(c['fake_mean'])}   real {_fmt(c['real_mean'])}")
+            lines.append(f"    class {name[:28]:<28} generated {_fmt(c['fake_mean'])}   real {_fmt(c['real_mean'])}")
         mem = r["memorisation"]
         lines += [
             "",

@@ -522,7 +522,7 @@ def evaluate(
             "conditional": fake_labels is not None,
             "class_names": class_names,
             "feature_extractor": extractor.name,
-            "feature_extractor_info": extractor.info,
+            "feature_extractor_info": {k: v for k, v in extractor.info.items() if k != "feature_shift"},
             "feature_dim": int(f_train.shape[1]),
             "comparable_with_published_fid": False,
             "k": k,

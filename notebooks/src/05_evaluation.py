@@ -1,0 +1,477 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Evaluation: are the synthetic images good, varied, useful — and not copies?
+#
+# <!-- colab-badge -->
+#
+# A GAN's losses do not tell us whether its images are any good. In this notebook
+# we judge a trained generator the way a careful medical-imaging paper would:
+# **fidelity** (do the images look like the real ones?), **diversity** (are they
+# varied, or is the generator stuck on a few?), **memorisation** (is it copying
+# patients from the training set?) and **utility** (can a classifier learn from
+# them?). Every number gets a *scale*: what two sets of real images score
+# against each other. At the end, a report is written next to the run.
+#
+# **Learning goals**
+#
+# - explain why we measure in the feature space of a classifier, and which one;
+# - compute and read the Fréchet distance, KID, precision, recall, density and coverage;
+# - read each number against the real-vs-real references, not against zero;
+# - measure diversity with MS-SSIM and spot mode collapse;
+# - find possible copies of training images and look at them;
+# - run train-on-synthetic / test-on-real (TSTR) and compare it with TRTR;
+# - say what these numbers cannot tell you.
+#
+# **Time:** about 5 minutes to run on a Colab GPU, 10 minutes on a 2-core CPU
+# (the small classifiers train for real), plus 20 minutes of exercises.
+
+# %%
+# setup-cell
+
+# %% [markdown]
+# ## Setup imports
+#
+# All imports in one place, then the versions.
+
+# %%
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+import medgan_helpers
+from medgan_helpers import config, data, evaluation, exercises, training
+
+print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_helpers", medgan_helpers.__version__)
+
+# %% [markdown]
+# ## Parameters
+#
+# `N_SAMPLES` generated images are scored. The utility test trains a small
+# classifier `len(UTILITY_SEEDS)` times per setting; quick mode trains fewer
+# epochs and skips the real + synthetic setting.
+
+# %% tags=["parameters"]
+DATASET = "brain-mri"
+IMAGE_SIZE = 64
+N_SAMPLES = config.quick_or(1000, 300)
+UTILITY_SEEDS = (0, 1, 2)
+UTILITY_EPOCHS = config.quick_or(10, 2)
+UTILITY_SETTINGS = config.quick_or(("tstr", "trtr", "mixed"), ("tstr", "trtr"))
+SEED = 0
+
+# %% [markdown]
+# ## The real data: two splits
+#
+# The **train** split is what the GAN learned from. The **test** split holds
+# slices the GAN never saw — for the brain MRI, other slice positions, so it is a
+# slightly *shifted* distribution, like a new patient or a new scanner would be.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+config.seed_everything(SEED)
+real_train = data.load_dataset(DATASET, image_size=IMAGE_SIZE, split="train", seed=SEED)
+real_test = data.load_dataset(DATASET, image_size=IMAGE_SIZE, split="test", seed=SEED)
+print(real_train)
+print(real_test)
+
+# %% [markdown]
+# ## The generator to judge
+#
+# We take your newest training run from notebook 04; if there is none, the
+# pretrained generator shipped with the kit; if that is missing too, we train a
+# quick one (a couple of minutes).
+
+# %%
+sampler, source = training.load_latest_or_pretrained(DATASET, IMAGE_SIZE)
+print(source)
+print(sampler)
+
+# %% [markdown]
+# A conditional generator gets an equal number of images per class, so the
+# generated set has the same class balance as the real one.
+
+# %%
+labels = evaluation.balanced_labels(N_SAMPLES, sampler.num_classes) if sampler.num_classes else None
+fake = sampler.generate(N_SAMPLES, labels=labels, seed=SEED)
+print("generated:", fake.shape, "values in", (round(float(fake.min()), 2), round(float(fake.max()), 2)))
+
+# %%
+def show_rows(rows, titles, n=8):
+    """Rows of images side by side, each row with a title on its left."""
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.5 * n, 1.6 * len(rows)))
+    for r, (images, title) in enumerate(zip(rows, titles)):
+        for c in range(n):
+            axes[r, c].imshow(images[c, :, :, 0], cmap="gray", vmin=-1, vmax=1)
+            axes[r, c].axis("off")
+        axes[r, 0].set_title(title, fontsize=9, loc="left")
+    plt.show()
+
+
+pick = np.random.default_rng(SEED).choice(len(real_train), 8, replace=False)
+show_rows([real_train.batch_images(pick), fake[:: max(1, N_SAMPLES // 8)][:8]], ["real train", "generated"])
+
+# %% [markdown]
+# ## 1 · A ruler: the feature space
+#
+# Comparing raw pixels is a poor ruler: shift a brain by two pixels and every
+# pixel changes, yet a radiologist sees the same image. So we compare images
+# in the **feature space** of a network — the numbers it computes just before
+# its final decision.
+#
+# The usual choice, InceptionV3 trained on ImageNet photos, has never seen an MRI
+# and needs a download. The kit instead trains a **small CNN classifier on the
+# real train split** (here: which part of the brain a slice shows), takes its
+# penultimate layer as features, and **freezes** it before any GAN is scored.
+# It is cached, so every run of this dataset is measured with the same ruler.
+# The price: our numbers are on our own scale and **cannot be compared with
+# FIDs published in papers**.
+
+# %%
+extractor = evaluation.feature_extractor(real_train)
+print(extractor.name)
+print("trained on", extractor.info["train_samples"], "images; train accuracy",
+      round(extractor.info["train_accuracy"], 3))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+f_train, f_test, f_fake = extractor(real_train.images), extractor(real_test.images), extractor(fake)
+print("each image becomes", f_train.shape[1], "numbers")
+
+# %% [markdown]
+# 128 numbers per image are hard to look at, so we project them onto the two
+# directions along which they vary most (PCA). Good generated images (red)
+# should fall where the real ones (blue, green) are — and fill all of it.
+
+# %%
+p_train, p_test, p_fake = evaluation.pca_2d(f_train, f_test, f_fake)
+plt.figure(figsize=(5.5, 4.5))
+for points, name, colour in ((p_train, "real train", "tab:blue"), (p_test, "real test", "tab:green"),
+                             (p_fake, "generated", "tab:red")):
+    plt.scatter(*points[:800].T, s=5, alpha=0.4, c=colour, label=name)
+plt.legend(markerscale=3)
+plt.title("Feature space, first two principal components")
+plt.show()
+
+# %% [markdown]
+# ## 2 · Fréchet distance (FD): two clouds as two Gaussians
+#
+# Fit a Gaussian (a mean vector $\mu$ and a covariance matrix $\Sigma$) to each
+# cloud of features and measure how far apart the two Gaussians are:
+#
+# $$\mathrm{FD} = \lVert \mu_r - \mu_g \rVert^2 + \operatorname{Tr}\!\left(\Sigma_r + \Sigma_g - 2\,(\Sigma_r \Sigma_g)^{1/2}\right)$$
+#
+# The first term says "the centres differ", the second "the spreads differ".
+# With InceptionV3 features this is the famous FID. A quick sanity check: a cloud
+# moved by a vector `shift` must have FD = $\lVert$shift$\rVert^2$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cloud = np.random.default_rng(0).normal(size=(5000, 2))
+shift = np.array([3.0, 4.0])
+print("FD(cloud, cloud)         =", round(evaluation.frechet_distance(cloud, cloud), 6))
+print("FD(cloud, cloud + shift) =", round(evaluation.frechet_distance(cloud, cloud + shift), 6), "= 3² + 4²")
+
+# %% [markdown]
+# Now the real thing — and its **scale**. FD is never exactly 0, even between
+# two sets of *real* images, because a finite sample is noisy. So we always
+# compute two references:
+#
+# - **noise floor**: two disjoint halves of the real train split;
+# - **real test vs real train**: how far genuinely new real images are.
+
+# %%
+half = len(f_train) // 2
+order = np.random.default_rng(SEED).permutation(len(f_train))
+print("FD generated vs real train :", round(evaluation.frechet_distance(f_train, f_fake), 2))
+print("FD train half vs half      :", round(evaluation.frechet_distance(f_train[order[:half]], f_train[order[half:]]), 2))
+print("FD real test vs real train :", round(evaluation.frechet_distance(f_train, f_test), 2))
+
+# %% [markdown]
+# ## 3 · KID: the same question without the Gaussian assumption
+#
+# The **Kernel Inception Distance** compares the clouds with a polynomial kernel
+# $k(x, y) = (x \cdot y / d + 1)^3$ (maximum mean discrepancy). Its estimator is
+# *unbiased*: for two samples of the same distribution it is ≈ 0 on average —
+# it can even be slightly negative — whatever the sample size, which FD is not.
+# We average it over random subsets and report mean ± std.
+
+# %%
+kid_mean, kid_std = evaluation.kid(f_train, f_fake, n_subsets=20, subset_size=500)
+print(f"KID generated vs train: {kid_mean * 1000:.2f} ± {kid_std * 1000:.2f}  (×1000)")
+kid_mean, kid_std = evaluation.kid(f_train[order[:half]], f_train[order[half:]], n_subsets=20, subset_size=500)
+print(f"KID train half vs half: {kid_mean * 1000:.2f} ± {kid_std * 1000:.2f}  (×1000)")
+
+# %% [markdown]
+# ## 4 · Precision, recall, density, coverage: quality and variety apart
+#
+# One number mixes two failures: *bad* images and *too few kinds* of images.
+# Naeem et al. (2020) separate them with k-nearest-neighbour balls (k = 5):
+# around every real point draw a ball reaching its 5th nearest real neighbour.
+#
+# - **precision** — share of generated points inside some real ball (realistic?)
+# - **recall** — share of real points inside some generated ball (all kinds made?)
+# - **density** — how many real balls hold a generated point, on average, ÷ k
+# - **coverage** — share of real balls holding at least one generated point
+#
+# A picture in 2-D: a good generator and a *collapsed* one that makes only a
+# few nearly identical images.
+
+# %%
+rng = np.random.default_rng(1)
+toy_real = rng.normal(size=(150, 2))
+toy_good = rng.normal(size=(150, 2))
+toy_collapsed = rng.normal(size=(150, 2)) * 0.05 + toy_real[0]
+radius = np.sort(evaluation.pairwise_distances(toy_real, toy_real), axis=1)[:, 5]
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+for ax, toy, name in zip(axes, (toy_good, toy_collapsed), ("good generator", "collapsed generator")):
+    for point, r in zip(toy_real, radius):
+        ax.add_patch(plt.Circle(point, r, color="tab:blue", alpha=0.06))
+    ax.scatter(*toy_real.T, s=8, c="tab:blue", label="real")
+    ax.scatter(*toy.T, s=8, c="tab:red", label="generated")
+    scores = evaluation.prdc(toy_real, toy, k=5)
+    ax.set_title(f"{name}\n" + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()), fontsize=9)
+    ax.set_aspect("equal")
+    ax.legend(loc="lower right", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The collapsed generator keeps a perfect precision — each of its images is
+# realistic — but its recall and coverage drop to almost zero. This is why a
+# single "quality" number is not enough.
+
+# %% [markdown]
+# ## 5 · The whole report
+#
+# `evaluation.evaluate` computes all of it at once, with the real-vs-real rows
+# for scale, and adds diversity, memorisation and utility (the next sections).
+# It reuses the frozen feature extractor.
+
+# %%
+report = evaluation.evaluate(
+    real_train, real_test, fake, labels, extractor=extractor, seed=SEED,
+    utility_seeds=UTILITY_SEEDS, utility_epochs=UTILITY_EPOCHS, utility_settings=UTILITY_SETTINGS,
+)
+
+# %%
+print(report.table())
+
+# %% [markdown]
+# The FD bars with their two references. A generated set is close to the real
+# distribution when its bar is comparable with the grey noise floor; the green
+# bar shows how far a *genuinely new* real set already is.
+
+# %%
+fig = report.plot("fidelity")
+plt.show()
+
+# %% [markdown]
+# ## 6 · Diversity: MS-SSIM between pairs
+#
+# **MS-SSIM** compares two images on structure (edges, textures) at several
+# scales; 1 means identical. We compute it for random pairs *of generated
+# images* and for random pairs *of real images*. If generated pairs are much more
+# alike than real pairs, the generator lacks variety — mode collapse. (We use 3
+# scales and a 7-pixel filter, because the usual 5 scales need images of at least
+# ~160 px.) For a conditional generator the table also compares within each class.
+
+# %%
+fig = report.plot("diversity")
+plt.show()
+
+# %% [markdown]
+# ## 7 · Memorisation: is it copying patients?
+#
+# A generator could score very well simply by reproducing training images —
+# a privacy problem for medical data. For each generated image we find the
+# **nearest training image**, in pixel space and in feature space. The yardstick:
+# how close do *new real* images (the test split) come to the training set? A
+# generated image closer than the 1st percentile of those test distances is a
+# **possible copy**. The closest pairs are shown so that you can judge by eye.
+
+# %%
+fig = report.plot("nearest_neighbours")
+plt.show()
+
+# %%
+for space in ("pixel", "feature"):
+    m = report.memorisation[space]
+    print(f"{space:>7} space: {m['possible_copies']} of {len(fake)} generated images are possible copies "
+          f"({m['possible_copies_fraction']:.1%}; by chance we expect about 1 %)")
+
+# %% [markdown]
+# ## 8 · Utility: can a classifier learn from synthetic images?
+#
+# The most practical test: train the same small classifier on **synthetic images
+# only** and test it on **real** test images (TSTR), and compare it with training
+# on real images (TRTR). A TSTR close to TRTR means the synthetic images carry
+# the information that distinguishes the classes. Each bar is a mean over
+# several seeds; the error bar is the spread.
+
+# %%
+fig = report.plot("utility")
+plt.show()
+
+# %% [markdown]
+# ## 9 · Save the report next to the run
+#
+# `evaluation.json` (every number) and `evaluation.png` (every picture) go into the
+# run's folder in `artifacts/` — or, for the shipped pretrained model, into
+# `artifacts/evaluations/`; the kit never writes into the data folder.
+
+# %%
+paths = report.save(evaluation.output_dir_for(sampler, DATASET))
+print("wrote", paths["json"].name, "and", paths["png"].name, "into", paths["json"].parent)
+
+# %% [markdown]
+# The same thing from a terminal, for any saved run:
+#
+# ```bash
+# python -m medgan_helpers.evaluation artifacts/runs/<your-run>
+# ```
+#
+# ## How to read these numbers
+#
+# - **Against the references, never against zero.** An FD or KID near the noise
+#   floor means "as close as two real samples of this size". Between the floor
+#   and the test-vs-train row: close, but distinguishable from new real data.
+# - **FD-to-train below test-vs-train is normal.** The test split is a shifted
+#   distribution (other slice positions or patients), so a generator that fits
+#   the *train* split can be closer to it than new real data is. Look at the
+#   scores against the test split too.
+# - **Precision vs recall** separates "unrealistic" from "not varied": high
+#   precision with low recall or coverage is the signature of mode collapse.
+# - **Possible copies** are flags to inspect, not proof; 0 % is not a privacy
+#   guarantee either (a GAN can leak information without copying pixels).
+# - **TSTR ≪ TRTR** means the images lack what separates the classes, even if
+#   they look fine.
+#
+# **Limits.** Every number here is measured with a small classifier trained on a
+# few thousand slices: it sees what helps it tell brain regions apart, not
+# everything a clinician would see. The sample sizes are small, so compare runs
+# only at equal `N_SAMPLES`, and our FD is *not* comparable with published FIDs.
+# **No metric replaces a radiologist** looking at the images — and, before any
+# clinical use, a proper reader study.
+#
+# ## What you learned
+#
+# - Generated images are compared with real ones in the frozen feature space of a
+#   classifier trained on the real train split.
+# - FD and KID measure the distance between whole distributions; precision,
+#   recall, density and coverage separate quality from variety.
+# - Each number needs a scale: the real-vs-real noise floor and test-vs-train.
+# - MS-SSIM between pairs shows diversity; nearest neighbours show possible copies.
+# - TSTR vs TRTR tells whether synthetic images are useful for a downstream task.
+#
+# ## Exercises
+#
+# ### Exercise 1 · The Fréchet distance in one dimension
+#
+# For two 1-D Gaussians the matrices become numbers: $\Sigma = \sigma^2$ and
+# $(\Sigma_1\Sigma_2)^{1/2} = \sigma_1\sigma_2$. Write
+# `frechet_1d(mu1, sigma1, mu2, sigma2)` (sigma = standard deviation).
+
+# %%
+def frechet_1d(mu1, sigma1, mu2, sigma2):
+    return None  # YOUR CODE HERE
+
+
+exercises.check_frechet_1d(frechet_1d)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def frechet_1d(mu1, sigma1, mu2, sigma2):
+#     return (mu1 - mu2) ** 2 + sigma1**2 + sigma2**2 - 2 * sigma1 * sigma2
+# ```
+#
+# which is $(\mu_1-\mu_2)^2 + (\sigma_1-\sigma_2)^2$: a shift and a change of
+# spread both cost.
+#
+# </details>
+#
+# ### Exercise 2 · AUC by counting pairs
+#
+# The ROC AUC of a classifier's scores is the probability that a random
+# *positive* example gets a higher score than a random *negative* one (a tie
+# counts ½). Write `auc(y_true, scores)` with NumPy only (`y_true` holds 0/1).
+
+# %%
+def auc(y_true, scores):
+    return None  # YOUR CODE HERE
+
+
+exercises.check_auc(auc)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def auc(y_true, scores):
+#     pos, neg = scores[y_true == 1], scores[y_true == 0]
+#     wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+#     return wins / (len(pos) * len(neg))
+# ```
+#
+# The kit's `evaluation.binary_auc` gives the same number with ranks, which is
+# faster for large sets; `macro_auc_ovr` averages it over the classes (one class
+# against the rest).
+#
+# </details>
+#
+# ### Exercise 3 · Flag the possible copies
+#
+# Given the nearest-train distances of the generated images and of the real test
+# images, return the *fraction* of generated images at or below the 1st
+# percentile of the test distances. Then try it on this notebook's run:
+# `report.nearest_distances["fake_pixel"]` and `report.nearest_distances["test_pixel"]`.
+
+# %%
+def possible_copies(fake_to_train, test_to_train):
+    return None  # YOUR CODE HERE
+
+
+exercises.check_possible_copies(possible_copies)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def possible_copies(fake_to_train, test_to_train):
+#     threshold = np.percentile(test_to_train, 1)
+#     return float(np.mean(fake_to_train <= threshold))
+# ```
+#
+# By construction about 1 % of *new real* images fall below that line, so a
+# generator near 1 % behaves like fresh data; a much larger fraction deserves a
+# look at the pairs.
+#
+# </details>
+#
+# ### Exercise 4 (open) · Make the generator collapse
+#
+# Replace `fake` by one generated image repeated `N_SAMPLES` times
+# (`np.repeat(fake[:1], N_SAMPLES, axis=0)`) and rerun `evaluation.evaluate(...,
+# utility=False)`. Which numbers move, and which hardly change? Write down why.
+#
+# <details><summary>Solution</summary>
+#
+# Diversity MS-SSIM among generated pairs jumps to 1.0, recall and coverage fall
+# towards 0, FD grows (the covariance term: the spread vanishes), while precision
+# can stay high because the single image is realistic. In pixel space the one
+# image may be flagged as a possible copy if it happens to lie near a training image.
+#
+# </details>
