@@ -315,7 +315,9 @@ plt.show()
 # At initialisation the values are scattered around 1 (0.5 to 1.4, set by the
 # random initialiser). After one call they overshoot a little: a single power
 # step from a random `u` *under*-estimates σ, so dividing by it leaves σ above 1.
-# After a few more calls `u` has converged and every layer sits at σ ≈ 1. During
+# After a few more calls `u` has converged and every layer sits at σ ≈ 1. (The
+# `realness` layer is a matrix with a single column, for which one step is
+# already exact.) During
 # GAN training the optimiser keeps nudging the weights, and spectral
 # normalisation keeps pulling σ back to 1.
 
@@ -427,7 +429,7 @@ def train_d_step(real_images, fake_images):
 # %%
 log = {"loss": [], "real": [], "noise": [], "untrained G": []}
 half = BATCH_SIZE // 2
-for step in range(D_TRAIN_STEPS):
+for _ in range(D_TRAIN_STEPS):
     real_images, _ = next(real_batches)
     pick = np.concatenate([rng.choice(256, half), 256 + rng.choice(256, half)])  # half noise, half G
     loss, real_logits, fake_logits = (np.asarray(t) for t in train_d_step(real_images, fake_pool[pick]))
