@@ -321,3 +321,22 @@ def test_loader_never_writes_into_the_user_folder(mixed, tmp_path, cache):
         os.chmod(mixed, 0o755)
     assert snapshot(mixed) == before
 
+
+
+def test_nifti_nan_voxels_4d_and_ct_detection(tmp_path, cache):
+    root = tmp_path / "vols"
+    root.mkdir()
+    zz, yy, xx = np.mgrid[:12, :32, :32]
+    ball = (((xx - 16) / 10) ** 2 + ((yy - 16) / 12) ** 2 + ((zz - 6) / 5) ** 2) < 1
+    mr = np.where(ball, 300.0 + xx, np.nan).astype(np.float32)  # NaN outside the head mask
+    nib.save(nib.Nifti1Image(np.transpose(mr, (2, 1, 0)), np.eye(4)), root / "masked.nii.gz")
+    ct = np.where(ball, 40.0 + yy, -1000.0).astype(np.float32)  # HU: air around soft tissue
+    four_d = np.stack([np.transpose(ct, (2, 1, 0))] * 2, axis=-1)
+    nib.save(nib.Nifti1Image(four_d, np.eye(4)), root / "ct4d.nii")
+    ds = data.load_dataset(f"folder:{root}", image_size=16, split="train")
+    report = str(ds.report)
+    assert "NaN" in report and "set to the volume minimum" in report
+    assert "4-D volume, only its first volume (of 2)" in report
+    assert np.isfinite(ds.images).all()
+    assert "NIfTI volume (CT)" in report and "NIfTI volume (MR)" in report
+    assert any("CT windowing" in p for p in ds.card().preprocessing)
