@@ -197,7 +197,8 @@ class TrainingHealth(keras.callbacks.Callback):
       fake accuracy near 0 = G fools D completely, often before a collapse);
     - gradient norms of D and G (a jump of 100x = instability);
     - sample diversity of the EMA generator relative to the real images:
-      below ``collapse_ratio`` raises the mode-collapse alarm.
+      below ``collapse_ratio`` raises the mode-collapse alarm (after
+      ``warmup_epochs``: a fresh G draws near-identical blobs).
 
     ``records`` holds one dict per epoch; with ``log_path`` they go to JSON too.
     """
@@ -207,12 +208,14 @@ class TrainingHealth(keras.callbacks.Callback):
         real_images: np.ndarray | None = None,
         n_samples: int = 64,
         collapse_ratio: float = 0.3,
+        warmup_epochs: int = 3,
         log_path: str | Path | None = None,
         verbose: bool = True,
         seed: int = 4321,
     ):
         super().__init__()
         self.n_samples, self.collapse_ratio, self.verbose, self.seed = n_samples, collapse_ratio, verbose, seed
+        self.warmup_epochs = warmup_epochs
         self.log_path = Path(log_path) if log_path is not None else None
         self.real_diversity = None
         if real_images is not None and len(real_images) >= 2:
@@ -233,7 +236,7 @@ class TrainingHealth(keras.callbacks.Callback):
         diversity = sample_diversity(model.generate_from_latent(z, labels))
         ratio = diversity / self.real_diversity if self.real_diversity else None
         alarms = []
-        if ratio is not None and ratio < self.collapse_ratio:
+        if ratio is not None and ratio < self.collapse_ratio and epoch + 1 > self.warmup_epochs:
             alarms.append(
                 f"mode collapse? samples are {ratio:.2f}x as diverse as real images "
                 f"(alarm below {self.collapse_ratio})"

@@ -940,7 +940,13 @@ def _read_csv_history(path: Path) -> dict[str, list[float]]:
     history: dict[str, list[float]] = {}
     for epoch in sorted(rows):
         for key, value in rows[epoch].items():
-            history.setdefault(key, []).append(float(value) if value not in ("", None) else math.nan)
+            if key == "epoch" or key.startswith("val_"):
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            history.setdefault(key, []).append(number)
     return history
 
 
