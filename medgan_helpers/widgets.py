@@ -638,11 +638,11 @@ class Sampler:
         self.reset_directions_button.on_click(lambda _button: self.reset_directions())
 
         size = str(self.display_size)
-        self.image_widget = w.Image(format="png", width=size, height=size)
+        self.image_widget = w.Image(format="png", width=size, height=size, layout=w.Layout(flex="0 0 auto"))
         self.image_widget.add_class("medgan-sample")
         self.caption = w.HTML()
         self.caption.add_class("medgan-caption")
-        self.nearest_widget = w.Image(format="png", width=size, height=size)
+        self.nearest_widget = w.Image(format="png", width=size, height=size, layout=w.Layout(flex="0 0 auto"))
         self.nearest_widget.add_class("medgan-nearest")
         self.nearest_label = w.HTML()
         self.nearest_label.add_class("medgan-nearest-label")
@@ -663,11 +663,16 @@ class Sampler:
         for control in (self.seed_slider, self.class_dropdown, self.truncation_slider, self.strip_seed_slider):
             control.observe(self._on_strip_change, names="value")
 
-        sample_box = w.VBox([w.HTML("<b>generated sample</b>"), self.image_widget, self.caption])
+        # fixed-width picture panels that never shrink; the row wraps on narrow screens
+        panel = {"flex": "0 0 auto", "width": f"{self.display_size + 24}px", "margin": "0 0 0 12px"}
+        sample_box = w.VBox(
+            [w.HTML("<b>generated sample</b>"), self.image_widget, self.caption], layout=w.Layout(**panel)
+        )
         panels = [sample_box]
         if self.dataset is not None:
             nearest_box = w.VBox(
-                [w.HTML("<b>nearest real training image</b>"), self.nearest_widget, self.nearest_label]
+                [w.HTML("<b>nearest real image</b>"), self.nearest_widget, self.nearest_label],
+                layout=w.Layout(**panel),
             )
             nearest_box.add_class("medgan-nearest-panel")
             panels.append(nearest_box)
@@ -682,7 +687,9 @@ class Sampler:
             ]
         )
         strip_box = w.VBox([w.HTML("<b>interpolation (slerp)</b>"), self.strip_seed_slider, self.strip_widget])
-        self.widget = w.VBox([w.HBox([controls, *panels]), strip_box, self.status])
+        controls.layout = w.Layout(flex="0 1 auto", max_width="480px")
+        top = w.HBox([controls, *panels], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.widget = w.VBox([top, strip_box, self.status])
         self.widget.add_class("medgan-sampler")
 
     def _ipython_display_(self) -> None:
@@ -818,6 +825,15 @@ class Sampler:
             self._update_nearest(image)
         self.status.value = f"<small>rendered in {self.last_render_ms:.0f} ms</small>"
         return to_uint8(image)
+
+    def time_render(self, repeats: int = 5) -> float:
+        """Median wall time in ms of ``repeats`` renders of the current state (after one warm-up)."""
+        self.render()
+        times = []
+        for _ in range(max(1, int(repeats))):
+            self.render()
+            times.append(self.last_render_ms)
+        return float(np.median(times))
 
     def _update_nearest(self, image: np.ndarray) -> None:
         indices, distances = nearest_real(image, self.dataset, _reference=self._reference)

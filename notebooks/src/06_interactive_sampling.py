@@ -120,7 +120,7 @@ display(sampler)
 
 # %%
 print("directions:", sampler.direction_note)
-print(f"one sample took {sampler.last_render_ms:.0f} ms to generate and draw")
+print(f"one sample takes about {sampler.time_render():.0f} ms to generate, search its nearest real image and draw")
 
 # %% [markdown]
 # The sampler can also be driven from code — the picture above changes when you
