@@ -493,30 +493,29 @@ class GAN(_SamplerMixin, keras.Model):
     def train_step(self, data):
         real_images, labels = self.unpack(data)
         batch_size = ops.shape(real_images)[0]
+        G, D = self.generator, self.discriminator
 
         # 1) Discriminator: score real images high and generated images low.
         for _ in range(self.d_steps):
-            fake_images = self.generator(self.g_inputs(self.sample_z(batch_size), labels), training=True)
+            fake_images = G(self.g_inputs(self.sample_z(batch_size), labels), training=True)
             with tf.GradientTape() as tape:
-                real_logits = self.discriminator(self.d_inputs(self.augment(real_images), labels), training=True)
-                fake_logits = self.discriminator(self.d_inputs(self.augment(fake_images), labels), training=True)
+                real_logits = D(self.d_inputs(self.augment(real_images), labels), training=True)
+                fake_logits = D(self.d_inputs(self.augment(fake_images), labels), training=True)
                 d_loss = self.d_loss_fn(real_logits, fake_logits)
                 if self.loss_name == "wgan-gp":
                     d_loss += self.gp_weight * self.gradient_penalty(real_images, fake_images, labels)
                 scaled_loss = self.scale_loss(d_loss, self.d_optimizer)
-            d_weights = self.discriminator.trainable_weights
-            d_grads = tape.gradient(scaled_loss, d_weights)
-            self.d_optimizer.apply_gradients(zip(d_grads, d_weights))
+            d_grads = tape.gradient(scaled_loss, D.trainable_weights)
+            self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_weights))
 
         # 2) Generator: make the discriminator score fresh fakes high.
         with tf.GradientTape() as tape:
-            fake_images = self.generator(self.g_inputs(self.sample_z(batch_size), labels), training=True)
-            g_logits = self.discriminator(self.d_inputs(self.augment(fake_images), labels), training=True)
+            fake_images = G(self.g_inputs(self.sample_z(batch_size), labels), training=True)
+            g_logits = D(self.d_inputs(self.augment(fake_images), labels), training=True)
             g_loss = self.g_loss_fn(g_logits)
             scaled_loss = self.scale_loss(g_loss, self.g_optimizer)
-        g_weights = self.generator.trainable_weights
-        g_grads = tape.gradient(scaled_loss, g_weights)
-        self.g_optimizer.apply_gradients(zip(g_grads, g_weights))
+        g_grads = tape.gradient(scaled_loss, G.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_weights))
 
         # 3) Slowly follow G with its moving average, which generate() uses.
         self.update_ema()
@@ -802,18 +801,65 @@ def _as_arrays(imageset):
     return images, labels, list(getattr(imageset, "class_names", []) or []), getattr(imageset, "name", "images")
 
 
-def _find_unfinished_run(dataset: str, image_size: int) -> Path | None:
+def _find_unfinished_run(dataset: str, image_size: int, settings: dict | None = None) -> Path | None:
+    """The newest interrupted run of this dataset and size made with the same settings."""
     root = runs_dir()
     if not root.is_dir():
         return None
+    wanted = json.loads(json.dumps(settings or {}, default=_json_default))
     candidates = []
     for run in root.iterdir():
-        settings = _run_settings(run)
-        if settings.get("status") == "running" and settings.get("dataset") == dataset and settings.get(
-            "image_size"
-        ) == image_size and (run / "backup").is_dir():
+        found = _run_settings(run)
+        if (
+            found.get("status") == "running"
+            and found.get("dataset") == dataset
+            and found.get("image_size") == image_size
+            and (run / "backup").is_dir()
+            and all(found.get(key) == value for key, value in wanted.items())
+        ):
             candidates.append((run.stat().st_mtime, run))
     return max(candidates)[1] if candidates else None
+
+
+def start_run(
+    dataset: str,
+    image_size: int,
+    run_dir: str | Path | None = None,
+    *,
+    resume: bool = True,
+    settings: dict | None = None,
+) -> Path:
+    """Create (or find again) the folder of a training run and mark it "running".
+
+    With ``run_dir=None`` and ``resume=True``, an unfinished run of the same
+    dataset, size and ``settings`` (one interrupted mid-training, whose ``backup/`` folder
+    ``keras.callbacks.BackupAndRestore`` left behind) is continued; otherwise a
+    new ``<artifacts>/runs/<dataset>-<size>px-<time>/`` is made.
+    """
+    if run_dir is None and resume:
+        run_dir = _find_unfinished_run(dataset, image_size, settings)
+        if run_dir is not None:
+            print(f"Resuming the interrupted run {run_dir}")
+    if run_dir is None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        run_dir = runs_dir() / f"{dataset}-{image_size}px-{stamp}"
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and (run_dir / "backup").exists():
+        import shutil
+
+        shutil.rmtree(run_dir / "backup")
+    previous = _run_settings(run_dir)
+    record = {
+        **previous,
+        **(settings or {}),
+        "dataset": dataset,
+        "image_size": image_size,
+        "status": "running",
+        "created": previous.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    _write_json(run_dir / "config.json", record)
+    return run_dir
 
 
 def train(
@@ -861,26 +907,9 @@ def train(
     conditional = bool(cfg["conditional"] and labels is not None and len(class_names or []) >= 2)
     num_classes = len(class_names) if conditional else None
 
-    if run_dir is None and resume:
-        run_dir = _find_unfinished_run(dataset, image_size)
-    if run_dir is None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        run_dir = runs_dir() / f"{dataset}-{image_size}px-{stamp}"
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume and (run_dir / "backup").exists():
-        import shutil
-
-        shutil.rmtree(run_dir / "backup")
-    settings = {
-        "dataset": dataset,
-        "image_size": image_size,
-        "num_images": len(images),
-        "knobs": cfg,
-        "status": "running",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    _write_json(run_dir / "config.json", settings)
+    settings = {"num_images": len(images), "knobs": cfg}
+    run_dir = start_run(dataset, image_size, run_dir=run_dir, resume=resume, settings=settings)
+    settings = _run_settings(run_dir)
 
     config.seed_everything(cfg["seed"])
     setup = accel.configure(verbose=False)

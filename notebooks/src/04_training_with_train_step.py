@@ -1,0 +1,465 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Training a GAN with a custom `train_step`
+#
+# <!-- colab-badge -->
+#
+# Notebooks 02 and 03 built the two players: the generator **G** draws images
+# from random vectors, the discriminator **D** scores how real an image looks.
+# Here they play. We write out the heart of the kit — the `train_step` that
+# Keras runs for every batch — and then use it to train a class-conditional GAN
+# on brain MRI slices, watching the samples grow from grey blobs into brains.
+#
+# **Learning goals**
+#
+# - read a GAN `train_step` line by line: two `tf.GradientTape`s, one D update,
+#   one G update, per batch;
+# - compare the hinge, non-saturating BCE and WGAN-GP losses;
+# - explain why DiffAugment, spectral normalisation and an EMA generator help
+#   with small medical datasets;
+# - know what mixed precision and XLA do on a GPU (and why the kit leaves them
+#   off on a CPU);
+# - read loss and health curves, and save a run for the next notebooks.
+#
+# **Time:** about 15 minutes on a 2-core CPU with the default settings (most of
+# it is the training cell — read on while it runs), 3–4 minutes on a Colab GPU;
+# plus 20 minutes of exercises.
+
+# %%
+# setup-cell
+
+# %% [markdown]
+# ## Setup imports
+
+# %%
+import inspect
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+import medgan_helpers
+from medgan_helpers import accel, config, data, exercises, models, training
+
+print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_helpers", medgan_helpers.__version__)
+
+# %% [markdown]
+# ## Parameters
+#
+# `EPOCHS` is the main knob. 30 epochs of the 2 400 training slices take about
+# 10 minutes on a 2-core CPU and give recognisable brain slices; a GPU runs
+# 100+ epochs in the same time (try it: the slices get sharper). Quick mode
+# (`MEDGAN_QUICK=1`, used by the tests) trains a tiny model for 2 short epochs.
+
+# %% tags=["parameters"]
+DATASET = "brain-mri"
+IMAGE_SIZE = 64
+EPOCHS = config.quick_or(30, 2)
+BATCH_SIZE = 32
+LATENT_DIM = 64
+BASE_FILTERS = config.quick_or(16, 8)  # width of G's last and D's first block
+MAX_FILTERS = config.quick_or(128, 32)
+MAX_IMAGES = config.quick_or(None, 256)  # None = the whole training split
+LOSS = "hinge"
+AUGMENT = "medical"
+SEED = 0
+
+# %%
+config.seed_everything(SEED)
+real = data.load_dataset(DATASET, image_size=IMAGE_SIZE, split="train", seed=SEED)
+if MAX_IMAGES:
+    real = real.subset(np.arange(0, len(real), max(1, len(real) // MAX_IMAGES))[:MAX_IMAGES])
+print(len(real), "training images of", real.class_names)
+
+# %% [markdown]
+# ## The training step, written out
+#
+# `keras.Model.fit` loops over the batches and calls `train_step(batch)` for
+# each one. A GAN overrides it, because one batch means **two** updates:
+#
+# 1. **D's turn.** Draw latent vectors `z`, let G draw fakes, let D score a batch
+#    of real and a batch of fake images, and take one optimizer step on D's
+#    weights so that real scores go up and fake scores go down.
+# 2. **G's turn.** Draw fresh fakes *inside* a gradient tape, let D score them,
+#    and step G's weights so that D's score of the fakes goes up. The gradient
+#    flows back *through* D into G — but only G's weights change.
+# 3. **Bookkeeping.** Update the moving average of G (the "EMA generator") and
+#    the running means of the losses that the progress bar shows.
+#
+# Here is that method, exactly as it is in `medgan_helpers/training.py` (a test
+# in `tests/test_drift.py` fails if the two ever differ). We subclass the kit's
+# `training.GAN`, which holds the small helpers it calls, and restate
+# `train_step` so you can read — and change — it here.
+
+# %%
+class GAN(training.GAN):
+    def train_step(self, data):
+        real_images, labels = self.unpack(data)
+        batch_size = ops.shape(real_images)[0]
+        G, D = self.generator, self.discriminator
+
+        # 1) Discriminator: score real images high and generated images low.
+        for _ in range(self.d_steps):
+            fake_images = G(self.g_inputs(self.sample_z(batch_size), labels), training=True)
+            with tf.GradientTape() as tape:
+                real_logits = D(self.d_inputs(self.augment(real_images), labels), training=True)
+                fake_logits = D(self.d_inputs(self.augment(fake_images), labels), training=True)
+                d_loss = self.d_loss_fn(real_logits, fake_logits)
+                if self.loss_name == "wgan-gp":
+                    d_loss += self.gp_weight * self.gradient_penalty(real_images, fake_images, labels)
+                scaled_loss = self.scale_loss(d_loss, self.d_optimizer)
+            d_grads = tape.gradient(scaled_loss, D.trainable_weights)
+            self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_weights))
+
+        # 2) Generator: make the discriminator score fresh fakes high.
+        with tf.GradientTape() as tape:
+            fake_images = G(self.g_inputs(self.sample_z(batch_size), labels), training=True)
+            g_logits = D(self.d_inputs(self.augment(fake_images), labels), training=True)
+            g_loss = self.g_loss_fn(g_logits)
+            scaled_loss = self.scale_loss(g_loss, self.g_optimizer)
+        g_grads = tape.gradient(scaled_loss, G.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_weights))
+
+        # 3) Slowly follow G with its moving average, which generate() uses.
+        self.update_ema()
+        return self.update_metrics(d_loss, g_loss, real_logits, fake_logits, d_grads, g_grads)
+
+
+# %% [markdown]
+# A few things to notice:
+#
+# - `labels` is `None` for an unconditional GAN; `g_inputs` / `d_inputs` then
+#   pass only `z` / the images. For a conditional GAN both players see the class.
+# - G's forward pass for D's turn happens *outside* the tape: D's update must not
+#   (and does not) compute gradients for G.
+# - `scale_loss` divides by the number of devices (with several GPUs each one
+#   sees a slice of the batch and the gradients are summed) and multiplies by the
+#   loss scale under mixed precision (see below). On one CPU it changes nothing.
+# - `self.sample_z` and `self.augment` draw their randomness from the model's
+#   `keras.random.SeedGenerator`, so a run is repeatable from its seed.
+#
+# The helpers are one idea each; here are two of them:
+
+# %%
+print(inspect.getsource(training.GAN.unpack))
+print(inspect.getsource(training.GAN.update_ema))
+
+# %% [markdown]
+# ## Three losses
+#
+# All three take D's raw scores ("logits", any real number; > 0 means "looks
+# real"). Plotted against the logit, each curve is the price D pays for one image:
+
+# %%
+logits = np.linspace(-4, 4, 200).astype("float32")[:, None]
+zero = np.zeros_like(logits)
+curves = {
+    "hinge: real": ops.relu(1 - logits), "hinge: fake": ops.relu(1 + logits),
+    "BCE: real": ops.softplus(-logits), "BCE: fake": ops.softplus(logits),
+    "WGAN: real": -logits, "WGAN: fake": logits,
+}
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for (name, curve), style in zip(curves.items(), ["-", "--"] * 3):
+    ax.plot(logits[:, 0], np.asarray(curve)[:, 0], style, label=name)
+ax.set(xlabel="D's logit for one image", ylabel="loss", ylim=(-4, 5))
+ax.legend(ncol=3, fontsize=8)
+plt.show()
+
+# %% [markdown]
+# - **BCE** (the original GAN) is a classifier's cross-entropy. For G the kit uses
+#   the *non-saturating* form, `mean(softplus(-fake_logits))`: it still gives G a
+#   strong gradient when D easily spots the fakes (early in training).
+# - **Hinge** (the kit's default, with spectral normalisation in D) stops pushing
+#   once a real image scores above +1 or a fake below −1: D does not waste effort
+#   on images it already gets right, and training is calmer.
+# - **WGAN-GP** lets D (a "critic") output unbounded scores whose difference
+#   estimates a distance between the real and fake distributions; a *gradient
+#   penalty* keeps D's slope near 1. Its norm uses `sqrt(sum + 1e-12)` so that the
+#   gradient stays finite even where the input gradient is exactly zero.
+
+# %%
+print(inspect.getsource(training.d_loss_hinge))
+
+# %% [markdown]
+# ## DiffAugment: augmentation that G can see through
+#
+# With a few thousand images D soon memorises the training set, and its scores
+# stop helping G. DiffAugment (Zhao et al. 2020) augments **both** real and fake
+# images every time D looks at them, with operations that are differentiable, so
+# G's gradients flow through the augmentation. The kit's `"medical"` policy only
+# uses changes that keep anatomy plausible: small shifts, a cut-out square, mild
+# brightness and contrast. No flips (left and right matter in many scans) and no
+# colour changes. Top row: real slices; bottom row: what D sees.
+
+# %%
+batch = real.images[:: max(1, len(real) // 8)][:8]
+augmented = np.asarray(training.diff_augment(batch, AUGMENT, seed=SEED))
+fig, axes = plt.subplots(2, 8, figsize=(12, 3.2))
+for i in range(8):
+    axes[0, i].imshow(batch[i, ..., 0], cmap="gray", vmin=-1, vmax=1)
+    axes[1, i].imshow(augmented[i, ..., 0], cmap="gray", vmin=-1, vmax=1)
+for ax in axes.flat:
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# ## EMA: the generator we actually sample from
+#
+# G's weights jitter from step to step because D keeps moving. The kit keeps a
+# second copy, `ema_generator`, whose weights follow G's slowly:
+# `ema = decay · ema + (1 − decay) · w` with `decay = 0.999` (ramped up over the
+# first steps). `generate()` and the sample grids use this smoothed copy; it
+# gives cleaner images at no training cost.
+#
+# ## Mixed precision and XLA (switched on by themselves on a GPU)
+#
+# `accel.configure()` ran in the setup cell. On a GPU of compute capability ≥ 7
+# (Colab's T4 and newer) it sets Keras' `mixed_float16` policy: most layers then
+# compute in float16 on the tensor cores (about 2× faster, half the memory) while
+# the weights stay float32. Float16 gradients can underflow to zero, so
+# `GAN.compile` wraps both optimizers in a `LossScaleOptimizer` — that is what
+# `scale_loss` multiplies by — and the models' last layers (and all losses)
+# compute in float32. It also turns on **XLA** (`jit_compile`), which fuses
+# operations into bigger GPU kernels. On a CPU both are off: float16 is not
+# faster there and XLA measured slower.
+
+# %%
+setup = accel.configure()
+print("mixed precision:", setup.mixed_precision, "| XLA:", setup.xla, "| replicas:", setup.num_replicas)
+
+# %% [markdown]
+# ## Build the players and the GAN
+#
+# Everything is built inside the strategy's scope (it matters with several GPUs
+# or a TPU; on one device the scope does nothing).
+
+# %%
+num_classes = len(real.class_names)
+with setup.scope():
+    G = models.build_generator(IMAGE_SIZE, real.channels, LATENT_DIM, num_classes,
+                               base_filters=BASE_FILTERS, max_filters=MAX_FILTERS)
+    D = models.build_discriminator(IMAGE_SIZE, real.channels, num_classes,
+                                   base_filters=BASE_FILTERS, max_filters=MAX_FILTERS)
+    gan = GAN(G, D, latent_dim=LATENT_DIM, num_classes=num_classes, loss=LOSS,
+              augment=AUGMENT, seed=SEED, class_names=real.class_names)
+    gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+
+# %% [markdown]
+# ## Train
+#
+# The callbacks do the watching:
+#
+# - `SampleGrid` draws the **same** 16 latent vectors after every epoch (one
+#   column per class) — the picture below updates in place, and each epoch's grid
+#   is saved as a PNG in the run folder;
+# - `TrainingHealth` prints one line per epoch: D's accuracy on real and on fake
+#   images, gradient norms, and sample diversity compared with the real images
+#   (an alarm sounds when the samples all look alike: *mode collapse*);
+# - `NaNGuard` stops and rolls back to the last good weights if a loss turns NaN;
+# - `keras.callbacks.BackupAndRestore` saves a checkpoint after every epoch: if
+#   the kernel dies or Colab disconnects, run the notebook again and training
+#   continues from the last finished epoch.
+#
+# `verbose=2` prints one line per epoch; `verbose=1` shows Keras' live progress bar.
+
+# %%
+tfds = data.to_tf_dataset(real, batch_size=BATCH_SIZE, seed=SEED)
+run_dir = training.start_run(DATASET, IMAGE_SIZE, settings={"notebook": "04", "epochs": EPOCHS})
+sample_grid = training.SampleGrid(run_dir, n=16, display=True)
+health = training.TrainingHealth(real_images=real.images, log_path=run_dir / "health.json")
+callbacks = [sample_grid, health, training.NaNGuard(),
+             keras.callbacks.BackupAndRestore(str(run_dir / "backup"))]
+start = time.time()
+history = gan.fit(tfds, epochs=EPOCHS, callbacks=callbacks, verbose=2)
+print(f"{EPOCHS} epochs in {(time.time() - start) / 60:.1f} min")
+
+# %% [markdown]
+# ## The samples, epoch by epoch
+#
+# The same latent vectors and labels at a few moments of training: grey blobs
+# first, then the outline of a head, then the anatomy of each level — cerebellum
+# and brainstem, basal ganglia and ventricles, the white matter of the centrum
+# semiovale, and the small top slices of the vertex.
+
+# %%
+epochs_shown = sorted(sample_grid.grids)
+epochs_shown = sorted({epochs_shown[0], *epochs_shown[len(epochs_shown) // 3 :: max(1, len(epochs_shown) // 3)], epochs_shown[-1]})
+fig, axes = plt.subplots(1, len(epochs_shown), figsize=(3.2 * len(epochs_shown), 3.4))
+for ax, epoch in zip(np.atleast_1d(axes), epochs_shown):
+    ax.imshow(sample_grid.grids[epoch], cmap="gray")
+    ax.set_title(f"epoch {epoch}")
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# And the real images, one column per class, for comparison:
+
+# %%
+per_class = [np.flatnonzero(real.labels == k)[:4] for k in range(num_classes)]
+real_grid = training.image_grid(real.images[np.stack(per_class, 1).ravel()], columns=num_classes)
+plt.figure(figsize=(3.4, 3.4))
+plt.imshow(real_grid, cmap="gray")
+plt.axis("off")
+plt.show()
+
+# %% [markdown]
+# ## Loss and health curves
+#
+# GAN losses do not go to zero: the two players push against each other, and a
+# healthy run looks like two roughly **flat, noisy** curves. Warning signs: D's
+# loss falling towards 0 while G's climbs (D wins, G stops learning), or
+# diversity dropping (mode collapse).
+
+# %%
+h = history.history
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+axes[0].plot(h["d_loss"], label="D loss")
+axes[0].plot(h["g_loss"], label="G loss")
+axes[1].plot(h["d_real_acc"], label="D accuracy on real")
+axes[1].plot(h["d_fake_acc"], label="D accuracy on fake")
+axes[2].plot([r["diversity_ratio"] for r in health.records], label="sample diversity / real")
+for ax, title in zip(axes, ["losses", "D accuracy", "diversity"]):
+    ax.set(title=title, xlabel="epoch")
+    ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## G versus its moving average
+#
+# The same latent vectors through the raw generator (top) and through the EMA
+# generator (bottom). The EMA images are usually smoother and more stable.
+
+# %%
+z = gan.sample_latent(8, seed=1)
+labels = np.arange(8) % num_classes
+raw = np.asarray(gan.generator([z, labels[:, None]], training=False))
+smooth = gan.generate_from_latent(z, labels)
+plt.figure(figsize=(12, 3.2))
+plt.imshow(training.image_grid(np.concatenate([raw, smooth]), columns=8), cmap="gray")
+plt.axis("off")
+plt.show()
+
+# %% [markdown]
+# ## Save the run
+#
+# `save_run` writes G, the EMA generator and D as `.keras` files, the settings and
+# the history, into `artifacts/runs/…`. Notebooks 05 (evaluation) and 06 (the
+# interactive sampler) pick up the newest run from there. Loading it back gives a
+# model that draws the very same images and can keep training.
+
+# %%
+training.save_run(gan, run_dir, history=history, config={"dataset": DATASET, "notebook": "04"})
+print("saved to", run_dir.relative_to(config.artifacts_dir().parent))
+print(sorted(p.name for p in run_dir.iterdir()))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+reloaded = training.load_run(run_dir)
+same = np.array_equal(reloaded.generate(8, seed=0), gan.generate(8, seed=0))
+print("same images after loading:", same)
+print("newest run is this one:", training.latest_run(dataset=DATASET, image_size=IMAGE_SIZE) == run_dir)
+
+# %% [markdown]
+# ## What you learned
+#
+# - A GAN's `train_step` makes **two** optimizer steps per batch, each with its own
+#   `tf.GradientTape`: D learns to separate real from fake, then G learns to fool
+#   the updated D, with gradients that flow through D.
+# - Hinge loss + spectral normalisation is a calm default; BCE needs the
+#   non-saturating G loss; WGAN-GP needs a (safely computed) gradient penalty.
+# - DiffAugment lets D see augmented real *and* fake images, which keeps it from
+#   memorising a small dataset; the `"medical"` policy avoids flips and colour.
+# - The EMA generator is what we sample from; mixed precision (with loss scaling)
+#   and XLA switch on by themselves on a GPU.
+# - Sample grids with fixed latents, loss curves and health numbers tell you
+#   whether training is going well; a run is saved, reloaded and resumed.
+#
+# ## Exercises
+#
+# **1. Hinge by hand.** D gives two real images the logits `[2.0, -0.5]` and two
+# fakes the logits `[0.5, -3.0]`. What is D's hinge loss? Work it out on paper.
+
+# %%
+my_hinge = None  # your number
+exercises.check_hinge_loss(my_hinge if my_hinge is not None else float("nan"))
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# `mean(relu(1 - [2.0, -0.5])) + mean(relu(1 + [0.5, -3.0])) = mean([0, 1.5]) + mean([1.5, 0]) = 0.75 + 0.75 = 1.5`.
+# Check with `float(training.d_loss_hinge(np.array([[2.0], [-0.5]]), np.array([[0.5], [-3.0]])))`.
+# </details>
+#
+# **2. The non-saturating G loss.** Write `my_g_loss(fake_logits)` for the BCE
+# generator: G wants D to call its fakes real.
+
+# %%
+def my_g_loss(fake_logits):
+    return ops.mean(fake_logits) * 0  # replace with your loss
+
+
+exercises.check_generator_loss(my_g_loss)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def my_g_loss(fake_logits):
+#     return ops.mean(ops.softplus(-fake_logits))   # = -mean(log(sigmoid(fake_logits)))
+# ```
+# The saturating form `mean(log(1 - sigmoid(x)))` has almost no gradient when D
+# confidently rejects the fakes (`x` very negative) — exactly when G needs it most.
+# </details>
+#
+# **3. How far behind is the EMA?** A weight jumps to 1.0 and stays there; its EMA
+# starts at 0 with `decay = 0.9`. What is the EMA after 10 updates?
+
+# %%
+ema = 0.0
+# ... update ema ten times here ...
+exercises.check_ema_after_steps(ema)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# ema = 0.0
+# for _ in range(10):
+#     ema = 0.9 * ema + 0.1 * 1.0
+# ```
+# It is `1 - 0.9**10 ≈ 0.651`. With the kit's `decay = 0.999`, the EMA needs
+# about 1 000 steps to catch up — which is why the kit ramps the decay up from
+# small values during the first steps.
+# </details>
+#
+# **4. More discriminator steps.** With `d_steps=2` and 75 batches per epoch, how
+# many updates does D's optimizer make in one epoch? (Then try it: build a GAN
+# with `d_steps=2`, fit one epoch and read `gan.d_optimizer.iterations`.)
+
+# %%
+d_updates = 0  # your answer
+exercises.check_discriminator_updates(d_updates)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# 150: the loop `for _ in range(self.d_steps)` runs D's update twice per batch;
+# G still updates once per batch (75 times). Extra D steps were the rule for
+# WGAN (5 per G step); with hinge loss and spectral norm, 1 is usually enough.
+# </details>
