@@ -159,12 +159,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of TissueMNIST's size (1.0 = real)")
     parser.add_argument("--batches", type=int, default=1000, help="batches of 64 to iterate (0 = one full epoch)")
-    parser.add_argument("--skip-brain", action="store_true")
+    parser.add_argument("--skip-brain", action="store_true", help="skip the brain-mri build timing")
+    parser.add_argument("--skip-tissue", action="store_true", help="skip the TissueMNIST-224 memory test")
     args = parser.parse_args()
 
-    results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    out = config.artifacts_dir() / "benchmarks" / "data_memory.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # sections not run now are kept from the previous run (each has its own timestamp)
+    results: dict = json.loads(out.read_text()) if out.is_file() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "load_average_at_start": os.getloadavg()[0]}  # fmt: skip
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if not args.skip_brain:
         results["brain_mri"] = build_brain()
+        results["brain_mri_measured_at"] = stamp
         print("\nbrain-mri build (fresh cache, 2400 train / 400 val / 600 test)")
         print(f"{'size':>6} {'seconds':>8} {'cache MB':>9}  per class (train/val/test)")
         for row in results["brain_mri"]:
@@ -174,6 +182,10 @@ def main() -> None:
             )
             print(f"{row['image_size']:>6} {row['build_seconds']:>8.2f} {row['cache_mb']:>9}  {per}")
 
+    if args.skip_tissue:
+        out.write_text(json.dumps(results, indent=2))
+        print(f"\nwrote {out}")
+        return
     with tempfile.TemporaryDirectory(dir=config.cache_dir()) as tmp:
         cache = Path(tmp)
         npz = cache / "medmnist" / "tissuemnist_224.npz"
@@ -191,14 +203,15 @@ def main() -> None:
             f"to_tf_dataset, {args.batches or 'all'} batches of 64": run_child(md5, "iterate", args.batches, cache),
         }
         shutil.rmtree(cache / "medmnist", ignore_errors=True)
-    results["tissuemnist_224"] = {"counts": counts, "pixels_gb": round(pixels_gb, 2), "runs": rows}
+    results["tissuemnist_224"] = {
+        "counts": counts, "pixels_gb": round(pixels_gb, 2), "scale": args.scale, "runs": rows,
+        "measured_at": stamp,
+    }  # fmt: skip
     print(f"\n{'step':<42} {'seconds':>8} {'peak RSS MB':>12} {'peak anon MB':>13} {'peak file MB':>13}")
     for name, r in rows.items():
         seconds = r["load_seconds"] + r.get("iterate_seconds", 0.0)
         print(f"{name:<42} {seconds:>8.1f} {r['VmHWM_mb']:>12.0f} {r['peak_RssAnon_mb']:>13.0f} "
               f"{r['peak_RssFile_mb']:>13.0f}")  # fmt: skip
-    out = config.artifacts_dir() / "benchmarks" / "data_memory.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out}")
 

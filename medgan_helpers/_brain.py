@@ -153,8 +153,17 @@ def _resample(volume: np.ndarray, affine: np.ndarray, params: dict, image_size: 
     plane = np.stack([u.ravel(), v.ravel(), np.zeros(u.size)])  # 3 x P, mm
     inverse = np.linalg.inv(affine)
     centre_mm = np.array([0.0, -17.0])  # x, y of the brain's bounding-box centre in MNI space
-    out = np.empty((n, image_size, image_size), dtype=np.uint8)
-    for i in range(n):
+    # Only points near the head are interpolated: outside the box of voxels that can still
+    # round to a non-zero uint8 value, the result is 0 anyway (saves ~40 % of the work).
+    idx = np.argwhere(volume > 0.4 / 255.0)
+    box_lo = np.maximum(idx.min(axis=0) - 1, 0)
+    box_hi = np.minimum(idx.max(axis=0) + 1, np.array(volume.shape) - 1)
+    cropped = np.ascontiguousarray(
+        volume[box_lo[0] : box_hi[0] + 1, box_lo[1] : box_hi[1] + 1, box_lo[2] : box_hi[2] + 1]
+    )
+    out = np.zeros((n, image_size, image_size), dtype=np.uint8)
+
+    def one(i: int) -> None:
         rot = _rotation(
             np.deg2rad(params["pitch_deg"][i]),
             np.deg2rad(params["roll_deg"][i]),
@@ -169,10 +178,15 @@ def _resample(volume: np.ndarray, affine: np.ndarray, params: dict, image_size: 
         )
         mm = rot @ (plane / params["scale"][i]) + centre[:, None]
         vox = inverse[:3, :3] @ mm + inverse[:3, 3:4]
-        values = ndimage.map_coordinates(volume, vox, order=1, mode="constant", cval=0.0)
-        out[i] = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8).reshape(
-            image_size, image_size
+        inside = np.all((vox >= box_lo[:, None]) & (vox <= box_hi[:, None]), axis=0)
+        values = ndimage.map_coordinates(
+            cropped, vox[:, inside] - box_lo[:, None], order=1, mode="constant", cval=0.0
         )
+        flat = out[i].reshape(-1)  # a view: writes go into out
+        flat[inside] = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
+
+    for i in range(n):
+        one(i)
     return out
 
 
