@@ -472,7 +472,8 @@ def _load_brain(image_size: int, split: str, seed: int) -> ImageSet:
 
 # --------------------------------------------------------------------------- tf.data
 
-#: Sets whose pixels are bigger than this (or memory-mapped) are streamed, not cached.
+#: Sets whose pixels are bigger than this are streamed batch by batch (from the memory
+#: map when there is one) instead of being cached in memory.
 STREAM_THRESHOLD_BYTES = 1024**3
 
 
@@ -523,9 +524,10 @@ def to_tf_dataset(
 
     The pipeline keeps uint8 pixels as long as possible: cache (uint8) -> shuffle
     (seeded, reshuffled every epoch, same order for the same seed) -> batch ->
-    convert to float32 [-1, 1] -> prefetch(AUTOTUNE). Very large or memory-mapped
-    sets are streamed: shuffled indices are gathered from the memory map batch by
-    batch, so RAM stays small.
+    convert to float32 [-1, 1] -> prefetch(AUTOTUNE). Sets larger than
+    ``STREAM_THRESHOLD_BYTES`` (1 GB of uint8) are streamed instead: shuffled
+    indices are gathered batch by batch (with ``pread`` from a memory-mapped file),
+    so RAM stays small; the order is the same kind of seeded shuffle.
 
     Yields ``images`` or ``(images, labels)``; labels are int64 (``(B,)`` or
     ``(B, L)`` multi-hot). ``include_labels=False`` drops them.
@@ -554,7 +556,7 @@ def to_tf_dataset(
     def to_float(pix):
         return tf.cast(pix, tf.float32) / 127.5 - 1.0
 
-    streamed = isinstance(imageset.pixels, np.memmap) or imageset.pixels.nbytes > STREAM_THRESHOLD_BYTES
+    streamed = imageset.pixels.nbytes > STREAM_THRESHOLD_BYTES
     if not streamed:
         pixels = np.ascontiguousarray(imageset.pixels)
         ds = tf.data.Dataset.from_tensor_slices(pixels if labels is None else (pixels, labels))

@@ -166,7 +166,8 @@ def test_to_tf_dataset_is_deterministic_for_a_seed(brain32):
     assert not np.array_equal(a[0], c[0])
 
 
-def test_to_tf_dataset_streams_memmaps_deterministically(brain32, tmp_path):
+def test_to_tf_dataset_streams_memmaps_deterministically(brain32, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "STREAM_THRESHOLD_BYTES", 0)  # stream even this small set
     val = brain32["val"]
     np.save(tmp_path / "pix.npy", val.pixels)
     mapped = data.ImageSet(
