@@ -334,6 +334,27 @@ def _check_split(split: str) -> None:
         raise DataError(f"Unknown split {split!r}. Valid splits: {', '.join(SPLITS)}.")
 
 
+FOLDER_OPTIONS = (
+    "color",
+    "modality",
+    "ct_window",
+    "mr_percentiles",
+    "nifti_axis",
+    "split_fractions",
+    "labels",
+)
+MEDMNIST_OPTIONS = ("download", "color")
+
+
+def _check_options(source: str, options: dict, valid: Sequence[str]) -> None:
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise DataError(
+            f"{source!r} does not take the option(s) {', '.join(unknown)}. "
+            f"Valid options: {', '.join(valid)}."
+        )
+
+
 def available_sources() -> list[str]:
     """Every source name :func:`load_dataset` accepts (``folder:PATH`` shown as a pattern)."""
     from medgan_helpers import _medmnist
@@ -381,10 +402,12 @@ def load_dataset(
     if source.startswith("folder:"):
         from medgan_helpers import _folder
 
+        _check_options(source, options, FOLDER_OPTIONS)
         return _folder.load(source[len("folder:") :], int(image_size), split, seed, **options)
     from medgan_helpers import _medmnist
 
     if source.lower() in _medmnist.FLAGS:
+        _check_options(source, options, MEDMNIST_OPTIONS)
         return _medmnist.load(source.lower(), int(image_size), split, **options)
     hint = ""
     if source.lower().endswith("mnist3d") or source.lower() in _medmnist.FLAGS_3D:

@@ -116,6 +116,12 @@ def test_bad_split_and_unknown_source_list_choices():
     assert "brain-mri" in str(info.value) and "folder:" in str(info.value)
     with pytest.raises(data.DataError, match="3-D"):
         data.load_dataset("organmnist3d")
+    with pytest.raises(data.DataError, match="Valid options: download, color"):
+        data.load_dataset("pneumoniamnist", ct_window="lung")
+    with pytest.raises(data.DataError, match="nifti_axis"):
+        data.load_dataset("folder:/nonexistent", nifti_axes=1)
+    with pytest.raises(data.DataError, match="no extra options"):
+        data.load_dataset("brain-mri", color="rgb")
 
 
 def test_card_and_report_are_readable(brain32):
