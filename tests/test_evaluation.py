@@ -184,14 +184,16 @@ def test_evaluate_end_to_end_with_the_real_classifier(tmp_path, monkeypatch):
     train, y_train = blobs(240, seed=10)
     test, y_test = blobs(90, seed=11, shift=1.0)
     fake, y_fake = blobs(120, seed=12)
+    extractor = evaluation.feature_extractor((train, y_train), dataset_name="blobs", epochs=3, verbose=False)
+    assert extractor.info["cached"] is False
     report = evaluation.evaluate(
-        (train, y_train), (test, y_test), fake, y_fake,
-        utility_seeds=(0, 1, 2), utility_epochs=2, kid_subsets=5, diversity_pairs=40,
-        dataset_name="blobs", verbose=False,
+        (train, y_train), (test, y_test), fake, y_fake, extractor=extractor,
+        utility_seeds=(0, 1, 2), utility_epochs=1, kid_subsets=5, diversity_pairs=40, verbose=False,
     )
     r = report.results
     assert set(r["fidelity"]) == {"fake_vs_train", "fake_vs_test", "floor_train_halves", "test_vs_train"}
     for key in ("tstr", "trtr", "mixed"):
+        assert len(r["utility"]["seeds"]) == 3
         assert 0.0 <= r["utility"][key]["accuracy"] <= 1.0
     table = report.table()
     assert "noise floor" in table and "TSTR" in table and "possible copies" in table
@@ -207,15 +209,52 @@ def test_evaluate_end_to_end_with_the_real_classifier(tmp_path, monkeypatch):
     for fig in figs.values():
         plt.close(fig)
     # the frozen feature classifier is cached: a second run loads it instead of training
-    extractor = evaluation.feature_extractor((train, y_train), dataset_name="blobs", verbose=False)
-    assert extractor.info["cached"] is True
+    again = evaluation.feature_extractor((train, y_train), dataset_name="blobs", epochs=3, verbose=False)
+    assert again.info["cached"] is True
+    np.testing.assert_allclose(again(fake[:8]), extractor(fake[:8]), rtol=1e-5, atol=1e-5)
     # a collapsed generator scores worse on diversity and coverage than the varied one
     collapsed = evaluation.evaluate(
-        (train, y_train), (test, y_test), np.repeat(fake[:1], 120, axis=0), None,
-        kid_subsets=5, diversity_pairs=40, dataset_name="blobs", verbose=False,
+        (train, y_train), (test, y_test), np.repeat(fake[:1], 120, axis=0), None, extractor=extractor,
+        kid_subsets=5, diversity_pairs=40, references=False, verbose=False,
     )
     c = collapsed.results
     assert c["utility"]["skipped"]
     assert c["diversity"]["fake_mean"] > 0.99 > r["diversity"]["fake_mean"]
     assert c["fidelity"]["fake_vs_train"]["coverage"] < r["fidelity"]["fake_vs_train"]["coverage"]
     assert c["fidelity"]["fake_vs_train"]["recall"] < 0.1
+
+
+# --------------------------------------------------------------------------- runs on disk
+def test_reports_for_the_pretrained_model_never_go_into_the_data_folder(tmp_path, monkeypatch):
+    from medgan_helpers import config
+
+    monkeypatch.setenv("MEDGAN_ARTIFACTS", str(tmp_path / "artifacts"))
+    pretrained = config.pretrained_dir() / "brain-mri-64"
+    out = evaluation.output_dir_for(pretrained, "brain-mri")
+    assert out == tmp_path / "artifacts" / "evaluations" / "pretrained-brain-mri-64"
+    run = tmp_path / "artifacts" / "runs" / "brain-mri-64px-x"
+    assert evaluation.output_dir_for(run) == run
+
+
+def test_cli_reports_a_missing_run_clearly(tmp_path, capsys):
+    assert evaluation.main([str(tmp_path / "no-such-run")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_run_writes_json_and_png_into_the_run(tmp_path, monkeypatch):
+    from medgan_helpers import data, training
+
+    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MEDGAN_ARTIFACTS", str(tmp_path / "artifacts"))
+    real = data.load_dataset("brain-mri", image_size=32, split="train").subset(np.arange(0, 2400, 25))
+    run_dir = tmp_path / "run"
+    training.train(real, run_dir=run_dir, verbose=0, display=False, epochs=1, batch_size=32,
+                   g_base_filters=8, d_base_filters=8, max_filters=32, max_images=None)
+    report = evaluation.evaluate_run(
+        run_dir, n_samples=40, utility=False, max_real=300, kid_subsets=3, diversity_pairs=20
+    )
+    saved = json.loads((run_dir / "evaluation.json").read_text())
+    assert saved["meta"]["dataset"] == "brain-mri" and saved["meta"]["n_fake"] == 40
+    assert (run_dir / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
+    assert report.results["files"]["json"] == str(run_dir / "evaluation.json")
