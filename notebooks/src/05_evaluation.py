@@ -68,7 +68,7 @@ DATASET = "brain-mri"
 IMAGE_SIZE = 64
 N_SAMPLES = config.quick_or(1000, 300)
 UTILITY_SEEDS = (0, 1, 2)
-UTILITY_EPOCHS = config.quick_or(10, 2)
+UTILITY_EPOCHS = config.quick_or(6, 2)
 UTILITY_SETTINGS = config.quick_or(("tstr", "trtr", "mixed"), ("tstr", "trtr"))
 SEED = 0
 
