@@ -493,6 +493,9 @@ class Sampler:
         On-screen size of the sample in pixels (the browser scales the PNG).
     num_classes, class_names:
         Only for a bare Keras generator whose class count cannot be read from its layers.
+    nearest_max:
+        The nearest-real panel searches at most this many training images (a fixed
+        random subset of larger datasets, said in the panel); None searches all.
     """
 
     def __init__(
@@ -509,6 +512,7 @@ class Sampler:
         display_size: int = 192,
         num_classes: int | None = None,
         class_names: Sequence[str] | None = None,
+        nearest_max: int | None = 20000,
     ) -> None:
         self.model = as_sampler_model(gan_or_generator, num_classes=num_classes, class_names=class_names)
         self.latent_dim = int(self.model.latent_dim)
@@ -521,6 +525,8 @@ class Sampler:
             raise ValueError(f"seed={seed} is outside the seed slider's range 0…{max_seed}.")
         self.dataset = dataset
         self._reference = None
+        self._reference_index: np.ndarray | None = None  # searched subset of a very large dataset
+        self.nearest_max = nearest_max
         self._dataset_labels = None
         self._dataset_class_names = None
         if dataset is not None:
@@ -585,7 +591,21 @@ class Sampler:
         if labels is not None and np.ndim(labels) == 1:
             self._dataset_labels = np.asarray(labels)
         self._dataset_class_names = list(class_names) if class_names else None
-        self._reference = _flatten_reference(dataset)
+        n = shape[0]
+        if self.nearest_max is not None and n > self.nearest_max:
+            # keep every render fast (and memory small): search a fixed random subset
+            self._reference_index = np.sort(
+                np.random.default_rng(0).choice(n, int(self.nearest_max), replace=False)
+            )
+            if hasattr(dataset, "batch_images"):
+                subset = dataset.batch_images(self._reference_index)
+            else:
+                subset = np.asarray(dataset.images if hasattr(dataset, "images") else dataset)[
+                    self._reference_index
+                ]
+            self._reference = _flatten_reference(subset)
+        else:
+            self._reference = _flatten_reference(dataset)
 
     def _resolve_class_names(self, class_names: Sequence[str] | None) -> list[str] | None:
         if self.num_classes is None:
@@ -837,11 +857,18 @@ class Sampler:
 
     def _update_nearest(self, image: np.ndarray) -> None:
         indices, distances = nearest_real(image, self.dataset, _reference=self._reference)
-        self.nearest_index, self.nearest_distance = int(indices[0]), float(distances[0])
-        real = self._reference[0][self.nearest_index].reshape(image.shape)
+        local = int(indices[0])
+        real = self._reference[0][local].reshape(image.shape)
+        if self._reference_index is not None:
+            self.nearest_index = int(self._reference_index[local])
+        else:
+            self.nearest_index = local
+        self.nearest_distance = float(distances[0])
         self.nearest_widget.value = to_png(real)
         rms = self.nearest_distance / np.sqrt(image.size)
         what = f"#{self.nearest_index}"
+        if self._reference_index is not None:
+            what += f" (searched {len(self._reference_index)} of {len(self.dataset)} images)"
         if self._dataset_labels is not None and self._dataset_class_names:
             label = int(self._dataset_labels[self.nearest_index])
             if 0 <= label < len(self._dataset_class_names):

@@ -217,6 +217,15 @@ def wait_for_new_sample(page, old_src: str, timeout_ms: int = 60_000) -> None:
     )
 
 
+def wait_for_caption(page, text: str, timeout_ms: int = 60_000) -> None:
+    """Wait until the caption under the sample (written by the kernel) contains ``text``."""
+    page.wait_for_function(
+        "(text) => { const c = document.querySelectorAll('.medgan-caption');"
+        " return c.length && c[c.length - 1].textContent.includes(text); }",
+        arg=text, timeout=timeout_ms,
+    )
+
+
 def current_src(page) -> str:
     return page.locator("img.medgan-sample").last.get_attribute("src") or ""
 
@@ -238,8 +247,10 @@ def exercise_sampler(page, name: str) -> dict:
     readout = page.locator(".medgan-seed .widget-readout").last.inner_text()
     move_seed_slider(page)
     wait_for_new_sample(page, src)
+    new_readout = page.locator(".medgan-seed .widget-readout").last.inner_text().strip()
+    assert new_readout != readout
+    wait_for_caption(page, f"seed {new_readout}")  # the kernel has caught up with the slider
     after_seed = sample_png(page)
-    assert page.locator(".medgan-seed .widget-readout").last.inner_text() != readout
     assert hashlib.sha1(after_seed).digest() != hashlib.sha1(before).digest(), "seed slider did not change the image"
     page.screenshot(path=str(OUTPUT / f"{name}-2-after-seed.png"))
 
@@ -250,6 +261,7 @@ def exercise_sampler(page, name: str) -> dict:
     src = current_src(page)
     select.select_option(index=(current + 1) % len(options))
     wait_for_new_sample(page, src)
+    wait_for_caption(page, options[(current + 1) % len(options)].strip())
     after_class = sample_png(page)
     assert after_class != after_seed, "class dropdown did not change the image"
     page.screenshot(path=str(OUTPUT / f"{name}-3-after-class.png"))

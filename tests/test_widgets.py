@@ -256,6 +256,17 @@ def test_a_memorised_sample_has_distance_zero(conditional_generator, brain):
     assert s2.nearest_distance < 0.05 * others.min()
 
 
+def test_nearest_real_searches_a_fixed_subset_of_a_large_dataset(conditional_generator, brain):
+    s = widgets.Sampler(conditional_generator, dataset=brain, pca_samples=16, nearest_max=50, seed=3)
+    searched = s._reference_index
+    assert len(searched) == 50 and len(np.unique(searched)) == 50
+    reals = brain.images[searched].reshape(50, -1)
+    brute = np.linalg.norm(reals - s.current_image.reshape(1, -1), axis=1)
+    assert s.nearest_index == int(searched[np.argmin(brute)])  # reported in the dataset's own indexing
+    np.testing.assert_array_equal(shown(s.nearest_widget), brain.pixels[s.nearest_index])
+    assert f"searched 50 of {len(brain)}" in s.nearest_label.value
+
+
 # -- clear errors ---------------------------------------------------------------------
 
 
@@ -341,3 +352,17 @@ def test_protocol_model_shows_what_generate_gives(conditional_generator, brain):
     s.set(truncation=0.7)
     expected = model.generate(1, labels=[3], seed=12, truncation=0.7)[0]
     np.testing.assert_allclose(s.current_image, expected, atol=1e-5)
+
+
+def test_gan_is_accepted_and_sampled_with_its_ema_generator(conditional_generator):
+    from medgan_helpers import training
+
+    discriminator = models.build_discriminator(SIZE, 1, num_classes=4, base_filters=8)
+    gan = training.GAN(conditional_generator, discriminator, latent_dim=LATENT, num_classes=4)
+    s = widgets.Sampler(gan, pca_samples=16)
+    s.set(seed=5, label=2)
+    np.testing.assert_allclose(s.current_image, gan.generate(1, labels=[2], seed=5)[0], atol=1e-5)
+    if gan.ema_generator is not None:  # move the EMA weights: the sampler must follow them
+        gan.ema_generator.set_weights([w * 0.5 for w in gan.ema_generator.get_weights()])
+        s.render()
+        np.testing.assert_allclose(s.current_image, gan.generate(1, labels=[2], seed=5)[0], atol=1e-5)
