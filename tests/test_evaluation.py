@@ -258,3 +258,12 @@ def test_evaluate_run_writes_json_and_png_into_the_run(tmp_path, monkeypatch):
     assert saved["meta"]["dataset"] == "brain-mri" and saved["meta"]["n_fake"] == 40
     assert (run_dir / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
     assert report.results["files"]["json"] == str(run_dir / "evaluation.json")
+
+
+def test_inception_features_need_local_weights_and_never_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    train, _ = blobs(30)
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        evaluation.feature_extractor(train, kind="inception")
+    with pytest.raises(ValueError, match="'classifier' or 'inception'"):
+        evaluation.feature_extractor(train, kind="resnet")
