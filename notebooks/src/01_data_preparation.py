@@ -45,6 +45,7 @@
 # to the software that made it.
 
 # %%
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -318,6 +319,7 @@ messy = Path(tempfile.mkdtemp(prefix="messy_scans_"))
 (messy / "notes.txt").write_text("scan list")
 mine = data.load_dataset(f"folder:{messy}", image_size=IMAGE_SIZE, split="train")
 print(mine.report)
+shutil.rmtree(messy)  # our own temporary folder: tidy up
 
 # %% [markdown]
 # ## 7 · The `tf.data` pipeline
