@@ -265,8 +265,11 @@ class ImageSet:
     # pixels -> [-1, 1]
     @staticmethod
     def to_float(pixels: np.ndarray) -> np.ndarray:
-        """uint8 pixels -> float32 in [-1, 1] (``p / 127.5 - 1``)."""
-        return np.asarray(pixels, dtype=np.float32) / 127.5 - 1.0
+        """uint8 pixels -> float32 in [-1, 1] (``p / 127.5 - 1``), without extra copies."""
+        out = np.array(pixels, dtype=np.float32)
+        out /= 127.5
+        out -= 1.0
+        return out
 
     @property
     def images(self) -> np.ndarray:
