@@ -81,6 +81,7 @@ LICENCE_URLS = {
     "CC BY-NC 4.0": "https://creativecommons.org/licenses/by-nc/4.0/",
 }
 _KEYS = ("train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels")
+TRUST_STAMP_ABOVE_BYTES = 256 * 1024**2
 _VERIFIED: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns) verified in this process
 _LICENCE_SHOWN: set[str] = set()
 
@@ -197,7 +198,7 @@ def _reject(path: Path, got: str, want: str) -> None:
 
 
 def verify(flag: str, image_size: int) -> Path:
-    """Check the cached file's MD5 (again whenever the file changed); refuse a mismatch."""
+    """Check the cached file's MD5 before use; refuse a mismatch (the file is never used)."""
     path = local_path(flag, image_size)
     stat = path.stat()
     key = (stat.st_size, stat.st_mtime_ns)
@@ -205,7 +206,9 @@ def verify(flag: str, image_size: int) -> Path:
     if _VERIFIED.get(str(path)) == key:
         return path
     stamp = _stamp_path(path)
-    if stamp.is_file():
+    # Small files are re-hashed once per process; big ones (hashing takes seconds) trust
+    # a stamp written after their last successful check while size and mtime are unchanged.
+    if stamp.is_file() and key[0] > TRUST_STAMP_ABOVE_BYTES:
         try:
             saved = json.loads(stamp.read_text())
             if saved == {"size": key[0], "mtime_ns": key[1], "md5": want}:

@@ -205,3 +205,18 @@ def test_not_an_npz_with_matching_md5_is_rejected_clearly(cache, monkeypatch):
 def test_medmnist_bad_size_lists_valid_sizes(size):
     with pytest.raises(data.DataError, match="28, 64, 128, 224"):
         data.load_dataset("pathmnist", image_size=size)
+
+
+def test_tampering_that_keeps_size_and_mtime_is_still_caught(cache, server, monkeypatch):
+    make_npz(server / "retinamnist.npz", channels=3, num_classes=5)
+    monkeypatch.setitem(_medmnist.MD5["retinamnist"], 28, md5(server / "retinamnist.npz"))
+    assert len(data.load_dataset("retinamnist", 28, "test")) == 6
+    path = cache / "medmnist" / "retinamnist.npz"
+    st = path.stat()
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # flip one byte, keep the size
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and restore the timestamp
+    monkeypatch.setattr(_medmnist, "_VERIFIED", {})  # as in a new Python session
+    with pytest.raises(data.DataError, match="Refusing"):
+        data.load_dataset("retinamnist", 28, "test", download=False)
