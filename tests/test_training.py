@@ -403,3 +403,24 @@ def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path):
     assert len(history["d_loss"]) == 6
     assert json.loads((run / "config.json").read_text())["status"] == "finished"
     assert (run / "samples" / "epoch_006.png").is_file()
+
+
+# --------------------------------------------------------------------------- notebook 04 exercises
+
+
+def test_nb04_exercise_checks_accept_right_and_reject_wrong_answers(capsys):
+    from keras import ops
+
+    from medgan_helpers.exercises import nb04
+
+    assert nb04.check_hinge_loss(1.5) and not nb04.check_hinge_loss(0.75)
+    assert not nb04.check_hinge_loss("one and a half")
+    assert nb04.check_generator_loss(lambda x: ops.mean(ops.softplus(-x)))
+    assert not nb04.check_generator_loss(lambda x: ops.mean(-ops.softplus(x)))  # saturating form
+    assert "saturating" in capsys.readouterr().out
+    assert not nb04.check_generator_loss(lambda x: 1 / 0)
+    ema = 0.0
+    for _ in range(10):
+        ema = 0.9 * ema + 0.1
+    assert nb04.check_ema_after_steps(ema) and not nb04.check_ema_after_steps(0.9)
+    assert nb04.check_discriminator_updates(150) and not nb04.check_discriminator_updates(75)

@@ -298,8 +298,8 @@ print(f"{EPOCHS} epochs in {(time.time() - start) / 60:.1f} min")
 # semiovale, and the small top slices of the vertex.
 
 # %%
-epochs_shown = sorted(sample_grid.grids)
-epochs_shown = sorted({epochs_shown[0], *epochs_shown[len(epochs_shown) // 3 :: max(1, len(epochs_shown) // 3)], epochs_shown[-1]})
+saved = sorted(sample_grid.grids)  # epoch -> grid picture
+epochs_shown = sorted(set(saved[:: max(1, len(saved) // 3)] + [saved[-1]]))
 fig, axes = plt.subplots(1, len(epochs_shown), figsize=(3.2 * len(epochs_shown), 3.4))
 for ax, epoch in zip(np.atleast_1d(axes), epochs_shown):
     ax.imshow(sample_grid.grids[epoch], cmap="gray")
