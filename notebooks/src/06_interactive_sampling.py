@@ -16,8 +16,8 @@
 #
 # <!-- colab-badge -->
 #
-# A trained generator is a machine that turns 128 random numbers into a brain
-# slice. In this notebook you *play* with that machine: a sampler with a seed
+# A trained generator is a machine that turns a short list of random numbers —
+# the latent vector `z` — into a brain slice. In this notebook you *play* with that machine: a sampler with a seed
 # slider, a class menu, a truncation knob and a few "latent direction" sliders,
 # an interpolation strip between two seeds, and — next to every sample — the
 # closest real training image, so you can see whether the GAN invents or copies.
@@ -63,7 +63,8 @@ print("python:", sys.executable)
 # %% [markdown]
 # ## Parameters
 #
-# `N_SAMPLES` is how many samples each picture and statistic below uses;
+# `N_SAMPLES` is how many samples the memorisation check uses, `N_PER_CLASS` how
+# many per class and truncation threshold the trade-off uses;
 # `PCA_SAMPLES` how many generated images the sampler looks at once to find its
 # latent directions.
 
@@ -74,6 +75,7 @@ SEED = 0
 N_DIRECTIONS = 3
 PCA_SAMPLES = config.quick_or(256, 64)
 N_SAMPLES = config.quick_or(256, 48)
+N_PER_CLASS = config.quick_or(64, 12)
 TRUNCATIONS = [0.25, 0.5, 1.0, 1.5, 2.0, None]  # None = no truncation
 
 # %% [markdown]
@@ -155,9 +157,10 @@ plt.show()
 # %% [markdown]
 # ## Interpolation: straight line or great circle?
 #
-# A 128-dimensional normal vector almost always has a length close to √128 ≈ 11.3.
-# On a straight line between two such vectors the length dips in the middle —
-# G rarely saw latents that short. Spherical interpolation (slerp) keeps the length.
+# A normal vector with `latent_dim` entries almost always has a length close to
+# √latent_dim (√128 ≈ 11.3, √64 = 8). On a straight line between two such vectors
+# the length dips in the middle — G rarely saw latents that short. Spherical
+# interpolation (slerp) keeps the length.
 
 # %%
 z0, z1 = model.sample_latent(1, seed=10)[0], model.sample_latent(1, seed=20)[0]
@@ -212,10 +215,11 @@ else:
 # %% [markdown]
 # ## The truncation trade-off
 #
-# Truncation redraws the unusually large entries of `z`. Small thresholds keep G
-# in the well-trained middle of its latent space: samples look more typical
-# (closer to real images), but they also look more alike. We measure both for
-# `N_SAMPLES` samples per threshold:
+# Truncation redraws the unusually large entries of `z`, so G only sees latents
+# from the well-trained middle of its latent space. The textbook trade-off: samples
+# become more typical (closer to real images) but also more alike. We measure
+# both, *within each class* (otherwise the differences between classes would
+# dominate), for `N_PER_CLASS` samples per class and threshold:
 #
 # - **diversity**: the mean pixel distance between pairs of samples (higher = more varied);
 # - **distance to the nearest real image** (lower = closer to the training data).
@@ -229,31 +233,44 @@ def diversity(images):
     return d[np.triu_indices(len(flat), 1)].mean()
 
 
-sweep = {}
-for trunc in TRUNCATIONS:
-    fakes = model.generate(N_SAMPLES, seed=SEED, truncation=trunc)
-    _, dist = widgets.nearest_real(fakes, real)
-    sweep[trunc] = (diversity(fakes), dist.mean(), fakes[:6])
-    print(f"truncation {str(trunc):>5}: diversity {sweep[trunc][0]:6.2f} | nearest real {sweep[trunc][1]:6.2f}")
+classes = list(range(sampler.num_classes)) if sampler.num_classes else [None]
+sweep = {c: {"diversity": [], "nearest": []} for c in classes}
+for c in classes:
+    for trunc in TRUNCATIONS:
+        fakes = model.generate(N_PER_CLASS, labels=c, seed=SEED, truncation=trunc)
+        sweep[c]["diversity"].append(diversity(fakes))
+        sweep[c]["nearest"].append(widgets.nearest_real(fakes, real)[1].mean())
 
 # %%
 names = [str(t) if t is not None else "off" for t in TRUNCATIONS]
-fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
-axes[0].plot(names, [v[0] for v in sweep.values()], "o-")
-axes[0].set_title("diversity (higher = more varied)")
-axes[1].plot(names, [v[1] for v in sweep.values()], "o-", color="C1")
-axes[1].set_title("distance to nearest real (lower = closer)")
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+for c in classes:
+    label = sampler.class_names[c] if c is not None else "all"
+    axes[0].plot(names, sweep[c]["diversity"], "o-", label=label)
+    axes[1].plot(names, sweep[c]["nearest"], "o-", label=label)
+axes[0].set_title("diversity (higher = more varied)", fontsize=10)
+axes[1].set_title("distance to nearest real (lower = closer)", fontsize=10)
 for ax in axes:
     ax.set_xlabel("truncation threshold")
+axes[1].legend(fontsize=7)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The same seeds at each threshold: read from top (strong truncation) to bottom (off).
+# Read the two panels together. Diversity falls steadily as the threshold
+# shrinks. The distance to real images often falls too — but not always: for a
+# class whose slices vary a lot (the lowest and the highest slices of the brain),
+# the most "typical" latent, near zero, can give an *average* slice that looks
+# like no real one (almost empty, or blurred). Strong truncation is no free
+# lunch; a threshold around 1–1.5 is often a good compromise — check your own curves.
+#
+# The same seeds at each threshold, from strong truncation (top) to none (bottom);
+# the columns cycle through the classes.
 
 # %%
 fig, axes = plt.subplots(len(TRUNCATIONS), 1, figsize=(8, 1.5 * len(TRUNCATIONS)))
-for ax, (name, (_, _, examples)) in zip(axes, zip(names, sweep.values())):
+for ax, name, trunc in zip(axes, names, TRUNCATIONS):
+    examples = model.generate(6, seed=SEED, truncation=trunc)
     ax.imshow(widgets.image_strip(examples)[..., 0], cmap="gray", vmin=-1, vmax=1)
     ax.set_title(f"truncation {name}", fontsize=8, loc="left")
     ax.axis("off")
@@ -289,7 +306,13 @@ plt.show()
 
 # %% [markdown]
 # The four samples closest to a training image, each above its nearest real
-# neighbour. This is what the sampler's right-hand panel shows for one sample.
+# neighbour — what the sampler's right-hand panel shows for one sample. Look before
+# you conclude: a flagged sample is a prompt to look, not a verdict. Pixel distance
+# is dominated by the black background, so two *small* slices (the lowest ones,
+# say) are close even when their shapes differ. A real copy would match the
+# neighbour detail for detail. That is why notebook 05 also measures memorisation
+# in a learned feature space, and why a model trained on a single averaged brain
+# (our `brain-mri` set) will always sit close to its training slices.
 
 # %%
 closest = np.argsort(fake_dist)[:4]
@@ -309,8 +332,8 @@ plt.show()
 # - A sample is fully determined by its latent `z` (from the seed) and, for a conditional G, its class label.
 # - Latent directions found by PCA of G's outputs give meaningful knobs; moving along them changes the slice smoothly.
 # - Interpolate latents along the sphere (slerp): a straight line passes through unusually short latents.
-# - Truncation trades diversity for typicality; "off" keeps the full variety, small thresholds give safer but similar samples.
-# - Memorisation is judged *relative to a reference*: compare sample→train distances with real test→train distances.
+# - Truncation trades diversity for typicality — up to a point: too strong, and a class's "average" slice can look like no real one.
+# - Memorisation is judged *relative to a reference* (real test→train distances), and a flag means "look at the pair", not "copied".
 #
 # ## Exercises
 #
