@@ -696,8 +696,15 @@ def load_generator(run_dir: str | Path) -> GeneratorModel:
 
 
 def runs_dir(artifacts_dir: str | Path | None = None) -> Path:
-    """``<artifacts>/runs``, where ``train`` puts its runs."""
-    return Path(artifacts_dir) if artifacts_dir is not None else config.artifacts_dir() / "runs"
+    """``<artifacts>/runs``, where ``train`` puts its runs.
+
+    ``artifacts_dir`` may be an artifacts folder (its ``runs/`` is used) or the
+    runs folder itself.
+    """
+    if artifacts_dir is None:
+        return config.artifacts_dir() / "runs"
+    path = Path(artifacts_dir)
+    return path / "runs" if (path / "runs").is_dir() else path
 
 
 def _run_settings(run: Path) -> dict:
@@ -712,7 +719,8 @@ def latest_run(
 ) -> Path | None:
     """The newest finished run (optionally for one dataset and size), or None.
 
-    ``artifacts_dir`` is the folder holding the runs (default ``<artifacts>/runs``).
+    ``artifacts_dir``: an artifacts folder or its ``runs/`` folder (default
+    ``config.artifacts_dir() / "runs"``).
     """
     root = runs_dir(artifacts_dir)
     if not root.is_dir():

@@ -260,6 +260,7 @@ def test_train_convenience_writes_a_complete_run_and_latest_run_finds_it(tmp_pat
     assert settings["status"] == "finished" and settings["gan"]["num_classes"] is None
     assert not (run / "backup").exists()  # BackupAndRestore cleans up after a finished run
     assert training.latest_run() == run
+    assert training.latest_run(tmp_path) == run == training.latest_run(tmp_path / "runs")
     assert training.latest_run(dataset="brain-mri") is None
     sampler, how = training.load_latest_or_pretrained("array", 28)
     assert "newest run" in how
