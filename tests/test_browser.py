@@ -221,7 +221,7 @@ def wait_for_caption(page, text: str, timeout_ms: int = 60_000) -> None:
     """Wait until the caption under the sample (written by the kernel) contains ``text``."""
     page.wait_for_function(
         "(text) => { const c = document.querySelectorAll('.medgan-caption');"
-        " return c.length && c[c.length - 1].textContent.includes(text); }",
+        " return c.length && c[c.length - 1].textContent.replace(/\\u00a0/g, ' ').includes(text); }",
         arg=text, timeout=timeout_ms,
     )
 
@@ -261,7 +261,8 @@ def exercise_sampler(page, name: str) -> dict:
     src = current_src(page)
     select.select_option(index=(current + 1) % len(options))
     wait_for_new_sample(page, src)
-    wait_for_caption(page, options[(current + 1) % len(options)].strip())
+    # ipywidgets 8 writes option labels with non-breaking spaces
+    wait_for_caption(page, options[(current + 1) % len(options)].replace("\xa0", " ").strip())
     after_class = sample_png(page)
     assert after_class != after_seed, "class dropdown did not change the image"
     page.screenshot(path=str(OUTPUT / f"{name}-3-after-class.png"))
