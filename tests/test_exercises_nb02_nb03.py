@@ -61,6 +61,16 @@ def test_reference_sizes_come_from_keras_and_match_the_formula():
         assert nb02.keras_transposed_output_size(*case) == _transposed_right(*case)
 
 
+def test_reference_sizes_match_real_layer_runs():
+    # Only kernel >= stride: the oneDNN CPU kernel is unsafe for kernel < stride.
+    for input_size, kernel_size, stride, padding in nb02._TRANSPOSED_CASES:
+        if kernel_size < stride:
+            continue
+        layer = keras.layers.Conv2DTranspose(1, kernel_size, strides=stride, padding=padding)
+        out = layer(np.zeros((1, input_size, input_size, 1), dtype="float32"))
+        assert out.shape[1] == nb02.keras_transposed_output_size(input_size, kernel_size, stride, padding)
+
+
 def _tiny_generator(image_size: int, latent_dim: int = 8) -> keras.Model:
     """A real (small) DCGAN-style generator, independent of medgan_helpers.models."""
     z = keras.Input((latent_dim,), name="z")
@@ -93,6 +103,13 @@ def test_generator_check_rejects_wrong_size_and_non_models(capsys):
     assert nb02.check_generator_output_shape(_tiny_generator(16)) is False
     assert "(16, 16, 1)" in capsys.readouterr().out
     assert nb02.check_generator_output_shape(None) is False
+    # The right size but the wrong latent length, when the exercise asks for one.
+    assert nb02.check_generator_output_shape(_tiny_generator(32, latent_dim=8), latent_dim=64) is False
+    assert nb02.check_generator_output_shape(_tiny_generator(32, latent_dim=64), latent_dim=64) is True
+    # A discriminator is not a generator.
+    image = keras.Input((32, 32, 1))
+    critic = keras.Model(image, keras.layers.Dense(1)(keras.layers.Flatten()(image)))
+    assert nb02.check_generator_output_shape(critic) is False
     # A model without tanh can leave [-1, 1].
     z = keras.Input((4,))
     x = keras.layers.Dense(32 * 32, kernel_initializer="ones")(z)
@@ -114,22 +131,28 @@ def test_conv_transpose_param_count():
 
 
 def _empirical_receptive_field(layers) -> int:
-    """Measure the receptive field with a real conv stack: which input pixels move the centre output?"""
-    size = 1 + sum((k - 1) * int(np.prod([s for _, s in layers[:i]])) for i, (k, _) in enumerate(layers))
-    size = 2 * size + 9
-    stack = keras.Sequential(
-        [keras.Input((size, size, 1))]
-        + [keras.layers.Conv2D(1, k, strides=s, padding="valid", kernel_initializer="ones") for k, s in layers]
-    )
-    import tensorflow as tf
+    """Measure the receptive field: which input pixels can move the centre output?
 
-    x = tf.Variable(np.zeros((1, size, size, 1), dtype="float32"))
-    with tf.GradientTape() as tape:
-        out = stack(x)
-        centre = out[0, out.shape[1] // 2, out.shape[2] // 2, 0]
-    grad = tape.gradient(centre, x).numpy()[0, :, :, 0]
-    rows = np.flatnonzero(np.abs(grad).sum(axis=1) > 0)
-    return int(rows.max() - rows.min() + 1)
+    One axis suffices (square kernels and strides). A real strided "valid"
+    convolution with an all-ones kernel is run on one-pixel impulses, in NumPy:
+    TensorFlow's oneDNN kernels for kernel < stride intermittently corrupt memory
+    on CPU (TF 2.21), and ``_RF_CASES`` contains such a stack on purpose.
+    """
+
+    def conv(signal, kernel_size, stride):
+        count = (len(signal) - kernel_size) // stride + 1
+        return np.array([signal[i * stride : i * stride + kernel_size].sum() for i in range(count)])
+
+    size = 4 * nb03.receptive_field(layers) + 9  # big enough, and measured independently below
+    influencing = []
+    for position in range(size):
+        signal = np.zeros(size)
+        signal[position] = 1.0
+        for kernel_size, stride in layers:
+            signal = conv(signal, kernel_size, stride)
+        if signal[len(signal) // 2] != 0:
+            influencing.append(position)
+    return max(influencing) - min(influencing) + 1
 
 
 @pytest.mark.parametrize("layers", [list(case) for case in nb03._RF_CASES])
@@ -184,3 +207,43 @@ def test_projection_logits_check(capsys):
     assert nb03.check_projection_logits(lambda f, w, b, e, y: f @ w + b + (e @ f.T).sum(0)) is False
     assert nb03.check_projection_logits(lambda f, w, b, e, y: np.zeros(3)) is False
     assert nb03.check_projection_logits(lambda *args: 1 / 0) is False
+
+
+# ------------------------------------------ the notebooks' printed solutions pass
+
+def _solution_blocks(source_name: str) -> list[str]:
+    """The ```python blocks inside the <details> solutions of a notebook source."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "notebooks" / "src" / source_name).read_text()
+    markdown = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in text.splitlines())
+    blocks = []
+    for details in re.findall(r"<details><summary>Solution</summary>(.*?)</details>", markdown, re.S):
+        blocks += re.findall(r"```python\n(.*?)```", details, re.S)
+    return blocks
+
+
+def test_notebook_02_solutions_pass_their_checks():
+    from medgan_helpers import models
+
+    blocks = _solution_blocks("02_generator.py")
+    assert len(blocks) == 2
+    namespace = {"np": np, "models": models}
+    for block in blocks:
+        exec(block, namespace)
+    assert nb02.check_transposed_output_size(namespace["transposed_output_size"]) is True
+    assert nb02.check_generator_output_shape(namespace["G32"], image_size=32, latent_dim=64) is True
+    assert nb02.check_conv_transpose_params(131_136) is True  # the number the prose solution gives
+
+
+def test_notebook_03_solutions_pass_their_checks():
+    blocks = _solution_blocks("03_discriminator.py")
+    assert len(blocks) == 3
+    namespace = {"np": np}
+    for block in blocks:
+        exec(block, namespace)
+    assert nb03.check_receptive_field(namespace["receptive_field"]) is True
+    assert namespace["receptive_field"]([(4, 2)] * 5) == 94  # the number the solution quotes
+    assert nb03.check_largest_singular_value(namespace["largest_singular_value"]) is True
+    assert nb03.check_projection_logits(namespace["projection_logits"]) is True

@@ -41,17 +41,19 @@ def _is_whole_number(value: Any) -> bool:
 
 
 def keras_transposed_output_size(input_size: int, kernel_size: int, stride: int, padding: str) -> int:
-    """Output height/width of a real ``keras.layers.Conv2DTranspose`` on a square input.
+    """Output height/width of a ``keras.layers.Conv2DTranspose`` on a square input.
 
-    Built and run on a zero tensor, so the answer comes from Keras, not from a formula.
+    Asked from Keras itself (``compute_output_shape``), not from our own formula. The
+    layer is not run: TensorFlow's oneDNN kernel for a transposed convolution whose
+    kernel is smaller than its stride intermittently corrupts memory on CPU
+    (TF 2.21), and the check must never crash a student's kernel.
     """
     import keras
 
     layer = keras.layers.Conv2DTranspose(
         filters=1, kernel_size=kernel_size, strides=stride, padding=padding
     )
-    out = layer(np.zeros((1, input_size, input_size, 1), dtype="float32"))
-    return int(out.shape[1])
+    return int(layer.compute_output_shape((1, input_size, input_size, 1))[1])
 
 
 def check_transposed_output_size(fn: Callable[[int, int, int, str], Any]) -> bool:
@@ -99,11 +101,14 @@ def check_transposed_output_size(fn: Callable[[int, int, int, str], Any]) -> boo
     )
 
 
-def check_generator_output_shape(model: Any, image_size: int = 32, channels: int = 1) -> bool:
+def check_generator_output_shape(
+    model: Any, image_size: int = 32, channels: int = 1, latent_dim: int | None = None
+) -> bool:
     """Check that ``model`` is a generator that really makes ``image_size`` px images.
 
     The model is run on two latent vectors (and labels 0, 1 when it is conditional);
     the output must be ``(2, image_size, image_size, channels)`` with values in [-1, 1].
+    With ``latent_dim`` given, the model's ``z`` input must have that length.
     """
     import keras
 
@@ -115,12 +120,31 @@ def check_generator_output_shape(model: Any, image_size: int = 32, channels: int
             "models.build_generator(image_size=..., ...).",
         )
     inputs = model.inputs
-    latent_dim = int(inputs[0].shape[-1])
+    if len(inputs[0].shape) != 2:
+        return verdict(
+            False,
+            "",
+            f"the model's first input has shape {tuple(inputs[0].shape)}, but a generator takes "
+            "a latent vector of shape (None, latent_dim). Is this a discriminator?",
+        )
+    model_latent_dim = int(inputs[0].shape[-1])
+    if latent_dim is not None and model_latent_dim != latent_dim:
+        return verdict(
+            False,
+            "",
+            f"the model takes latent vectors of {model_latent_dim} numbers; the exercise asks for "
+            f"{latent_dim} (the latent_dim argument).",
+        )
     rng = np.random.default_rng(0)
-    feed: list[np.ndarray] = [rng.standard_normal((2, latent_dim)).astype("float32")]
+    feed: list[np.ndarray] = [rng.standard_normal((2, model_latent_dim)).astype("float32")]
     if len(inputs) > 1:
         feed.append(np.array([[0], [1]], dtype="int32"))
-    out = np.asarray(model(feed if len(feed) > 1 else feed[0], training=False))
+    try:
+        out = np.asarray(model(feed if len(feed) > 1 else feed[0], training=False))
+    except Exception as error:  # the student's model, any error is a hint
+        return verdict(
+            False, "", f"running the model on latent vectors failed: {type(error).__name__}: {error}"
+        )
     want = (2, image_size, image_size, channels)
     if out.shape != want:
         return verdict(
@@ -135,7 +159,7 @@ def check_generator_output_shape(model: Any, image_size: int = 32, channels: int
         )
     return verdict(
         True,
-        f"it turns a {latent_dim}-number latent vector into a {image_size}×{image_size}×"
+        f"it turns a {model_latent_dim}-number latent vector into a {image_size}×{image_size}×"
         f"{channels} image in [-1, 1].",
         "",
     )

@@ -200,13 +200,17 @@ plt.show()
 # leave gaps, and Keras keeps the last gap). With `padding="same"` Keras crops
 # the result so that the output is exactly `stride` times the input:
 # $\text{out} = n \cdot s$. That is what a generator wants: 4 → 8 → 16 → 32 → 64.
+#
+# Keras can tell us the output shape of a layer without running it
+# (`compute_output_shape`); let us confirm the formula for a 4×4 input.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 for padding in ["valid", "same"]:
     for k, s in [(3, 2), (4, 2), (1, 2)]:
-        out = keras.layers.Conv2DTranspose(1, k, strides=s, padding=padding)(np.zeros((1, 4, 4, 1)))
-        print(f"input 4×4, kernel {k}, stride {s}, padding={padding!r:8} -> output {out.shape[1]}×{out.shape[2]}")
+        layer = keras.layers.Conv2DTranspose(1, k, strides=s, padding=padding)
+        out = layer.compute_output_shape((None, 4, 4, 1))  # Keras works out the shape without computing
+        print(f"input 4×4, kernel {k}, stride {s}, padding={padding!r:8} -> output {out[1]}×{out[2]}")
 
 # %% [markdown]
 # ### Why the kit uses kernel 4 with stride 2
@@ -461,7 +465,7 @@ exercises.check_transposed_output_size(transposed_output_size)
 # %%
 G32 = None  # YOUR CODE HERE: models.build_generator(...)
 
-exercises.check_generator_output_shape(G32, image_size=32, channels=1)
+exercises.check_generator_output_shape(G32, image_size=32, channels=1, latent_dim=64)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
