@@ -36,6 +36,7 @@ hooks for browser tests. Only standard ipywidgets are used (7.7 and 8 both work)
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import time
 from collections.abc import Iterator, Sequence
@@ -466,6 +467,12 @@ def latent_directions(
 # ---------------------------------------------------------------------------
 
 
+def _small(text: str) -> str:
+    """Small text with a normal line height (ipywidgets' HTML uses the tall control height)."""
+    return f"<div style='font-size: 85%; line-height: 1.35'>{text}</div>"
+
+
+
 class Sampler:
     """An ipywidgets sampler for a GAN, a GeneratorModel or a bare Keras generator.
 
@@ -703,7 +710,7 @@ class Sampler:
                 w.HBox([self.truncation_slider, self.truncation_label]),
                 *self.direction_sliders,
                 *([self.reset_directions_button] if self.direction_sliders else []),
-                w.HTML(f"<small>directions: {self.direction_note}</small>"),
+                w.HTML(_small(f"directions: {self.direction_note}")),
             ]
         )
         strip_box = w.VBox([w.HTML("<b>interpolation (slerp)</b>"), self.strip_seed_slider, self.strip_widget])
@@ -836,14 +843,13 @@ class Sampler:
         self.last_render_ms = (time.perf_counter() - start) * 1000.0
         trunc = self.truncation
         self.truncation_label.value = (
-            "<small>off (plain normal latents)</small>" if trunc is None
-            else f"<small>|z| ≤ {trunc:.1f}</small>"
+            _small("off (plain normal latents)") if trunc is None else _small(f"|z| ≤ {trunc:.1f}")
         )
         what = f"seed {self.seed}" + (f" · {self.class_names[self.label]}" if self.label is not None else "")
-        self.caption.value = f"<small class='medgan-caption-text'>{what}</small>"
+        self.caption.value = _small(html.escape(what))
         if self._reference is not None:
             self._update_nearest(image)
-        self.status.value = f"<small>rendered in {self.last_render_ms:.0f} ms</small>"
+        self.status.value = _small(f"rendered in {self.last_render_ms:.0f} ms")
         return to_uint8(image)
 
     def time_render(self, repeats: int = 5) -> float:
@@ -873,9 +879,9 @@ class Sampler:
             label = int(self._dataset_labels[self.nearest_index])
             if 0 <= label < len(self._dataset_class_names):
                 what += f" ({self._dataset_class_names[label]})"
-        self.nearest_label.value = (
-            f"<small>{what}: L2 distance {self.nearest_distance:.2f} "
-            f"(RMS {rms:.3f} per pixel, pixels in [-1, 1])</small>"
+        self.nearest_label.value = _small(
+            f"{html.escape(what)}: L2 distance {self.nearest_distance:.2f} "
+            f"(RMS {rms:.3f} per pixel, pixels in [-1, 1])"
         )
 
     def render_strip(self) -> np.ndarray:
