@@ -50,6 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from matplotlib import patches
+from scipy import ndimage
 
 import medgan_helpers
 from medgan_helpers import config, data, exercises, models
@@ -504,6 +505,40 @@ for row, (kind, images) in enumerate(held_out.items()):
         axes[row, col].axis("off")
     axes[row, 0].text(-8, IMAGE_SIZE / 2, kind, rotation=90, va="center", ha="right", fontsize=8)
 plt.show()
+
+# %% [markdown]
+# ### The signal G will receive
+#
+# In a GAN, G learns only through D: it moves its pixels in the direction that
+# raises D's logit, the gradient $\partial \ell / \partial x$. We can already
+# look at that gradient for a few untrained-G images, on our D trained alone.
+# Red pixels: "brighter would look more real"; blue: "darker would". (The raw
+# gradient carries a fine checkerboard from the stride-2 convolutions; we
+# average it over 4×4 pixels to see the large-scale message.)
+
+# %%
+fakes = tf.constant(held_out["untrained G (new z)"][:4])
+with tf.GradientTape() as tape:
+    tape.watch(fakes)
+    total_logit = tf.reduce_sum(D_alone(fakes, training=False))  # inside the tape: it must see every step
+push = tape.gradient(total_logit, fakes).numpy()[:, :, :, 0]
+fig, axes = plt.subplots(1, 5, figsize=(10, 2.4))
+axes[0].imshow(held_out["real (test split)"][shown["real (test split)"][2], :, :, 0], cmap="gray", vmin=-1, vmax=1)
+axes[0].set_title("a real slice, for reference", fontsize=8)
+for ax, gradient in zip(axes[1:], push):
+    gradient = ndimage.uniform_filter(gradient, size=4)  # average out the stride-2 checkerboard
+    limit = np.abs(gradient).max()
+    ax.imshow(gradient, cmap="coolwarm", vmin=-limit, vmax=limit)
+    ax.set_title("∂ logit / ∂ pixel (smoothed)", fontsize=8)
+for ax in axes:
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# The message is blunt but sensible: "brighten the middle, where a brain would
+# be, much more than the border". As G improves, D must look at finer details
+# and its gradients become more specific. This is the learning signal notebook
+# 04 hands to G, step after step.
 
 # %% [markdown]
 # D wins easily: these fakes are nothing like brains. That is exactly the
