@@ -425,3 +425,24 @@ def test_nb04_exercise_checks_accept_right_and_reject_wrong_answers(capsys):
         ema = 0.9 * ema + 0.1
     assert nb04.check_ema_after_steps(ema) and not nb04.check_ema_after_steps(0.9)
     assert nb04.check_discriminator_updates(150) and not nb04.check_discriminator_updates(75)
+
+
+# --------------------------------------------------------------------------- the shipped model
+
+
+def test_shipped_pretrained_generator_loads_as_a_sampler(tmp_path, monkeypatch):
+    from medgan_helpers import config
+
+    folder = config.pretrained_dir() / "brain-mri-64"
+    if not (folder / "config.json").is_file():
+        pytest.skip("no pretrained model in this checkout (python -m medgan_helpers.pretrain)")
+    monkeypatch.setenv("MEDGAN_ARTIFACTS", str(tmp_path))  # no runs: the pretrained one is chosen
+    sampler, how = training.load_latest_or_pretrained("brain-mri", 64)
+    assert "pretrained" in how and isinstance(sampler, training.GeneratorModel)
+    assert sampler.num_classes == 4 and len(sampler.class_names) == 4
+    assert (sampler.image_size, sampler.channels) == (64, 1)
+    images = sampler.generate(8, seed=0)
+    assert images.shape == (8, 64, 64, 1) and images.min() >= -1 and images.max() <= 1
+    np.testing.assert_array_equal(images, sampler.generate(8, seed=0))
+    assert (folder / "MODEL_CARD.md").read_text().count("## Evaluation") == 1
+    assert (folder / "generator_ema.keras").stat().st_size < 10e6
