@@ -766,8 +766,9 @@ def load_latest_or_pretrained(dataset: str = "brain-mri", image_size: int = 64) 
 def default_config(quick: bool | None = None) -> dict[str, Any]:
     """The knobs ``train`` uses (``quick`` defaults to ``config.is_quick()``).
 
-    The full setting draws recognisable 64 px brain slices in about 15 minutes on
-    a 2-core CPU; quick mode trains a tiny model for well under 2 minutes.
+    The full setting (30 epochs = 2 250 steps on brain-mri 64 px) draws
+    recognisable brain slices in 5-8 minutes on a 2-core CPU; quick mode trains a
+    tiny model on 512 images in well under 2 minutes.
     """
     quick = config.is_quick() if quick is None else quick
     cfg = {
