@@ -107,7 +107,8 @@ def run_one(recipe: str, knobs: dict, seed: int, epochs: int, real_train, real_t
 
 def format_table(rows: list[dict], trtr: dict, refs: dict, steps: int, seeds: list[int]) -> str:
     """The benchmark table: one line per recipe, mean ± std over seeds, plus references."""
-    head = f"{'recipe':<42}" + "".join(f"{label:>16}" for _, label in METRICS)
+    w = 18
+    head = f"{'recipe':<42}" + "".join(f"{label:>{w}}" for _, label in METRICS)
     lines = [f"brain-mri 64 px · {steps} training steps per run · seeds {seeds} · mean ± std over seeds", head]
     for recipe in RECIPES:
         mine = [r for r in rows if r["recipe"] == recipe]
@@ -118,17 +119,17 @@ def format_table(rows: list[dict], trtr: dict, refs: dict, steps: int, seeds: li
             m, s = mean_std([r[key] for r in mine])
             digits = 1 if key in ("fd", "kid", "copies") else 3
             cells.append(f"{m:.{digits}f} ± {s:.{digits}f}")
-        lines.append(f"{recipe:<42}" + "".join(f"{c:>16}" for c in cells))
+        lines.append(f"{recipe:<42}" + "".join(f"{c:>{w}}" for c in cells))
     lines.append(
-        f"{'ref: train half vs half (noise floor)':<42}{refs['floor_fd']:>16.1f}{refs['floor_kid']:>16.1f}"
+        f"{'ref: train half vs half (noise floor)':<42}{refs['floor_fd']:>{w}.1f}{refs['floor_kid']:>{w}.1f}"
     )
     lines.append(
-        f"{'ref: real test vs real train':<42}{refs['test_vs_train_fd']:>16.1f}{refs['test_vs_train_kid']:>16.1f}"
-        f"{'':>16}{refs['test_vs_train_recall']:>16.3f}{refs['test_vs_train_coverage']:>16.3f}"
+        f"{'ref: real test vs real train':<42}{refs['test_vs_train_fd']:>{w}.1f}{refs['test_vs_train_kid']:>{w}.1f}"
+        f"{'':>{w}}{refs['test_vs_train_recall']:>{w}.3f}{refs['test_vs_train_coverage']:>{w}.3f}"
     )
     lines.append(
-        f"{'ref: TRTR (classifier trained on real)':<42}" + f"{'':>16}" * 6
-        + f"{trtr['accuracy']:.3f} ± {trtr['accuracy_std']:.3f}".rjust(16)
+        f"{'ref: TRTR (classifier trained on real)':<42}" + f"{'':>{w}}" * 6
+        + f"{trtr['accuracy']:.3f} ± {trtr['accuracy_std']:.3f}".rjust(w)
     )
     return "\n".join(lines)
 
@@ -142,7 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-samples", type=int, default=1000, help="generated images scored per run")
     parser.add_argument("--utility-epochs", type=int, default=8)
     parser.add_argument("--out", default=None, help="JSON path (default artifacts/benchmarks/quality.json)")
+    parser.add_argument("--show", default=None, metavar="JSON",
+                        help="only print the table of a saved result (no training)")
     args = parser.parse_args(argv)
+    if args.show:
+        saved = json.loads(Path(args.show).read_text())
+        print(format_table(saved["rows"], saved["trtr"], saved["references"], saved["steps"], saved["seeds"]))
+        return 0
 
     real_train = data.load_dataset("brain-mri", image_size=64, split="train")
     real_test = data.load_dataset("brain-mri", image_size=64, split="test")
