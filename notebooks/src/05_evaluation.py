@@ -354,7 +354,9 @@ print("wrote", paths["json"].name, "and", paths["png"].name, "into", paths["json
 # - **Precision vs recall** separates "unrealistic" from "not varied": high
 #   precision with low recall or coverage is the signature of mode collapse.
 # - **Possible copies** are flags to inspect, not proof; 0 % is not a privacy
-#   guarantee either (a GAN can leak information without copying pixels).
+#   guarantee either (a GAN can leak information without copying pixels). Small
+#   slices (cerebellum, vertex) are mostly black background, so their pixel
+#   distances are small and they are flagged more often: look at the pairs.
 # - **TSTR ≪ TRTR** means the images lack what separates the classes, even if
 #   they look fine.
 #
