@@ -35,6 +35,17 @@ def _pm(stats: dict | None, key: str, scale: float = 1.0, digits: int = 3) -> st
     return f"{stats[key] * scale:.{digits}f} ± {stats[key + '_std'] * scale:.{digits}f}"
 
 
+def _no_nan(value):
+    """NaN / inf → None, so the JSON is standard (readable by any tool, not only Python)."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 class EvaluationReport:
     """Fidelity, diversity, memorisation and utility of one set of generated images.
 
@@ -160,7 +171,7 @@ class EvaluationReport:
         """Write ``results`` as pretty JSON to ``path`` (folders created); returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.results, indent=2, allow_nan=True))
+        path.write_text(json.dumps(_no_nan(self.results), indent=2))
         return path
 
     def save(self, folder: str | Path) -> dict[str, Path]:
