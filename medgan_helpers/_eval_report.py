@@ -23,6 +23,46 @@ FIDELITY_ROWS = (
 UTILITY_ROWS = (("tstr", "synthetic only (TSTR)"), ("trtr", "real only (TRTR)"), ("mixed", "real + synthetic"))
 
 
+def headline_numbers(results: dict) -> dict[str, str]:
+    """The few numbers worth quoting (index page, data cards), each beside its reference.
+
+    Works on ``report.results`` and on a loaded ``evaluation.json`` alike.
+    Privacy comes first, then fidelity against its real-vs-real scale, diversity
+    and utility.
+    """
+    out: dict[str, str] = {}
+    mem = results.get("memorisation") or {}
+    for space in ("pixel", "feature"):
+        m = mem.get(space)
+        if m:
+            out[f"possible copies ({space} space)"] = (
+                f"{m['possible_copies_fraction'] * 100:.1f} % "
+                f"(closer to a training image than 99 % of real test images are)"
+            )
+    fid = results.get("fidelity") or {}
+    train, floor, test = (fid.get(k) or {} for k in ("fake_vs_train", "floor_train_halves", "test_vs_train"))
+    if train.get("fd") is not None:
+        out["FD to real train"] = (
+            f"{_fmt(train.get('fd'), 2)} (noise floor {_fmt(floor.get('fd'), 2)}, "
+            f"real test vs train {_fmt(test.get('fd'), 2)})"
+        )
+    for key in ("precision", "recall", "coverage"):
+        if train.get(key) is not None:
+            out[f"{key} vs real train"] = f"{_fmt(train.get(key))} (real test: {_fmt(test.get(key))})"
+    div = results.get("diversity") or {}
+    if div.get("fake_mean") is not None:
+        out["MS-SSIM among samples (lower = more varied)"] = (
+            f"{div['fake_mean']:.3f} (among real images: {div['real_mean']:.3f})"
+        )
+    util = results.get("utility") or {}
+    tstr, trtr = util.get("tstr"), util.get("trtr")
+    if tstr and trtr and not util.get("skipped"):
+        out["accuracy: train on synthetic, test on real (TSTR)"] = (
+            f"{_pm(tstr, 'accuracy')} (train on real, TRTR: {_pm(trtr, 'accuracy')})"
+        )
+    return out
+
+
 def _fmt(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -61,6 +101,11 @@ class EvaluationReport:
     # ------------------------------------------------------------------ shortcuts
     def __getitem__(self, key: str):
         return self.results[key]
+
+    @property
+    def headline(self) -> dict[str, str]:
+        """The few numbers worth quoting, each beside its reference (see :func:`headline_numbers`)."""
+        return headline_numbers(self.results)
 
     @property
     def fidelity(self) -> dict:

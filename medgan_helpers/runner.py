@@ -111,14 +111,12 @@ def _img_tag(path: Path, alt: str, width: int = 420) -> str:
 
 
 def _headline(evaluation: dict) -> dict:
-    """The few numbers worth showing on the index page."""
+    """The few numbers worth showing on the index page (see ``EvaluationReport.headline``)."""
     if isinstance(evaluation.get("headline"), dict):
         return evaluation["headline"]
-    flat = {}
-    for key, value in evaluation.items():
-        if isinstance(value, int | float):
-            flat[key] = value
-    return flat
+    from medgan_helpers._eval_report import headline_numbers
+
+    return headline_numbers(evaluation)
 
 
 def _newest_run(artifacts: Path) -> Path | None:
