@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import time
 import warnings
 from datetime import datetime, timezone
@@ -851,7 +852,9 @@ def start_run(
             print(f"Resuming the interrupted run {run_dir}")
     if run_dir is None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        run_dir = runs_dir() / f"{dataset}-{image_size}px-{stamp}"
+        # folder-safe name: "folder:/data/my scans" -> "folder-my_scans"
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset.replace("folder:", "folder-")).strip("_")
+        run_dir = runs_dir() / f"{slug}-{image_size}px-{stamp}"
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume and (run_dir / "backup").exists():

@@ -253,7 +253,7 @@ export = synthetic.export_synthetic(
     source=DATA, run_dir=run_dir, evaluation=report.headline,
 )
 report.to_json(export / "evaluation.json")
-print(export)
+print("exported to <artifacts>/" + export.relative_to(config.artifacts_dir()).as_posix())
 print((export / "DATA_CARD.md").read_text()[:900])
 
 # %% [markdown]
