@@ -87,7 +87,7 @@ def setup_cell_source() -> str:
         "\n"
         "from medgan_helpers import colab\n"
         "\n"
-        "colab.setup()\n"
+        "plan = colab.setup()\n"
     )
 
 

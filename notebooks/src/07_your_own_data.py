@@ -204,10 +204,30 @@ gan = training.train(
     g_base_filters=settings.base_filters,
     d_base_filters=settings.base_filters,
     seed=SEED,
-    verbose=2,
+    verbose=0,  # the sample grid above updates in place; the curves come next
 )
 run_dir = gan.run_dir
-print("saved run:", run_dir.name)
+last = gan.health.records[-1]
+print(f"saved run: {run_dir.name} · {last['epoch']} epochs · last health check: "
+      + ("; ".join(last["alarms"]) or "ok"))
+
+# %% [markdown]
+# How did it go? Losses that stay level and noisy, D accuracies near 0.5, and a
+# sample diversity close to that of the real images (ratio ≈ 1) are the signs of
+# a healthy run; a diversity ratio that sinks means mode collapse.
+
+# %%
+h, records = gan.history.history, gan.health.records
+fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
+axes[0].plot(h["d_loss"], label="D loss")
+axes[0].plot(h["g_loss"], label="G loss")
+axes[1].plot([r["epoch"] for r in records], [r["diversity_ratio"] for r in records])
+axes[1].axhline(1.0, color="grey", lw=0.8)
+axes[0].set_xlabel("epoch")
+axes[1].set_xlabel("epoch")
+axes[1].set_ylabel("diversity / real diversity")
+axes[0].legend()
+plt.show()
 
 # %% [markdown]
 # ## Privacy first: is any synthetic image a copy of a training image?
