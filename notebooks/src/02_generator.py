@@ -61,6 +61,10 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 #
 # The knobs of this notebook. `LATENT_DIM` is the length of `z`; `SEED` makes
 # every random draw below repeatable.
+#
+# To use a MedMNIST 2-D set instead of brain MRI, set `DATASET = "pneumoniamnist"`
+# (or `"bloodmnist"`, `"dermamnist"`, … with `IMAGE_SIZE` 28, 64 or 128); it
+# downloads once (on Colab; offline, see the README's troubleshooting).
 
 # %% tags=["parameters"]
 DATASET = "brain-mri"

@@ -62,6 +62,10 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 #
 # `D_TRAIN_STEPS` is how many batches D trains on in section 6 (quick mode, used
 # by the automated tests, takes only a few).
+#
+# To use a MedMNIST 2-D set instead of brain MRI, set `DATASET = "pneumoniamnist"`
+# (or `"bloodmnist"`, `"dermamnist"`, … with `IMAGE_SIZE` 28, 64 or 128); it
+# downloads once (on Colab; offline, see the README's troubleshooting).
 
 # %% tags=["parameters"]
 DATASET = "brain-mri"

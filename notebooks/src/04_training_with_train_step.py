@@ -65,6 +65,10 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # 10 minutes on a 2-core CPU and give recognisable brain slices; a GPU runs
 # 100+ epochs in the same time (try it: the slices get sharper). Quick mode
 # (`MEDGAN_QUICK=1`, used by the tests) trains a tiny model for 2 short epochs.
+#
+# To use a MedMNIST 2-D set instead of brain MRI, set `DATASET = "pneumoniamnist"`
+# (or `"bloodmnist"`, `"dermamnist"`, … with `IMAGE_SIZE` 28, 64 or 128); it
+# downloads once (on Colab; offline, see the README's troubleshooting).
 
 # %% tags=["parameters"]
 DATASET = "brain-mri"
@@ -306,6 +310,13 @@ for ax, epoch in zip(np.atleast_1d(axes), epochs_shown):
     ax.set_title(f"epoch {epoch}")
     ax.axis("off")
 plt.show()
+
+# %% [markdown]
+# Look down one column: the samples of a class are more alike than real slices
+# of that class are (compare with the real grid below). That is **partial mode
+# collapse**, common after a short run on a small, very regular dataset — and
+# the texture is grainier than real MRI. Notebook 05 measures both (MS-SSIM per
+# class, precision/recall); training longer on a GPU, or with more data, helps.
 
 # %% [markdown]
 # And the real images, one column per class, for comparison:

@@ -62,6 +62,11 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # `N_SAMPLES` generated images are scored. The utility test trains a small
 # classifier `len(UTILITY_SEEDS)` times per setting; quick mode trains fewer
 # epochs and skips the real + synthetic setting.
+#
+# To use a MedMNIST 2-D set instead of brain MRI, set `DATASET = "pneumoniamnist"`
+# (or `"bloodmnist"`, `"dermamnist"`, … with `IMAGE_SIZE` 28, 64 or 128); it
+# downloads once (on Colab; offline, see the README's troubleshooting).
+# The pretrained model is brain-mri only: for another dataset, train it in notebook 04 first.
 
 # %% tags=["parameters"]
 DATASET = "brain-mri"

@@ -67,6 +67,11 @@ print("python:", sys.executable)
 # many per class and truncation threshold the trade-off uses;
 # `PCA_SAMPLES` how many generated images the sampler looks at once to find its
 # latent directions.
+#
+# To use a MedMNIST 2-D set instead of brain MRI, set `DATASET = "pneumoniamnist"`
+# (or `"bloodmnist"`, `"dermamnist"`, … with `IMAGE_SIZE` 28, 64 or 128); it
+# downloads once (on Colab; offline, see the README's troubleshooting).
+# The pretrained model is brain-mri only: for another dataset, train it in notebook 04 first.
 
 # %% tags=["parameters"]
 DATASET = "brain-mri"

@@ -212,6 +212,11 @@ print(f"saved run: {run_dir.name} · {last['epoch']} epochs · last health check
       + ("; ".join(last["alarms"]) or "ok"))
 
 # %% [markdown]
+# On the demo folder (about 100 training images) the GAN learns the outline of
+# each view — axial, coronal, sagittal — but not the fine anatomy, and a grid
+# pattern from the upsampling layers stays visible. That is what ~100 images
+# buy; a few thousand images (and a GPU) give much more.
+#
 # How did it go? Losses that stay level and noisy, D accuracies near 0.5, and a
 # sample diversity close to that of the real images (ratio ≈ 1) are the signs of
 # a healthy run; a diversity ratio that sinks means mode collapse.
