@@ -191,6 +191,27 @@ def _cutout(x, height, width, ratio, seed):
 # --------------------------------------------------------------------------- sampling
 
 
+def truncated_normal(
+    n: int, latent_dim: int, seed: int = 0, truncation: float | None = None
+) -> np.ndarray:
+    """``n`` x ``latent_dim`` float32 latents from N(0, 1), reproducible by ``seed``.
+
+    With ``truncation=t``, entries with ``|z| > t`` are redrawn until none is left
+    (the truncation trick: smaller ``t`` -> more typical, less diverse samples;
+    ``None`` -> plain normal).
+    """
+    if truncation is not None and truncation <= 0:
+        raise ValueError(f"truncation={truncation!r} must be > 0 (or None for no truncation).")
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((int(n), int(latent_dim)))
+    if truncation is not None:
+        outside = np.abs(z) > truncation
+        while outside.any():
+            z[outside] = rng.standard_normal(int(outside.sum()))
+            outside = np.abs(z) > truncation
+    return z.astype(np.float32)
+
+
 class _SamplerMixin:
     """The sampler protocol: what evaluation and widgets rely on."""
 
@@ -223,16 +244,7 @@ class _SamplerMixin:
         With ``truncation=t``, entries with ``|z| > t`` are redrawn until none is left
         (the truncation trick: less variety, more typical images).
         """
-        if truncation is not None and truncation <= 0:
-            raise ValueError(f"truncation={truncation!r} must be > 0 (or None for no truncation).")
-        rng = np.random.default_rng(seed)
-        z = rng.standard_normal((int(n), self.latent_dim))
-        if truncation is not None:
-            outside = np.abs(z) > truncation
-            while outside.any():
-                z[outside] = rng.standard_normal(int(outside.sum()))
-                outside = np.abs(z) > truncation
-        return z.astype(np.float32)
+        return truncated_normal(n, self.latent_dim, seed=seed, truncation=truncation)
 
     def _labels_for(self, n: int, labels) -> np.ndarray | None:
         if not self.num_classes:

@@ -91,21 +91,10 @@ def slerp(z0: np.ndarray, z1: np.ndarray, t: float | np.ndarray) -> np.ndarray:
 
 
 def truncated_normal(n: int, latent_dim: int, seed: int = 0, truncation: float | None = None) -> np.ndarray:
-    """``n`` x ``latent_dim`` float32 normal latents; entries with ``|z| > truncation`` are resampled.
+    """``n`` x ``latent_dim`` latents, exactly as the models draw them (``training.truncated_normal``)."""
+    from medgan_helpers import training
 
-    The same convention as ``training.GAN.sample_latent`` (the "truncation trick":
-    smaller ``truncation`` -> more typical, less diverse samples; ``None`` -> plain normal).
-    """
-    if truncation is not None and truncation <= 0:
-        raise ValueError(f"truncation={truncation!r} must be > 0 (or None for no truncation).")
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, latent_dim))
-    if truncation is not None:
-        mask = np.abs(z) > truncation
-        while mask.any():
-            z[mask] = rng.standard_normal(int(mask.sum()))
-            mask = np.abs(z) > truncation
-    return z.astype(np.float32)
+    return training.truncated_normal(n, latent_dim, seed=seed, truncation=truncation)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
