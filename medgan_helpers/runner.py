@@ -82,6 +82,7 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> Notebook
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
     )
     status, error, cell = "ok", "", None
     try:

@@ -121,6 +121,7 @@ def execute(nb: nbformat.NotebookNode, name: str, quick: bool, timeout: int) -> 
             kernel_name="python3",
             resources={"metadata": {"path": str(NB_DIR)}},
             record_timing=False,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
         )
         client.execute()
     except CellExecutionError as exc:
