@@ -120,13 +120,47 @@ def _headline(evaluation: dict) -> dict:
     return headline_numbers(evaluation)
 
 
-def _newest_run(artifacts: Path) -> Path | None:
+def _runs(artifacts: Path) -> list[Path]:
+    """Finished or unfinished training runs under ``artifacts/runs``, newest first."""
     runs = [p for p in (artifacts / "runs").glob("*") if (p / "config.json").exists()]
-    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _run_facts(run: Path) -> dict:
+    cfg = json.loads((run / "config.json").read_text())
+    knobs = cfg.get("knobs") or {}
+    facts = {
+        "dataset": cfg.get("dataset"),
+        "image size": cfg.get("image_size"),
+        "training images": cfg.get("num_images"),
+        "epochs": cfg.get("epochs", knobs.get("epochs")),
+        "steps": (cfg.get("steps_per_epoch") or 0) * (knobs.get("epochs") or 0) or None,
+        "training time": f"{cfg['seconds']:.0f} s" if cfg.get("seconds") else None,
+        "device": cfg.get("device"),
+        "status": cfg.get("status"),
+    }
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def _table(rows: dict) -> str:
+    return "<table>" + "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
+        for k, v in rows.items()
+    ) + "</table>"
+
+
+def _evaluation_block(folder: Path, rel: str) -> str:
+    if not (folder / "evaluation.json").exists():
+        return "<p><em>Not evaluated yet (notebook 05 or 07 writes the report).</em></p>"
+    evaluation = json.loads((folder / "evaluation.json").read_text())
+    return (
+        "<h3>Headline numbers</h3>" + _table(_headline(evaluation))
+        + f'<p><a href="{rel}/evaluation.json">full evaluation report (JSON)</a></p>'
+    )
 
 
 def write_index(artifacts: Path, results: list[NotebookResult], started: str) -> Path:
-    """Write ``artifacts/index.html`` linking notebooks, the run, the report and pictures."""
+    """Write ``artifacts/index.html`` linking notebooks, runs, reports, exports and pictures."""
     rows = []
     for r in results:
         badge = {"ok": "✅", "failed": "❌", "skipped": "⏭"}[r.status]
@@ -143,44 +177,39 @@ def write_index(artifacts: Path, results: list[NotebookResult], started: str) ->
         "<h2>Notebooks</h2><table><tr><th></th><th>notebook</th><th>output</th>"
         "<th>wall time</th><th>problem</th></tr>" + "".join(rows) + "</table>"
     ]
-    run = _newest_run(artifacts)
-    if run is not None:
+    for run in _runs(artifacts):
         rel = run.relative_to(artifacts).as_posix()
-        part = [f'<h2>Trained run</h2><p><a href="{rel}/">{html.escape(rel)}</a></p>']
-        cfg = json.loads((run / "config.json").read_text())
-        keys = ("dataset", "image_size", "loss", "epochs", "steps", "batch_size", "wall_time_s")
-        facts = {k: cfg[k] for k in keys if k in cfg}
-        if facts:
-            part.append("<table>" + "".join(
-                f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
-                for k, v in facts.items()) + "</table>")
-        grids = sorted((run / "samples").glob("*.png"))
+        part = [f'<h2>Trained run: <a href="{rel}/">{html.escape(run.name)}</a></h2>',
+                _table(_run_facts(run))]
         pictures = []
+        grids = sorted((run / "samples").glob("*.png"))
         if grids:
             pictures.append(_img_tag(grids[-1], f"samples after {grids[-1].stem}"))
         if (run / "evaluation.png").exists():
             pictures.append(_img_tag(run / "evaluation.png", "evaluation summary", 640))
         part.append('<div class="pics">' + "".join(pictures) + "</div>")
-        if (run / "evaluation.json").exists():
-            evaluation = json.loads((run / "evaluation.json").read_text())
-            head = _headline(evaluation)
-            part.append(
-                "<h2>Headline numbers</h2><table>" + "".join(
-                    f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
-                    for k, v in head.items()) + "</table>"
-                f'<p><a href="{rel}/evaluation.json">full evaluation report (JSON)</a></p>'
-            )
+        part.append(_evaluation_block(run, rel))
         sections.append("".join(part))
-    exports = sorted(p for p in (artifacts / "synthetic").glob("*") if p.is_dir())
-    if exports:
-        sections.append("<h2>Synthetic datasets</h2><ul>" + "".join(
-            f'<li><a href="synthetic/{p.name}/">{html.escape(p.name)}</a></li>' for p in exports
-        ) + "</ul>")
+    for export in sorted(p for p in (artifacts / "synthetic").glob("*") if p.is_dir()):
+        rel = export.relative_to(artifacts).as_posix()
+        card = export / "data_card.json"
+        facts = {}
+        if card.exists():
+            info = json.loads(card.read_text())
+            facts = {"images": info.get("images"), "classes": ", ".join(info.get("classes") or []),
+                     "trained on": info.get("trained_on"), "synthetic": info.get("synthetic")}
+        sections.append(
+            f'<h2>Synthetic dataset: <a href="{rel}/">{html.escape(export.name)}</a></h2>'
+            + _table({k: v for k, v in facts.items() if v not in (None, "")})
+            + f'<p><a href="{rel}/DATA_CARD.md">data card</a> · '
+            f'<a href="{rel}/labels.csv">labels.csv</a></p>'
+            + _evaluation_block(export, rel)
+        )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MedGAN kit — run of {started}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
-.pics{{display:flex;gap:1em;flex-wrap:wrap}}figure{{margin:0}}</style></head>
+.pics{{display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}}figure{{margin:0}}</style></head>
 <body><h1>MedGAN teaching kit — main run</h1>
 <p>Started {html.escape(started)} · quick mode: {config.is_quick()} ·
 {sum(r.status == "ok" for r in results)}/{len(results)} notebooks ran cleanly.</p>

@@ -59,3 +59,20 @@ def test_index_links_notebooks_run_numbers_and_pictures(tmp_path):
     assert "FD to train" in page and "12.5" in page
     assert "data:image/png;base64," in page
     assert "runs/brain-mri-64px-x" in page
+
+
+def test_index_lists_every_run_and_each_synthetic_export(tmp_path):
+    for name, dataset in (("brain-mri-64px-a", "brain-mri"), ("folder-x-64px-b", "folder:x")):
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"dataset": dataset, "image_size": 64}))
+    export = tmp_path / "synthetic" / "folder-x-64px-b-synthetic"
+    export.mkdir(parents=True)
+    (export / "data_card.json").write_text(json.dumps(
+        {"synthetic": True, "images": 30, "classes": ["a", "b"], "trained_on": "folder:x"}))
+    (export / "evaluation.json").write_text(json.dumps({"headline": {"possible copies": "0.0 %"}}))
+    page = runner.write_index(tmp_path, [runner.NotebookResult("07_x", "ok", 1.0)], "now").read_text()
+    assert "brain-mri-64px-a" in page and "folder-x-64px-b" in page
+    assert "Not evaluated yet" in page  # the runs have no report
+    assert 'href="synthetic/folder-x-64px-b-synthetic/DATA_CARD.md"' in page
+    assert "possible copies" in page and "folder:x" in page

@@ -278,6 +278,8 @@ export = synthetic.export_synthetic(
     source=DATA, run_dir=run_dir, evaluation=report.headline,
 )
 report.to_json(export / "evaluation.json")
+report.to_json(run_dir / "evaluation.json")  # the run keeps its report too
+report.save_summary_png(run_dir / "evaluation.png")
 print("exported to <artifacts>/" + export.relative_to(config.artifacts_dir()).as_posix())
 print((export / "DATA_CARD.md").read_text()[:900])
 
