@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The kit's two commands, for a fresh machine with only Python 3.10-3.12 and pip.
+"""The kit's two commands, for a fresh machine with only Python 3.10-3.13 and pip.
 
     python3 kit.py run     # set up .venv, then run notebooks 01-07 on brain-mri into artifacts/
     python3 kit.py test    # set up .venv, then lint and run every test (quick mode)
@@ -41,8 +41,9 @@ def run(cmd: list[str], **kwargs) -> int:
 
 def ensure_venv() -> None:
     """Create .venv and install the kit with its extras, unless already up to date."""
-    if sys.version_info < (3, 10) or sys.version_info >= (3, 13):
-        sys.exit(f"[kit] Python 3.10-3.12 is needed; this is {sys.version.split()[0]}.")
+    if sys.version_info < (3, 10):
+        sys.exit(f"[kit] Python 3.10 or newer is needed (3.10-3.13 are tested); "
+                 f"this is {sys.version.split()[0]}.")
     stamp = VENV / ".medgan-stamp"
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + EXTRAS
     if PY.exists() and stamp.exists() and stamp.read_text() == want:

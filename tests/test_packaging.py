@@ -38,7 +38,7 @@ def test_environment_python_is_allowed_by_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
     minor = int(python.split("=")[1].split(".")[1])
-    assert 10 <= minor <= 12, PYPROJECT["project"]["requires-python"]
+    assert 10 <= minor <= 13, PYPROJECT["project"]["requires-python"]
 
 
 def test_colab_requirements_match_pyproject():
