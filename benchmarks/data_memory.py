@@ -47,7 +47,8 @@ SIZE = 224
 
 def build_brain(sizes=(32, 64, 128)) -> list[dict]:
     """Build brain-mri from scratch at each size in a fresh cache; time it and count images."""
-    from medgan_helpers import _brain, data
+    from medgan_helpers import data
+    from medgan_helpers.data import brain
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,7 +64,7 @@ def build_brain(sizes=(32, 64, 128)) -> list[dict]:
                         "build_seconds": round(seconds, 2),
                         "counts": {s: sets[s].class_counts() for s in data.SPLITS},
                         "totals": {s: len(sets[s]) for s in data.SPLITS},
-                        "cache_mb": round(_brain.cache_path(Path(tmp), size, 0).stat().st_size / 1e6, 1),
+                        "cache_mb": round(brain.cache_path(Path(tmp), size, 0).stat().st_size / 1e6, 1),
                     }
                 )
         finally:
@@ -107,8 +108,9 @@ def md5_of(path: Path) -> str:
 
 CHILD = r"""
 import json, sys, time
-from medgan_helpers import _medmnist, data
-_medmnist.MD5["tissuemnist"][224] = sys.argv[1]   # the synthetic file, this process only
+from medgan_helpers import data
+from medgan_helpers.data import medmnist
+medmnist.MD5["tissuemnist"][224] = sys.argv[1]   # the synthetic file, this process only
 mode, batches = sys.argv[2], int(sys.argv[3])
 t = time.perf_counter()
 ds = data.load_dataset("tissuemnist", image_size=224, split="train", download=False)

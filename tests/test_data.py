@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from medgan_helpers import _brain, data
+from medgan_helpers import data
+from medgan_helpers.data import brain, pipeline
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_brain_counts_labels_and_shapes(brain32):
         assert ds.pixels.dtype == np.uint8 and ds.pixels.shape[1:] == (32, 32, 1)
         assert ds.labels.dtype == np.int64 and ds.labels.shape == (len(ds),)
         assert set(np.unique(ds.labels)) == {0, 1, 2, 3}  # every level in every split
-        assert ds.class_names == _brain.CLASS_NAMES
+        assert ds.class_names == brain.CLASS_NAMES
         assert ds.image_size == 32 and ds.channels == 1 and ds.name == "brain-mri"
     images = train.images
     assert images.dtype == np.float32 and images.min() >= -1.0 and images.max() <= 1.0
@@ -58,7 +59,7 @@ def test_brain_splits_come_from_disjoint_slice_blocks(brain32):
         for b in data.SPLITS:
             if a < b:
                 gap = np.abs(z[a][:, None] - z[b][None, :]).min()
-                assert gap >= 2 * _brain.GUARD_MM - 1e-3, (a, b, gap)
+                assert gap >= 2 * brain.GUARD_MM - 1e-3, (a, b, gap)
 
 
 def test_brain_test_images_are_not_near_copies_of_train(brain32):
@@ -85,17 +86,17 @@ def test_brain_is_deterministic_and_cached(brain_cache, monkeypatch):
     assert "cache" in str(again.report)
     assert np.array_equal(first.pixels, again.pixels)
     cached = list((brain_cache / "brain-mri").glob("*.npz"))
-    assert [p.name for p in cached] == [f"brain-mri_v{_brain.VERSION}_32px_seed0.npz"]
+    assert [p.name for p in cached] == [f"brain-mri_v{brain.VERSION}_32px_seed0.npz"]
     # a fresh build (no cache) gives the very same arrays
-    fresh = _brain.build(32, 0)
+    fresh = brain.build(32, 0)
     assert np.array_equal(fresh["val_pixels"], first.pixels)
-    other = _brain.build(32, 1)
+    other = brain.build(32, 1)
     assert not np.array_equal(other["val_pixels"], first.pixels)
 
 
 def test_brain_broken_cache_is_rebuilt(brain_cache, monkeypatch, tmp_path):
     monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path))
-    path = _brain.cache_path(tmp_path, 32, 5)
+    path = brain.cache_path(tmp_path, 32, 5)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not an npz")
     ds = data.load_dataset("brain-mri", image_size=32, split="test", seed=5)
@@ -173,7 +174,7 @@ def test_to_tf_dataset_is_deterministic_for_a_seed(brain32):
 
 
 def test_to_tf_dataset_streams_memmaps_deterministically(brain32, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "STREAM_THRESHOLD_BYTES", 0)  # stream even this small set
+    monkeypatch.setattr(pipeline, "STREAM_THRESHOLD_BYTES", 0)  # stream even this small set
     val = brain32["val"]
     np.save(tmp_path / "pix.npy", val.pixels)
     mapped = data.ImageSet(
@@ -186,7 +187,7 @@ def test_to_tf_dataset_streams_memmaps_deterministically(brain32, tmp_path, monk
         card=val.card(),
     )
     assert isinstance(mapped.pixels, np.memmap)
-    reader = data._file_row_reader(mapped.pixels)  # rows are read with pread, not the map
+    reader = pipeline._file_row_reader(mapped.pixels)  # rows are read with pread, not the map
     assert reader is not None and np.array_equal(reader(np.array([3, 1])), val.pixels[[3, 1]])
     one = list(data.to_tf_dataset(mapped, batch_size=32, seed=1).as_numpy_iterator())
     two = list(data.to_tf_dataset(mapped, batch_size=32, seed=1).as_numpy_iterator())
@@ -207,3 +208,39 @@ def test_to_tf_dataset_without_labels_and_small_sets(brain32):
     assert [int(b[0].shape[0]) for b in batches] == [4, 4, 2]
     with pytest.raises(data.DataError, match="batch_size"):
         data.to_tf_dataset(sub, batch_size=64)
+
+
+def test_to_float_and_to_uint8_are_the_one_conversion():
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)
+    images = data.to_float(pixels)
+    assert images.dtype == np.float32 and images.min() == -1.0 and images.max() == 1.0
+    assert np.array_equal(images, pixels.astype(np.float32) / 127.5 - 1.0)
+    assert np.array_equal(data.to_uint8(images), pixels)  # exact round trip
+    assert np.array_equal(data.ImageSet.to_float(pixels), images)
+    wild = np.array([-3.0, -1.0, -0.999, 0.0, 0.5, 1.0, 7.0, np.nan], dtype=np.float64)
+    assert data.to_uint8(wild).tolist() == [0, 0, 0, 128, 191, 255, 255, 0]
+    assert data.to_uint8(wild).dtype == np.uint8
+
+
+def test_data_modules_import_imageset_never_the_package():
+    """No import cycle: source modules import data.imageset (or each other), never data/__init__."""
+    import ast
+    import pathlib
+
+    folder = pathlib.Path(data.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("medgan_helpers"):
+                names = [a.name for a in node.names]
+                assert node.module != "medgan_helpers.data", (path.name, names)
+                assert not (node.module == "medgan_helpers" and "data" in names), path.name
+                if path.name == "imageset.py":
+                    raise AssertionError(f"imageset.py must not import the kit: {node.module}")
+        top_level = {id(n) for n in tree.body}
+        for node in ast.walk(tree):  # no function-level imports of the kit (cycle hacks)
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top_level:
+                module = getattr(node, "module", None) or ""
+                assert not module.startswith("medgan_helpers"), (path.name, module)

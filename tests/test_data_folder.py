@@ -20,7 +20,8 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from medgan_helpers import _folder, data
+from medgan_helpers import data
+from medgan_helpers.data import folder
 
 PATIENT_NAME = "Doe^Jane Secretname"
 PATIENT_ID = "PID-98765-XYZ"
@@ -153,12 +154,12 @@ def test_folder_without_subfolders_is_unlabelled_and_rgb_is_kept(tmp_path, cache
 def test_pad_to_square_keeps_aspect_and_antialiases():
     wide = np.zeros((20, 60), np.uint8)
     wide[:, 20:40] = 255  # a centred bright square
-    out = _folder.pad_to_square_and_resize(wide, 30)
+    out = data.pad_to_square_and_resize(wide, 30)
     assert out.shape == (30, 30)
     assert out[:7].max() <= 2 and out[-7:].max() <= 2  # padding above and below
     assert out[15, 15] > 200 and out[15, 3] == 0  # square stays square, in the middle
     stripes = np.tile(np.array([0, 255], np.uint8), (64, 32))  # 1-pixel stripes
-    small = _folder.pad_to_square_and_resize(stripes, 16)
+    small = data.pad_to_square_and_resize(stripes, 16)
     assert abs(float(small[4:12, 4:12].mean()) - 127.5) < 10 and small[4:12, 4:12].std() < 10
 
 
@@ -179,7 +180,7 @@ def test_dicom_privacy_patient_name_never_kept(tmp_path, cache):
     found = str(ds.report) + str(ds.card()) + json.dumps(ds.card().to_dict())
     found += ds.card()._repr_markdown_() + repr(ds.metadata) + json.dumps(ds.report.to_dict())
     found_bytes = pickle.dumps((ds.report, ds.card(), ds.metadata, ds.pixels, ds.labels))
-    found_bytes += pickle.dumps(_folder._MEMO)
+    found_bytes += pickle.dumps(folder._MEMO)
     for secret in (PATIENT_NAME, "Doe^Jane", "Roe^Richard", PATIENT_ID, INSTITUTION, "19610203", "20240102"):
         assert secret not in found
         assert secret.encode() not in found_bytes
@@ -199,7 +200,7 @@ def test_ct_windowing_hu_presets_and_monochrome1(tmp_path, cache):
     hu = ref.pixel_array.astype(np.float32) * float(ref.RescaleSlope) + float(ref.RescaleIntercept)
     del ref
     for preset in ("brain", "bone", "lung"):
-        c, w = _folder.CT_WINDOWS[preset]
+        c, w = data.CT_WINDOWS[preset]
         expected = np.rint(np.clip((hu - (c - w / 2)) / w, 0, 1) * 255).astype(np.uint8)
         ds = data.load_dataset(f"folder:{root}", image_size=128, ct_window=preset)
         assert np.abs(ds.pixels[0, ..., 0].astype(int) - expected.astype(int)).max() <= 1, preset

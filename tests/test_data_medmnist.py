@@ -19,7 +19,8 @@ import threading
 import numpy as np
 import pytest
 
-from medgan_helpers import _medmnist, data
+from medgan_helpers import data
+from medgan_helpers.data import medmnist
 
 
 def make_npz(path, n=(12, 4, 6), size=28, channels=1, num_labels=1, num_classes=2, seed=0):
@@ -56,7 +57,7 @@ def server(tmp_path, monkeypatch):
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setattr(
-        _medmnist, "URL_TEMPLATE", f"http://127.0.0.1:{httpd.server_address[1]}/{{flag}}{{suffix}}.npz"
+        medmnist, "URL_TEMPLATE", f"http://127.0.0.1:{httpd.server_address[1]}/{{flag}}{{suffix}}.npz"
     )
     yield root
     httpd.shutdown()
@@ -64,29 +65,29 @@ def server(tmp_path, monkeypatch):
 
 
 def test_table_covers_every_2d_flag_and_size():
-    assert set(_medmnist.FLAGS) == {
+    assert set(medmnist.FLAGS) == {
         "pneumoniamnist", "breastmnist", "chestmnist", "dermamnist", "octmnist", "retinamnist",
         "bloodmnist", "pathmnist", "tissuemnist", "organamnist", "organcmnist", "organsmnist",
     }  # fmt: skip
-    for flag in _medmnist.FLAGS:
-        assert set(_medmnist.MD5[flag]) == {28, 64, 128, 224}
-        assert all(re.fullmatch(r"[0-9a-f]{32}", m) for m in _medmnist.MD5[flag].values())
-        info = _medmnist.INFO[flag]
-        assert info["licence"] in _medmnist.LICENCE_URLS and info["classes"] and info["modality"]
-    all_md5 = [m for f in _medmnist.FLAGS for m in _medmnist.MD5[f].values()]
+    for flag in medmnist.FLAGS:
+        assert set(medmnist.MD5[flag]) == {28, 64, 128, 224}
+        assert all(re.fullmatch(r"[0-9a-f]{32}", m) for m in medmnist.MD5[flag].values())
+        info = medmnist.INFO[flag]
+        assert info["licence"] in medmnist.LICENCE_URLS and info["classes"] and info["modality"]
+    all_md5 = [m for f in medmnist.FLAGS for m in medmnist.MD5[f].values()]
     assert len(set(all_md5)) == len(all_md5)
-    assert _medmnist.INFO["dermamnist"]["licence"] == "CC BY-NC 4.0"
-    assert _medmnist.url("tissuemnist", 224) == (
+    assert medmnist.INFO["dermamnist"]["licence"] == "CC BY-NC 4.0"
+    assert medmnist.url("tissuemnist", 224) == (
         "https://zenodo.org/records/10519652/files/tissuemnist_224.npz?download=1"
     )
-    assert _medmnist.url("pneumoniamnist", 28).endswith("/pneumoniamnist.npz?download=1")
-    assert _medmnist.MD5["pneumoniamnist"][28] == "28209eda62fecd6e6a2d98b1501bb15f"
+    assert medmnist.url("pneumoniamnist", 28).endswith("/pneumoniamnist.npz?download=1")
+    assert medmnist.MD5["pneumoniamnist"][28] == "28209eda62fecd6e6a2d98b1501bb15f"
 
 
 def test_download_verify_and_load(cache, server, monkeypatch, capsys):
     arrays = make_npz(server / "pneumoniamnist.npz")
-    monkeypatch.setitem(_medmnist.MD5["pneumoniamnist"], 28, md5(server / "pneumoniamnist.npz"))
-    monkeypatch.setattr(_medmnist, "_LICENCE_SHOWN", set())
+    monkeypatch.setitem(medmnist.MD5["pneumoniamnist"], 28, md5(server / "pneumoniamnist.npz"))
+    monkeypatch.setattr(medmnist, "_LICENCE_SHOWN", set())
     train = data.load_dataset("pneumoniamnist", image_size=28, split="train")
     assert "CC BY 4.0" in capsys.readouterr().out  # licence shown on load
     assert isinstance(train.pixels, np.memmap) and train.pixels.dtype == np.uint8
@@ -111,7 +112,7 @@ def test_download_verify_and_load(cache, server, monkeypatch, capsys):
 
 def test_corrupt_download_is_refused_and_not_kept(cache, server, monkeypatch):
     make_npz(server / "breastmnist_64.npz", size=64)
-    monkeypatch.setitem(_medmnist.MD5["breastmnist"], 64, "0" * 32)
+    monkeypatch.setitem(medmnist.MD5["breastmnist"], 64, "0" * 32)
     with pytest.raises(data.DataError, match="corrupt") as info:
         data.load_dataset("breastmnist", image_size=64)
     assert "0" * 32 in str(info.value)
@@ -121,7 +122,7 @@ def test_corrupt_download_is_refused_and_not_kept(cache, server, monkeypatch):
 
 def test_tampered_cached_file_is_refused_and_never_used_again(cache, server, monkeypatch):
     make_npz(server / "octmnist.npz", num_classes=4)
-    monkeypatch.setitem(_medmnist.MD5["octmnist"], 28, md5(server / "octmnist.npz"))
+    monkeypatch.setitem(medmnist.MD5["octmnist"], 28, md5(server / "octmnist.npz"))
     assert len(data.load_dataset("octmnist", 28, "train")) == 12
     # someone swaps the cached file for other data
     path = cache / "medmnist" / "octmnist.npz"
@@ -142,14 +143,14 @@ def test_offline_error_says_which_file_to_put_where(cache, monkeypatch):
     with socket.socket() as sock:  # a port with nobody listening
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setattr(_medmnist, "URL_TEMPLATE", f"http://127.0.0.1:{port}/{{flag}}{{suffix}}.npz")
+    monkeypatch.setattr(medmnist, "URL_TEMPLATE", f"http://127.0.0.1:{port}/{{flag}}{{suffix}}.npz")
     with pytest.raises(data.DataError) as info:
         data.load_dataset("dermamnist", image_size=128)
     message = str(info.value)
     assert "dermamnist_128.npz" in message
     assert f"http://127.0.0.1:{port}/dermamnist_128.npz" in message
     assert str(cache / "medmnist" / "dermamnist_128.npz") in message
-    assert _medmnist.MD5["dermamnist"][128] in message
+    assert medmnist.MD5["dermamnist"][128] in message
     assert not list((cache / "medmnist").iterdir())  # no partial file left behind
 
 
@@ -165,8 +166,8 @@ def test_file_placed_by_hand_is_verified_and_used(cache, monkeypatch, tmp_path, 
     target = cache / "medmnist" / "dermamnist_64.npz"
     target.parent.mkdir(parents=True)
     arrays = make_npz(target, size=64, channels=3, num_classes=7)
-    monkeypatch.setitem(_medmnist.MD5["dermamnist"], 64, md5(target))
-    monkeypatch.setattr(_medmnist, "_LICENCE_SHOWN", set())
+    monkeypatch.setitem(medmnist.MD5["dermamnist"], 64, md5(target))
+    monkeypatch.setattr(medmnist, "_LICENCE_SHOWN", set())
     ds = data.load_dataset("dermamnist", image_size=64, split="val", download=False)
     out = capsys.readouterr().out
     assert "CC BY-NC 4.0" in out and "NON-COMMERCIAL" in out
@@ -182,7 +183,7 @@ def test_chestmnist_is_multi_label(cache, monkeypatch):
     target = cache / "medmnist" / "chestmnist.npz"
     target.parent.mkdir(parents=True)
     arrays = make_npz(target, num_labels=14, num_classes=2)
-    monkeypatch.setitem(_medmnist.MD5["chestmnist"], 28, md5(target))
+    monkeypatch.setitem(medmnist.MD5["chestmnist"], 28, md5(target))
     ds = data.load_dataset("chestmnist", 28, "train", download=False)
     assert ds.multi_label and ds.labels.shape == (12, 14) and ds.labels.dtype == np.int64
     assert np.array_equal(ds.labels, arrays["train_labels"])
@@ -196,7 +197,7 @@ def test_not_an_npz_with_matching_md5_is_rejected_clearly(cache, monkeypatch):
     target = cache / "medmnist" / "bloodmnist.npz"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"<html>rate limited</html>")
-    monkeypatch.setitem(_medmnist.MD5["bloodmnist"], 28, md5(target))
+    monkeypatch.setitem(medmnist.MD5["bloodmnist"], 28, md5(target))
     with pytest.raises(data.DataError, match="not a valid .npz"):
         data.load_dataset("bloodmnist", 28, download=False)
 
@@ -209,7 +210,7 @@ def test_medmnist_bad_size_lists_valid_sizes(size):
 
 def test_tampering_that_keeps_size_and_mtime_is_still_caught(cache, server, monkeypatch):
     make_npz(server / "retinamnist.npz", channels=3, num_classes=5)
-    monkeypatch.setitem(_medmnist.MD5["retinamnist"], 28, md5(server / "retinamnist.npz"))
+    monkeypatch.setitem(medmnist.MD5["retinamnist"], 28, md5(server / "retinamnist.npz"))
     assert len(data.load_dataset("retinamnist", 28, "test")) == 6
     path = cache / "medmnist" / "retinamnist.npz"
     st = path.stat()
@@ -217,6 +218,6 @@ def test_tampering_that_keeps_size_and_mtime_is_still_caught(cache, server, monk
     raw[len(raw) // 2] ^= 0xFF  # flip one byte, keep the size
     path.write_bytes(bytes(raw))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and restore the timestamp
-    monkeypatch.setattr(_medmnist, "_VERIFIED", {})  # as in a new Python session
+    monkeypatch.setattr(medmnist, "_VERIFIED", {})  # as in a new Python session
     with pytest.raises(data.DataError, match="Refusing"):
         data.load_dataset("retinamnist", 28, "test", download=False)

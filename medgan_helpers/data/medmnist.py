@@ -28,6 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from medgan_helpers import config
+from medgan_helpers.data.imageset import (
+    SPLITS,
+    DataError,
+    DatasetCard,
+    ImageSet,
+    LoadReport,
+    class_counts,
+)
 
 SIZES = (28, 64, 128, 224)
 URL_TEMPLATE = "https://zenodo.org/records/10519652/files/{flag}{suffix}.npz?download=1"
@@ -115,12 +123,6 @@ def md5_of(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def _data_error(message: str):
-    from medgan_helpers import data
-
-    return data.DataError(message)
-
-
 def _offline_message(flag: str, image_size: int, reason: str) -> str:
     path = local_path(flag, image_size)
     return (
@@ -147,7 +149,7 @@ def download_file(flag: str, image_size: int, timeout: float = 60.0) -> Path:
             try:
                 response = urllib.request.urlopen(source, timeout=timeout)  # noqa: S310
             except (urllib.error.URLError, OSError, ValueError) as exc:
-                raise _data_error(_offline_message(flag, image_size, str(exc))) from exc
+                raise DataError(_offline_message(flag, image_size, str(exc))) from exc
             with response:
                 total = int(response.headers.get("Content-Length") or 0)
                 done, shown = 0, -1
@@ -163,7 +165,7 @@ def download_file(flag: str, image_size: int, timeout: float = 60.0) -> Path:
         got = digest.hexdigest()
         want = expected_md5(flag, image_size)
         if got != want:
-            raise _data_error(
+            raise DataError(
                 f"The download of {source} is corrupt: its MD5 is {got}, expected {want}. "
                 "The file was discarded. Try again later, or download it by hand and put it "
                 f"at {path}."
@@ -189,7 +191,7 @@ def _reject(path: Path, got: str, want: str) -> None:
     shutil.rmtree(_extract_dir(path), ignore_errors=True)
     _stamp_path(path).unlink(missing_ok=True)
     _VERIFIED.pop(str(path), None)
-    raise _data_error(
+    raise DataError(
         f"Refusing {path}: its MD5 is {got} but the published MD5 is {want}, so the file is "
         f"corrupt or was altered. It was moved aside to {rejected} and will not be used. "
         "Load again to download a fresh copy, or download it by hand from "
@@ -234,12 +236,12 @@ def _extract(path: Path) -> Path:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise _data_error(f"{path} is not a valid .npz (zip) file: {exc}. Delete it and load again.") from exc
+        raise DataError(f"{path} is not a valid .npz (zip) file: {exc}. Delete it and load again.") from exc
     with archive:
         names = set(archive.namelist())
         missing = [k for k in _KEYS if f"{k}.npy" not in names]
         if missing:
-            raise _data_error(f"{path} lacks the arrays {missing}; it is not a MedMNIST file.")
+            raise DataError(f"{path} lacks the arrays {missing}; it is not a MedMNIST file.")
         for key in _KEYS:
             target = folder / f"{key}.npy"
             if target.is_file():
@@ -275,26 +277,24 @@ def _to_grey(images: np.ndarray, cache_file: Path) -> np.ndarray:
 
 def load(flag: str, image_size: int, split: str, *, download: bool = True, color: str = "auto"):
     """Load one split of a MedMNIST 2-D flag as an ImageSet (pixels memory-mapped)."""
-    from medgan_helpers import data
-
     if image_size not in SIZES:
-        raise data.DataError(
+        raise DataError(
             f"MedMNIST {flag!r} has no image_size={image_size}. Valid sizes: "
             f"{', '.join(map(str, SIZES))}."
         )
     if color not in ("auto", "grey", "gray"):
-        raise data.DataError(f"color={color!r} is not valid for MedMNIST; use 'auto' or 'grey'.")
+        raise DataError(f"color={color!r} is not valid for MedMNIST; use 'auto' or 'grey'.")
     info = INFO[flag]
     path = local_path(flag, image_size)
     if not path.is_file():
         if not download:
-            raise data.DataError(_offline_message(flag, image_size, "download=False"))
+            raise DataError(_offline_message(flag, image_size, "download=False"))
         download_file(flag, image_size)
     verify(flag, image_size)
     folder = _extract(path)
     images = np.load(folder / f"{split}_images.npy", mmap_mode="r")
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise data.DataError(f"{path}: {split}_images is {images.dtype} {images.shape}, not uint8 images")
+        raise DataError(f"{path}: {split}_images is {images.dtype} {images.shape}, not uint8 images")
     pixels = images[..., None] if images.ndim == 3 else images
     preprocessing = [
         "as published by MedMNIST (already resized and scaled to uint8 by its authors)",
@@ -306,7 +306,7 @@ def load(flag: str, image_size: int, split: str, *, download: bool = True, color
     multi = info["task"].startswith("multi-label")
     names = list(info["classes"])
     labels = _labels(folder, split, multi)
-    counts = {s: data._class_counts(_labels(folder, s, multi), names, 0) for s in data.SPLITS}
+    counts = {s: class_counts(_labels(folder, s, multi), names, 0) for s in SPLITS}
     licence = f"{info['licence']} ({LICENCE_URLS[info['licence']]})"
     notes = [f"task: {info['task']}"]
     if multi:
@@ -316,7 +316,7 @@ def load(flag: str, image_size: int, split: str, *, download: bool = True, color
         )
     if info["licence"] == "CC BY-NC 4.0":
         notes.append("NON-COMMERCIAL licence: do not use this data or models trained on it commercially")
-    card = data.DatasetCard(
+    card = DatasetCard(
         name=flag,
         source=f"MedMNIST v2 ({HOMEPAGE}), file {file_name(flag, image_size)} from {url(flag, image_size)}",
         modality=info["modality"],
@@ -330,14 +330,14 @@ def load(flag: str, image_size: int, split: str, *, download: bool = True, color
         citation=CITATION,
         notes=notes,
     )
-    report = data.LoadReport(flag, split, loaded=len(pixels))
+    report = LoadReport(flag, split, loaded=len(pixels))
     report.notes.append(f"MD5 verified ({expected_md5(flag, image_size)}); pixels memory-mapped from {folder}")
     report.notes.append(f"licence: {licence}")
     if flag not in _LICENCE_SHOWN:
         _LICENCE_SHOWN.add(flag)
         extra = " NON-COMMERCIAL use only." if info["licence"] == "CC BY-NC 4.0" else ""
         print(f"{flag}: MedMNIST data under {licence}.{extra} Please cite MedMNIST v2 (see the card).")
-    return data.ImageSet(
+    return ImageSet(
         pixels,
         labels,
         names,

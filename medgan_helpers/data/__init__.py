@@ -1,0 +1,164 @@
+"""Medical image sources -> :class:`ImageSet` -> ``tf.data``.
+
+One entry point, :func:`load_dataset`, understands three kinds of source:
+
+``"brain-mri"``
+    The embedded default (no network): 2-D slices resampled from the MNI ICBM152
+    2009a T1 template that ships inside ``nilearn``; 4 anatomical levels; sizes
+    32, 64, 128; 2400 train / 400 val / 600 test images.
+any MedMNIST 2D flag (``"pneumoniamnist"``, ``"dermamnist"``, …)
+    Downloaded once (MD5-verified) into :func:`medgan_helpers.config.cache_dir`;
+    sizes 28, 64, 128, 224; the official train/val/test splits.
+``"folder:PATH"``
+    Your own images, recursively: PNG/JPEG/TIFF/BMP, DICOM, NIfTI. Class = the
+    first-level sub-folder name. Nothing is ever written into the folder.
+
+Every source returns an :class:`ImageSet` whose pixels are stored compactly as
+``uint8`` (memory-mapped for big MedMNIST files); ``images`` and
+:func:`to_tf_dataset` turn them into float32 in [-1, 1] only when needed, with
+:func:`to_float` (and :func:`to_uint8` goes back).
+
+Labels are ``int64`` class ids of shape ``(N,)``, or ``None`` for an unlabelled
+folder. ChestMNIST is multi-label: its labels are ``(N, 14)`` multi-hot ``int64``
+and ``ImageSet.multi_label`` is True.
+
+The modules of this subpackage, one job each:
+
+- ``imageset``  ImageSet, LoadReport, DatasetCard, DataError, to_float / to_uint8
+- ``brain``     the embedded brain-mri source
+- ``medmnist``  MedMNIST: URL/MD5/licence table, verified download, memory-mapped load
+- ``folder``    ``folder:PATH``: walk, split, load (``readers`` reads one file)
+- ``pipeline``  :func:`to_tf_dataset`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from medgan_helpers.data import brain, folder, medmnist
+from medgan_helpers.data.brain import BRAIN_MRI
+from medgan_helpers.data.brain import SIZES as BRAIN_SIZES
+from medgan_helpers.data.imageset import (
+    PIXEL_SCALE,
+    SPLITS,
+    DataError,
+    DatasetCard,
+    ImageSet,
+    LoadReport,
+    class_counts,
+    to_float,
+    to_uint8,
+)
+from medgan_helpers.data.pipeline import to_tf_dataset
+from medgan_helpers.data.readers import (
+    CT_WINDOWS,
+    pad_to_square_and_resize,
+    percentile_clip,
+    window,
+)
+
+__all__ = [
+    "BRAIN_MRI",
+    "BRAIN_SIZES",
+    "CT_WINDOWS",
+    "FOLDER_OPTIONS",
+    "MEDMNIST_OPTIONS",
+    "PIXEL_SCALE",
+    "SPLITS",
+    "DataError",
+    "DatasetCard",
+    "ImageSet",
+    "LoadReport",
+    "available_sources",
+    "class_counts",
+    "load_dataset",
+    "pad_to_square_and_resize",
+    "percentile_clip",
+    "to_float",
+    "to_tf_dataset",
+    "to_uint8",
+    "window",
+]
+
+FOLDER_OPTIONS = (
+    "color",
+    "modality",
+    "ct_window",
+    "mr_percentiles",
+    "nifti_axis",
+    "split_fractions",
+    "labels",
+)
+MEDMNIST_OPTIONS = ("download", "color")
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise DataError(f"Unknown split {split!r}. Valid splits: {', '.join(SPLITS)}.")
+
+
+def _check_options(source: str, options: dict, valid: Sequence[str]) -> None:
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise DataError(
+            f"{source!r} does not take the option(s) {', '.join(unknown)}. "
+            f"Valid options: {', '.join(valid)}."
+        )
+
+
+def available_sources() -> list[str]:
+    """Every source name :func:`load_dataset` accepts (``folder:PATH`` shown as a pattern)."""
+    return [BRAIN_MRI, *medmnist.FLAGS, "folder:PATH"]
+
+
+def load_dataset(
+    source: str,
+    image_size: int = 64,
+    split: str = "train",
+    *,
+    seed: int = 0,
+    **options: Any,
+) -> ImageSet:
+    """Load one split of a dataset as an :class:`ImageSet`.
+
+    Args:
+        source: ``"brain-mri"``, a MedMNIST 2D flag (e.g. ``"pneumoniamnist"``), or
+            ``"folder:PATH"``.
+        image_size: output height = width. brain-mri: 32/64/128; MedMNIST:
+            28/64/128/224; folders: any size from 8 to 1024.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        seed: brain-mri: which random planes are sampled; folders: how files
+            are assigned to splits. MedMNIST splits are fixed.
+        **options: source-specific options.
+            MedMNIST: ``download`` (default True), ``color`` (``"auto"``/``"grey"``).
+            Folders: ``color`` (``"auto"``, ``"grey"``, ``"rgb"``), ``modality``
+            (``"auto"``, ``"MR"``, ``"CT"``, ``"XR"``, …), ``ct_window`` (a preset
+            name from ``CT_WINDOWS`` or ``(centre, width)``; default ``"auto"``:
+            the file's own window, else soft-tissue), ``mr_percentiles`` (default
+            ``(0.5, 99.5)``), ``nifti_axis`` (default 2 = axial),
+            ``split_fractions`` (default ``(0.7, 0.15, 0.15)``).
+
+    Raises:
+        DataError: unknown source, unsupported size, bad split, or no usable images.
+    """
+    _check_split(split)
+    if not isinstance(source, str):
+        raise DataError(f"source must be a string, got {type(source).__name__}")
+    if source == BRAIN_MRI:
+        if options:
+            raise DataError(f"brain-mri takes no extra options; got {sorted(options)}")
+        return brain.load(int(image_size), split, seed)
+    if source.startswith("folder:"):
+        _check_options(source, options, FOLDER_OPTIONS)
+        return folder.load(source[len("folder:") :], int(image_size), split, seed, **options)
+    if source.lower() in medmnist.FLAGS:
+        _check_options(source, options, MEDMNIST_OPTIONS)
+        return medmnist.load(source.lower(), int(image_size), split, **options)
+    hint = ""
+    if source.lower().endswith("mnist3d") or source.lower() in medmnist.FLAGS_3D:
+        hint = " 3-D MedMNIST sets are not supported (this kit generates 2-D images)."
+    raise DataError(
+        f"Unknown dataset source {source!r}.{hint} Valid sources: "
+        f"{', '.join(available_sources())} (e.g. 'folder:/path/to/scans')."
+    )
