@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from medgan_helpers.data import brain, folder, medmnist
+from medgan_helpers.data.arrays import from_arrays
 from medgan_helpers.data.brain import BRAIN_MRI
 from medgan_helpers.data.brain import SIZES as BRAIN_SIZES
 from medgan_helpers.data.imageset import (
@@ -72,6 +73,7 @@ __all__ = [
     "LoadReport",
     "available_sources",
     "class_counts",
+    "from_arrays",
     "load_dataset",
     "pad_to_square_and_resize",
     "percentile_clip",
