@@ -7,8 +7,11 @@ files a researcher might bring — all with real image content:
                        saved as 8 NIfTI volumes, each a slab of axial planes
                        (like 8 short scans); the loader slices them axially
 - ``coronal_png/``     coronal slices of the same template as 8-bit PNG files
-- ``sagittal_dicom/``  sagittal slices as MR DICOM files, each carrying a made-up
-                       patient name and ID so you can see the kit drop them
+- ``sagittal_dicom/``  sagittal slices as MR DICOM files, one file per slice, in one
+                       folder per (made-up) patient named by the patient ID, as
+                       PACS exports often are; every header carries the patient's
+                       name and ID — so you can see the kit keep none of them
+                       and split by patient
 - ``pydicom_samples/`` pydicom's bundled real CT and MR test images (one without
                        a file extension, recognised by its DICM marker)
 
@@ -25,15 +28,23 @@ import numpy as np
 
 from medgan_helpers import config
 
-#: The made-up identity written into the demo DICOM headers (never a real person).
-DEMO_PATIENT_NAME = "Doe^Jane"
-DEMO_PATIENT_ID = "DEMO-0001"
+#: The made-up identities written into the demo DICOM headers (never real people).
+DEMO_PATIENTS = (
+    ("Doe^Jane", "DEMO-0001"),
+    ("Roe^Richard", "DEMO-0002"),
+    ("Major^Mary", "DEMO-0003"),
+    ("Public^John^Q", "DEMO-0004"),
+    ("Moe^Maria", "DEMO-0005"),
+    ("Poe^Peter", "DEMO-0006"),
+)
+#: The first demo patient (the one the notebook and its exercises search for).
+DEMO_PATIENT_NAME, DEMO_PATIENT_ID = DEMO_PATIENTS[0]
 
 #: What make_demo_folder puts in each class folder (usable files, broken files).
 LAYOUT = {
     "axial_nifti": "8 NIfTI volumes (slabs of axial slices)",
     "coronal_png": "coronal PNG slices",
-    "sagittal_dicom": "sagittal MR DICOM slices with a made-up patient name",
+    "sagittal_dicom": "sagittal MR DICOM slices of 6 made-up patients, one folder each",
     "pydicom_samples": "pydicom's real CT and MR test images",
 }
 
@@ -50,8 +61,8 @@ def _to_uint8(slice_2d: np.ndarray) -> np.ndarray:
     return (np.clip(slice_2d / top, 0, 1) * 255).astype(np.uint8)
 
 
-def _write_dicom(path: Path, pixels: np.ndarray, index: int) -> None:
-    """Write one MR slice as a real DICOM file (explicit VR little endian)."""
+def _write_dicom(path: Path, pixels: np.ndarray, index: int, patient: tuple[str, str]) -> None:
+    """Write one MR slice of ``patient`` (name, ID) as a real DICOM file (explicit VR LE)."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
@@ -63,8 +74,7 @@ def _write_dicom(path: Path, pixels: np.ndarray, index: int) -> None:
     ds.SOPClassUID = MRImageStorage
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = "MR"
-    ds.PatientName = DEMO_PATIENT_NAME
-    ds.PatientID = DEMO_PATIENT_ID
+    ds.PatientName, ds.PatientID = patient
     ds.PatientBirthDate = "19700101"
     ds.StudyDate = "20260101"
     ds.InstitutionName = "Demo Hospital"
@@ -118,11 +128,14 @@ def make_demo_folder(target: str | Path | None = None, *, overwrite: bool = Fals
         Image.fromarray(_to_uint8(plane)).save(coronal / f"coronal_{y:03d}.png")
 
     sagittal = target / "sagittal_dicom"
-    sagittal.mkdir()
     # one hemisphere only: the template is left-right symmetric, so planes mirrored
-    # across the midline would be exact duplicates
-    for i, x in enumerate(range(38, 98, 2), start=1):  # 30 sagittal planes
-        _write_dicom(sagittal / f"IM{i:04d}.dcm", np.rot90(volume[x, :, :]), i)
+    # across the midline would be exact duplicates. 30 sagittal planes, 5 per patient,
+    # one file per slice in a folder per patient (named by the ID, as PACS exports are)
+    for i, x in enumerate(range(38, 98, 2)):
+        patient = DEMO_PATIENTS[i // 5]
+        folder = sagittal / patient[1]
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_dicom(folder / f"IM{i % 5 + 1:04d}.dcm", np.rot90(volume[x, :, :]), i % 5 + 1, patient)
 
     samples = target / "pydicom_samples"
     samples.mkdir()

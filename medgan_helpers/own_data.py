@@ -3,19 +3,26 @@
 - :func:`keep_classes` drops classes too small to learn from;
 - :func:`suggest_settings` scales the training knobs to the size of the data;
 - :func:`privacy_scan` searches what the kit keeps and writes (the loaded
-  dataset's report, card and metadata, the dataset cache, the artifacts) for
-  strings that identify a patient — a check you can run, not a promise to trust.
+  datasets' reports, cards and metadata; every byte and every file name of the
+  caches, runs and exports) for strings that identify a patient, however they
+  are written — a check you can run, not a promise to trust;
+  :func:`patient_identifiers` collects those strings from your DICOM headers.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pickle
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from medgan_helpers import config, data
+from medgan_helpers.data import privacy
 
 
 def keep_classes(imageset: data.ImageSet, min_images: int) -> data.ImageSet:
@@ -92,26 +99,169 @@ def suggest_settings(n_train: int, quick: bool | None = None) -> Settings:
 
 @dataclass
 class PrivacyScan:
-    """Where (if anywhere) the searched strings were found."""
+    """Where (if anywhere) the searched strings were found. The strings themselves are never shown."""
 
-    needles: list[str]
+    needles: list[str] = field(repr=False)
     searched: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    not_regular: list[str] = field(default_factory=list)
+    bytes_searched: int = 0
 
     @property
     def clean(self) -> bool:
-        return not self.found
+        """True when nothing was found and every file could be read."""
+        return not self.found and not self.unreadable
 
     def __str__(self) -> str:
-        head = f"Searched {len(self.searched)} places for {', '.join(map(repr, self.needles))}: "
-        if self.clean:
-            return head + "no trace found."
-        return head + "FOUND in " + "; ".join(self.found)
+        head = (
+            f"Searched {len(self.searched)} places ({self.bytes_searched / 1e6:.1f} MB: every file, "
+            f"file name and archive member) for {len(self.needles)} identifying string(s) "
+            "(not shown here): "
+        )
+        lines = [head + ("no trace found." if not self.found else f"FOUND in {len(self.found)} place(s):")]
+        lines += [f"  found in {place}" for place in self.found]
+        lines += [f"  could NOT be read, so not searched: {place}" for place in self.unreadable]
+        if self.not_regular:
+            lines.append(f"  ({len(self.not_regular)} FIFOs, sockets or devices skipped: they hold no bytes)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<PrivacyScan clean={self.clean}: {len(self.found)} found, {len(self.searched)} searched>"
 
 
-def _variants(needle: str) -> list[bytes]:
-    out = {needle, needle.replace("^", " "), needle.replace("^", ", ")}
-    return [v.encode() for v in out if v] + [v.encode("utf-16-le") for v in out if v]
+#: Overlap kept between chunks so a match across a chunk boundary is not missed.
+_OVERLAP = 4096
+_CHUNK = 1 << 22
+
+
+class _Searcher:
+    """Runs every needle's pattern over names and byte streams, recording the places."""
+
+    def __init__(self, needles: list[str]) -> None:
+        self.scan = PrivacyScan(list(needles))
+        self.patterns = [privacy.needle_pattern(n) for n in needles]
+
+    def _hit(self, blob: bytes) -> bool:
+        unpadded = blob.replace(b"\0", b"")  # UTF-16 text, written with NULs between letters
+        return any(p.search(blob) or p.search(unpadded) for p in self.patterns)
+
+    def _masked(self, label: str) -> str:
+        """``label`` with every match of a needle replaced by «…» (places are printed)."""
+        raw = label.encode("utf-8", "surrogateescape")
+        for pattern in self.patterns:
+            raw = pattern.sub("«…»".encode(), raw)
+        return privacy.printable(raw)
+
+    def _found(self, label: str) -> None:
+        self.scan.found.append(self._masked(label))
+
+    def blob(self, label: str, blob: bytes) -> None:
+        """Search one in-memory blob (a name, a report, a card)."""
+        self.scan.searched.append(label)
+        self.scan.bytes_searched += len(blob)
+        if self._hit(blob):
+            self._found(label)
+
+    def stream(self, label: str, fh, depth: int = 0) -> None:
+        """Search a file-like object chunk by chunk; zip and gzip content is searched too."""
+        self.scan.searched.append(label)
+        tail, head, hit = b"", b"", False
+        while chunk := fh.read(_CHUNK):
+            head = head or chunk[:4]
+            self.scan.bytes_searched += len(chunk)
+            window = tail + chunk
+            hit = hit or self._hit(window)
+            tail = window[-_OVERLAP:]
+        if hit:
+            self._found(label)
+        if depth < 2 and head[:2] in (b"PK", b"\x1f\x8b"):
+            fh.seek(0)
+            self._archive(label, fh, head, depth)
+
+    def _archive(self, label: str, fh, head: bytes, depth: int) -> None:
+        import gzip
+        import zipfile
+
+        try:
+            if head[:2] == b"\x1f\x8b":
+                with gzip.GzipFile(fileobj=fh, mode="rb") as inner:
+                    self.stream(f"{label} (gzip content)", inner, depth + 1)
+            elif zipfile.is_zipfile(fh):
+                fh.seek(0)
+                with zipfile.ZipFile(fh) as archive:
+                    for info in archive.infolist():
+                        inner_label = f"{label} :: {privacy.printable(info.filename)}"
+                        self.blob(f"{inner_label} (name)", info.filename.encode("utf-8", "surrogateescape"))
+                        with archive.open(info) as member:
+                            self.stream(inner_label, _Seekable(member, info.file_size), depth + 1)
+        except Exception as exc:  # a damaged archive: its compressed content was not searched
+            self.scan.unreadable.append(f"{self._masked(label)} (archive content: {type(exc).__name__})")
+
+    def folder(self, folder: str | Path) -> None:
+        """Every file and folder name and every file's bytes under ``folder``, recursively."""
+        root = os.fsencode(Path(folder))
+        if not os.path.lexists(root):
+            return
+        self.blob(f"{privacy.printable(root)} (name)", os.path.basename(root.rstrip(b"/")))
+        if not os.path.isdir(root):
+            return self._file(root)
+
+        def unreadable_dir(error: OSError) -> None:
+            where = self._masked(privacy.printable(os.fsencode(error.filename or b"")))
+            self.scan.unreadable.append(f"{where} ({type(error).__name__})")
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable_dir):
+            for name in dirnames + filenames:
+                full = os.path.join(dirpath, name)
+                self.blob(f"{privacy.printable(full)} (name)", name)
+                if os.path.islink(full):
+                    self.blob(f"{privacy.printable(full)} (link target)", os.readlink(full))
+            for name in filenames:
+                self._file(os.path.join(dirpath, name))
+
+    def _file(self, full: bytes) -> None:
+        label = privacy.printable(full)
+        try:
+            mode = os.lstat(full).st_mode
+            if stat.S_ISLNK(mode):
+                return  # its target is searched where it lives (if under a searched folder)
+            if not stat.S_ISREG(mode):
+                self.scan.not_regular.append(label)
+                return
+            with open(full, "rb") as fh:
+                self.stream(label, fh)
+        except OSError as exc:
+            self.scan.unreadable.append(f"{self._masked(label)} ({type(exc).__name__})")
+
+
+class _Seekable(io.RawIOBase):
+    """A zip member that can be searched, then re-read from the start if it is an archive."""
+
+    def __init__(self, member, size: int) -> None:
+        self._member, self._size = member, size
+        self._buffer: io.BytesIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = (self._buffer or self._member).read(n)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self._buffer is None:  # small members are re-read from memory, big ones not
+            if self._size > 64 * 1024**2:
+                raise OSError("nested archive too large to search again")
+            self._member.seek(0)
+            self._buffer = io.BytesIO(self._member.read())
+        return self._buffer.seek(offset, whence)
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._buffer.tell() if self._buffer is not None else 0
 
 
 def privacy_scan(
@@ -119,53 +269,94 @@ def privacy_scan(
     imagesets: list[data.ImageSet] = (),
     folders: list[str | Path] = (),
 ) -> PrivacyScan:
-    """Search loaded datasets and the files under ``folders`` for identifying strings.
+    """Search loaded datasets and every byte under ``folders`` for identifying strings.
+
+    Searched: each ImageSet's name, class names, full load report (every skipped
+    file, not just those ``print`` shows), card and metadata — as text, JSON and
+    pickle; and under each folder, recursively, every file and folder name (any
+    bytes, UTF-8 or not), link targets, every byte of every regular file, and the
+    content of zip (``.npz``, ``.keras``) and gzip files. A string matches however
+    it was written: ``Doe^Jane`` also finds ``DOE JANE``, ``doe_jane``, ``Doe, Jane``,
+    ``Jane Doe``, ``doejane``, URL/JSON-escaped and UTF-16 forms; an ID matches
+    alone. Files that cannot be read make the scan not ``clean``.
 
     Args:
-        needles: strings that would identify a patient (e.g. the PatientName
-            and PatientID of your files).
-        imagesets: loaded datasets; their report, card and metadata are searched.
-        folders: folders whose files are searched byte-wise (default none; pass
-            ``config.cache_dir()`` and ``config.artifacts_dir()``).
+        needles: strings that would identify a patient (names, IDs, birth dates),
+            e.g. from :func:`patient_identifiers`. Each needs 3+ letters or digits.
+        imagesets: loaded datasets.
+        folders: folders (or files) to search, e.g. ``config.cache_dir()``, a run
+            folder, an export folder, ``config.artifacts_dir()``.
     """
-    scan = PrivacyScan(list(needles))
-    patterns = [v for n in needles for v in _variants(n)]
-
-    def check(label: str, blob: bytes) -> None:
-        scan.searched.append(label)
-        if any(p.lower() in blob.lower() for p in patterns):
-            scan.found.append(label)
-
+    searcher = _Searcher(list(needles))
     for ds in imagesets:
-        check(f"{ds.name}/{ds.split} load report", str(ds.report).encode())
-        check(f"{ds.name}/{ds.split} dataset card",
-              json.dumps(ds.card().to_dict(), default=str).encode())
+        where = f"{ds.name}/{ds.split}"
+        report, card = ds.report, ds.card()
+        searcher.blob(f"{where} name and classes", "\n".join([ds.name, *ds.class_names]).encode(
+            "utf-8", "surrogateescape"))
+        searcher.blob(f"{where} load report", (str(report) + json.dumps(report.to_dict())).encode(
+            "utf-8", "surrogateescape"))
+        searcher.blob(f"{where} dataset card", (
+            str(card) + card._repr_markdown_() + json.dumps(card.to_dict(), default=str)
+        ).encode("utf-8", "surrogateescape"))
         for key, values in ds.metadata.items():
-            check(f"{ds.name}/{ds.split} metadata[{key}]",
-                  "\n".join(map(str, np.asarray(values).ravel().tolist())).encode())
+            searcher.blob(f"{where} metadata[{key}]", "\n".join(
+                map(str, np.asarray(values).ravel().tolist())).encode("utf-8", "surrogateescape"))
+        searcher.blob(f"{where} pickled report, card and metadata",
+                      pickle.dumps((report, card, ds.metadata, ds.name, ds.class_names)))
     for folder in folders:
-        for path in sorted(Path(folder).rglob("*")):
-            if path.is_file() and path.stat().st_size < 512 * 1024**2:
-                check(str(path), path.read_bytes())
-    return scan
+        searcher.folder(folder)
+    return searcher.scan
+
+
+def patient_identifiers(folder: str | Path, min_length: int = 6) -> list[str]:
+    """The patient names, IDs and birth dates in the DICOM headers under ``folder`` — for a scan.
+
+    Values are returned to you, in memory, to pass to :func:`privacy_scan`; do not
+    print them. Values with fewer than ``min_length`` letters and digits are left
+    out (short strings turn up by chance in binary files). Only regular files with
+    a DICOM extension or the ``DICM`` marker are read, headers only.
+    """
+    import pydicom
+
+    from medgan_helpers.data import readers
+
+    wanted = ("PatientName", "PatientID", "OtherPatientIDs", "OtherPatientNames",
+              "PatientBirthName", "PatientBirthDate")
+    values: dict[str, None] = {}
+    for dirpath, _, filenames in os.walk(Path(folder)):
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if readers.file_kind(path) != "dicom":
+                continue
+            try:
+                with readers.open_regular(path) as fh:
+                    header = pydicom.dcmread(fh, specific_tags=list(wanted), stop_before_pixels=True, force=True)
+            except Exception:  # the loader reports broken files
+                continue
+            for keyword in wanted:
+                value = header.get(keyword)
+                many = isinstance(value, (list, tuple, pydicom.multival.MultiValue))
+                for v in (value if many else [value]):
+                    text = str(v or "").strip()
+                    if len("".join(privacy.tokens(text))) >= min_length:
+                        values[text] = None
+            del header
+    return list(values)
 
 
 #: DICOM keywords that identify a patient or an encounter (a subset of the DICOM
 #: PS3.15 basic confidentiality profile); the kit reads pixels, never keeps these.
-IDENTIFYING_KEYWORDS = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientAddress",
-    "OtherPatientIDs", "OtherPatientNames", "PatientTelephoneNumbers",
-    "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "StudyTime",
-    "AccessionNumber", "InstitutionName", "InstitutionAddress",
-    "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName", "StudyID",
-)
+IDENTIFYING_KEYWORDS = privacy.IDENTIFYING_KEYWORDS
 
 
 def identifying_fields(path: str | Path) -> list[str]:
     """Names (never values) of the identifying DICOM fields present in one file."""
     import pydicom
 
-    header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    from medgan_helpers.data import readers
+
+    with readers.open_regular(Path(path)) as fh:
+        header = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
     present = [k for k in IDENTIFYING_KEYWORDS if str(header.get(k, "") or "").strip()]
     del header  # the values go out of scope here; nothing is returned but the names
     return present
@@ -196,6 +387,7 @@ def restrict_to_classes(
         old.source, old.split, loaded=len(idx), skipped=list(old.skipped),
         notes=[*old.notes] + ([note] if note else []),
     )
+    report.set_local_paths(old._local_paths)  # the on-screen paths (memory only) carry over
     return data.ImageSet(
         np.asarray(imageset.pixels[idx]),
         mapping[imageset.labels[idx]],

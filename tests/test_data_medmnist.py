@@ -14,7 +14,10 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -116,8 +119,8 @@ def test_corrupt_download_is_refused_and_not_kept(cache, server, monkeypatch):
     with pytest.raises(data.DataError, match="corrupt") as info:
         data.load_dataset("breastmnist", image_size=64)
     assert "0" * 32 in str(info.value)
-    leftovers = list((cache / "medmnist").iterdir())
-    assert leftovers == []
+    leftovers = [p.name for p in (cache / "medmnist").iterdir()]
+    assert leftovers == ["breastmnist_64.npz.lock"]  # only the (empty) lock file
 
 
 def test_tampered_cached_file_is_refused_and_never_used_again(cache, server, monkeypatch):
@@ -151,7 +154,8 @@ def test_offline_error_says_which_file_to_put_where(cache, monkeypatch):
     assert f"http://127.0.0.1:{port}/dermamnist_128.npz" in message
     assert str(cache / "medmnist" / "dermamnist_128.npz") in message
     assert medmnist.MD5["dermamnist"][128] in message
-    assert not list((cache / "medmnist").iterdir())  # no partial file left behind
+    left = [p.name for p in (cache / "medmnist").iterdir()]
+    assert left == ["dermamnist_128.npz.lock"]  # no partial file left behind, only the lock
 
 
 def test_offline_error_real_url_with_download_disabled(cache):
@@ -221,3 +225,80 @@ def test_tampering_that_keeps_size_and_mtime_is_still_caught(cache, server, monk
     monkeypatch.setattr(medmnist, "_VERIFIED", {})  # as in a new Python session
     with pytest.raises(data.DataError, match="Refusing"):
         data.load_dataset("retinamnist", 28, "test", download=False)
+
+
+LOADER = r"""
+import os, sys, time
+from medgan_helpers import data
+from medgan_helpers.data import medmnist
+medmnist.URL_TEMPLATE = sys.argv[1]
+medmnist.MD5["pneumoniamnist"][64] = sys.argv[2]
+go = sys.argv[3]
+while not os.path.exists(go):  # start together
+    time.sleep(0.01)
+for round_ in range(4):
+    medmnist._VERIFIED.clear()  # as if a new session: every round verifies again
+    for split in data.SPLITS:
+        ds = data.load_dataset("pneumoniamnist", image_size=64, split=split)
+        assert int(ds.pixels[:, 0, 0, 0].astype(int).sum()) >= 0 and len(ds.labels) == len(ds)
+print("OK", len(ds))
+"""
+
+
+def test_eight_concurrent_loaders_all_succeed(cache, server, tmp_path):
+    """8 processes download, verify, extract and read one file at once: none fails."""
+    make_npz(server / "pneumoniamnist_64.npz", n=(1500, 200, 300), size=64)
+    digest = md5(server / "pneumoniamnist_64.npz")
+    url_template = medmnist.URL_TEMPLATE
+    go = tmp_path / "go"
+    env = {**os.environ, "MEDGAN_CACHE_DIR": str(cache)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", LOADER, url_template, digest, str(go)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    time.sleep(1.0)
+    go.write_text("go")
+    results = [p.communicate(timeout=300) for p in procs]
+    failures = [err[-2000:] for (out, err), p in zip(results, procs) if p.returncode != 0]
+    assert not failures, failures[0]
+    assert all(out.strip().splitlines()[-1] == "OK 300" for out, _ in results)
+    leftovers = [p.name for p in cache.rglob("*.part")]
+    assert leftovers == []
+
+
+def test_failed_extraction_leaves_no_part_files(cache, monkeypatch):
+    target = cache / "medmnist" / "pathmnist.npz"
+    target.parent.mkdir(parents=True)
+    make_npz(target, n=(40, 8, 8), channels=3)
+    raw = bytearray(target.read_bytes())
+    start = raw.index(b"val_images.npy")  # damage the deflated data of one member
+    raw[start + 200 : start + 260] = bytes(60)
+    target.write_bytes(bytes(raw))
+    monkeypatch.setitem(medmnist.MD5["pathmnist"], 28, md5(target))  # "verified" yet damaged
+    with pytest.raises(data.DataError, match="damaged"):
+        data.load_dataset("pathmnist", 28, "train", download=False)
+    assert [p.name for p in cache.rglob("*.part")] == []
+
+
+def test_damaged_extracted_arrays_are_rebuilt(cache, server, monkeypatch):
+    arrays = make_npz(server / "organamnist.npz", num_classes=11)
+    monkeypatch.setitem(medmnist.MD5["organamnist"], 28, md5(server / "organamnist.npz"))
+    data.load_dataset("organamnist", 28, "train")
+    folder = cache / "medmnist" / "organamnist"
+    images = folder / "train_images.npy"
+    images.write_bytes(images.read_bytes()[:-100])  # truncated
+    (folder / "val_labels.npy").write_bytes(b"")  # zero bytes
+    test_images = folder / "test_images.npy"
+    st = test_images.stat()
+    raw = bytearray(test_images.read_bytes())
+    raw[-10] ^= 0x40  # one flipped bit, same size and mtime
+    test_images.write_bytes(bytes(raw))
+    os.utime(test_images, ns=(st.st_atime_ns, st.st_mtime_ns))
+    monkeypatch.setattr(medmnist, "_VERIFIED", {})  # a new session
+    shutil.rmtree(server)  # healing needs no download: the verified npz is still there
+    for split in data.SPLITS:
+        ds = data.load_dataset("organamnist", 28, split, download=False)
+        assert np.array_equal(ds.pixels[..., 0], arrays[f"{split}_images"]), split
+        assert np.array_equal(ds.labels, arrays[f"{split}_labels"][:, 0]), split
+    assert [p.name for p in cache.rglob("*.part")] == []

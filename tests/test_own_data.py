@@ -20,10 +20,14 @@ def test_demo_folder_holds_real_files_in_every_format(demo_folder):
 
     slabs = sorted((demo_folder / "axial_nifti").glob("*.nii.gz"))
     assert len(slabs) == 8 and all(nib.load(p).ndim == 3 for p in slabs)
-    dicoms = sorted((demo_folder / "sagittal_dicom").glob("*.dcm"))
-    assert len(dicoms) == 30
+    dicoms = sorted((demo_folder / "sagittal_dicom").rglob("*.dcm"))
+    assert len(dicoms) == 30  # one file per slice, 5 per patient folder
+    assert sorted(p.name for p in (demo_folder / "sagittal_dicom").iterdir()) == [
+        pid for _, pid in demo.DEMO_PATIENTS
+    ]
     header = pydicom.dcmread(dicoms[0])
     assert str(header.PatientName) == demo.DEMO_PATIENT_NAME  # the demo really carries one
+    assert dicoms[0].parent.name == header.PatientID == demo.DEMO_PATIENT_ID
     assert header.pixel_array.std() > 0
     # the extension-less file is a real DICOM recognised by its marker
     raw = (demo_folder / "pydicom_samples" / "MR_SMALL_NO_EXTENSION").read_bytes()
@@ -91,7 +95,7 @@ def test_privacy_scan_finds_a_planted_name_and_passes_clean_files(tmp_path):
 
 
 def test_identifying_fields_names_fields_but_never_values(demo_folder):
-    dicom = sorted((demo_folder / "sagittal_dicom").glob("*.dcm"))[0]
+    dicom = sorted((demo_folder / "sagittal_dicom").rglob("*.dcm"))[0]
     fields = own_data.identifying_fields(dicom)
     assert {"PatientName", "PatientID", "PatientBirthDate", "InstitutionName"} <= set(fields)
     assert demo.DEMO_PATIENT_NAME not in repr(fields)

@@ -11,7 +11,9 @@ any MedMNIST 2D flag (``"pneumoniamnist"``, ``"dermamnist"``, …)
     sizes 28, 64, 128, 224; the official train/val/test splits.
 ``"folder:PATH"``
     Your own images, recursively: PNG/JPEG/TIFF/BMP, DICOM, NIfTI. Class = the
-    first-level sub-folder name. Nothing is ever written into the folder.
+    first-level sub-folder name; splits by patient. Nothing is ever written into
+    the folder, and nothing stored names it: the set is called ``folder-<id>``
+    (an opaque id) and its files ``class/file-<id>``.
 
 Every source returns an :class:`ImageSet` whose pixels are stored compactly as
 ``uint8`` (memory-mapped for big MedMNIST files); ``images`` and
@@ -27,7 +29,10 @@ The modules of this subpackage, one job each:
 - ``imageset``  ImageSet, LoadReport, DatasetCard, DataError, to_float / to_uint8
 - ``brain``     the embedded brain-mri source
 - ``medmnist``  MedMNIST: URL/MD5/licence table, verified download, memory-mapped load
-- ``folder``    ``folder:PATH``: walk, split, load (``readers`` reads one file)
+- ``folder``    ``folder:PATH``: walk, check, split by patient, load
+                (``readers`` and ``dicom`` read one file)
+- ``privacy``   opaque ids, in-memory identity checks, search patterns
+- ``cachefiles`` locks, temporary files and atomic publishing for the caches
 - ``pipeline``  :func:`to_tf_dataset`
 """
 
@@ -126,7 +131,8 @@ def load_dataset(
 
     Args:
         source: ``"brain-mri"``, a MedMNIST 2D flag (e.g. ``"pneumoniamnist"``), or
-            ``"folder:PATH"``.
+            ``"folder:PATH"``, or the id (``"folder-<8 hex>"``, its ``ImageSet.name``) of a
+            folder loaded earlier in this Python session.
         image_size: output height = width. brain-mri: 32/64/128; MedMNIST:
             28/64/128/224; folders: any size from 8 to 1024.
         split: ``"train"``, ``"val"`` or ``"test"``.
@@ -154,6 +160,9 @@ def load_dataset(
     if source.startswith("folder:"):
         _check_options(source, options, FOLDER_OPTIONS)
         return folder.load(source[len("folder:") :], int(image_size), split, seed, **options)
+    if folder.ID_PATTERN.fullmatch(source):  # a folder loaded earlier in this session, by its id
+        _check_options(source, options, FOLDER_OPTIONS)
+        return folder.load_by_id(source, int(image_size), split, seed, **options)
     if source.lower() in medmnist.FLAGS:
         _check_options(source, options, MEDMNIST_OPTIONS)
         return medmnist.load(source.lower(), int(image_size), split, **options)

@@ -19,13 +19,13 @@ training image. Labels are the anatomical level of the slice centre.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from medgan_helpers import config
+from medgan_helpers.data import cachefiles
 from medgan_helpers.data.imageset import (
     SPLITS,
     DataError,
@@ -221,29 +221,67 @@ def build(image_size: int, seed: int) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_arrays(image_size: int, seed: int, cache_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
-    """Cached build: returns the arrays and a dict saying whether the cache was used."""
-    path = cache_path(cache_dir, image_size, seed)
-    if path.is_file():
-        try:
-            with np.load(path) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-            return arrays, {"cache": str(path), "from_cache": True, "build_seconds": None}
-        except (OSError, ValueError, EOFError):  # a broken cache file is rebuilt, never trusted
-            path.unlink(missing_ok=True)
-    start = time.perf_counter()
-    arrays = build(image_size, seed)
-    seconds = time.perf_counter() - start
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Atomic write: several processes may build the same file at the same time.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
+_PARAM_KEYS = ("z_mm", "pitch_deg", "roll_deg", "rotation_deg", "scale", "shift_x_mm", "shift_y_mm")
+
+
+def _expected_layout(image_size: int) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """key -> (dtype, shape) of every array a valid cache file holds."""
+    layout = {}
+    for split in SPLITS:
+        n = PER_CLASS[split] * len(CLASS_NAMES)
+        layout[f"{split}_pixels"] = ("uint8", (n, image_size, image_size, 1))
+        layout[f"{split}_labels"] = ("int64", (n,))
+        for key in _PARAM_KEYS:
+            layout[f"{split}_{key}"] = ("float32", (n,))
+    return layout
+
+
+def read_cache(path: Path, image_size: int) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None if it is missing, unreadable or not what it should be.
+
+    Every member is read in full, so the zip CRC-32 of each array is checked: a
+    truncated, zero-byte or bit-flipped file gives None (and is rebuilt), never an error.
+    """
     try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        return None
+    except Exception:  # BadZipFile, CRC errors, bad headers, EOF, ...: rebuild
+        return None
+    layout = _expected_layout(image_size)
+    if set(arrays) != set(layout):
+        return None
+    for key, (dtype, shape) in layout.items():
+        if arrays[key].dtype != np.dtype(dtype) or arrays[key].shape != shape:
+            return None
+    return arrays
+
+
+def load_arrays(image_size: int, seed: int, cache_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Cached build: returns the arrays and a dict saying whether the cache was used.
+
+    A missing or damaged cache file is (re)built under the entry's lock, so
+    concurrent loaders build it once; it is written to a temporary file and
+    published with ``os.replace`` (readers never see half a file, and a damaged
+    file is replaced, never deleted under another reader).
+    """
+    path = cache_path(cache_dir, image_size, seed)
+    arrays = read_cache(path, image_size)
+    if arrays is not None:
+        return arrays, {"cache": str(path), "from_cache": True, "build_seconds": None}
+    with cachefiles.file_lock(path):
+        arrays = read_cache(path, image_size)  # built by another process meanwhile?
+        if arrays is not None:
+            return arrays, {"cache": str(path), "from_cache": True, "build_seconds": None}
+        cachefiles.remove_stale_temporaries(path.parent, path.name)
+        start = time.perf_counter()
+        arrays = build(image_size, seed)
+        seconds = time.perf_counter() - start
+        with cachefiles.temporary_file(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path)
     return arrays, {"cache": str(path), "from_cache": False, "build_seconds": seconds}
 
 

@@ -14,6 +14,7 @@ without an import cycle.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,6 @@ from typing import Any
 import numpy as np
 
 SPLITS = ("train", "val", "test")
-BRAIN_MRI = "brain-mri"
-BRAIN_SIZES = (32, 64, 128)
 
 
 class DataError(ValueError):
@@ -33,9 +32,30 @@ class DataError(ValueError):
 # --------------------------------------------------------------------------- report / card
 
 
+class LocalPaths(dict):
+    """File id -> path relative to the loaded folder, for the screen only.
+
+    Lives in memory: it is never part of ``to_dict``, JSON, a card or a cache, and
+    a pickle or copy of it is empty.
+    """
+
+    def __reduce__(self):
+        return (LocalPaths, ())
+
+    def __repr__(self) -> str:
+        return f"<LocalPaths: {len(self)} relative paths, in memory only>"
+
+
 @dataclass
 class LoadReport:
-    """What a load produced: how many images were kept, what was skipped and why."""
+    """What a load produced: how many images were kept, what was skipped and why.
+
+    Items (in ``skipped`` and ``metadata["item"]``) name files the way everything
+    the kit stores does: ``class/file-<id>`` plus ``[frame k]``, ``[page k]`` or
+    ``[slice k]``, never by path. For a ``folder:`` load the report also holds, in
+    memory only, each id's path relative to the folder: :meth:`with_paths` and
+    :meth:`local_path` show them on screen; they are never saved or pickled.
+    """
 
     source: str
     split: str
@@ -43,12 +63,15 @@ class LoadReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._local_paths = LocalPaths()
+
     def skip(self, item: str, reason: str) -> None:
         """Record one skipped item (a file, a slice, a frame) with the reason."""
         self.skipped.append((str(item), str(reason)))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly copy."""
+        """A JSON-friendly copy (every skipped item; no paths)."""
         return {
             "source": self.source,
             "split": self.split,
@@ -57,17 +80,63 @@ class LoadReport:
             "notes": list(self.notes),
         }
 
-    def __str__(self) -> str:
+    def __getstate__(self) -> dict[str, Any]:  # pickles never carry the local paths
+        state = dict(self.__dict__)
+        state.pop("_local_paths", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local_paths = LocalPaths()
+
+    def set_local_paths(self, paths: dict[str, str]) -> None:
+        """Attach the in-memory id -> relative path table (the folder loader does)."""
+        self._local_paths = LocalPaths(paths)
+
+    def local_path(self, item: str) -> str | None:
+        """The path (relative to the folder) of ``item``, if this session loaded it; else None."""
+        base = str(item).split(" [", 1)[0].rsplit("/", 1)[-1]
+        return self._local_paths.get(base)
+
+    def _lines(self, limit: int | None, paths: bool) -> list[str]:
         lines = [
             f"Load report for {self.source!r} ({self.split} split): "
             f"{self.loaded} images loaded, {len(self.skipped)} skipped."
         ]
         lines += [f"  note: {n}" for n in self.notes]
-        shown = self.skipped[:20]
+        shown = self.skipped if limit is None else self.skipped[:limit]
         for item, reason in shown:
-            lines.append(f"  skipped {item}: {reason}")
+            where = self.local_path(item) if paths else None
+            lines.append(f"  skipped {item}" + (f" ({where})" if where else "") + f": {reason}")
         if len(self.skipped) > len(shown):
-            lines.append(f"  … and {len(self.skipped) - len(shown)} more skipped items")
+            lines.append(
+                f"  … and {len(self.skipped) - len(shown)} more skipped items "
+                "(all of them: report.skipped)"
+            )
+        return lines
+
+    def with_paths(self, limit: int | None = None) -> str:
+        """The report with each skipped file's relative path — for this screen only.
+
+        The paths come from memory; they are not in the report's saved form, the
+        card, the caches or any file the kit writes. (A notebook you save keeps
+        what its cells printed: clear this output before sharing the notebook.)
+        """
+        if not self._local_paths:
+            return "\n".join(self._lines(limit, paths=False))
+        head = (
+            "Relative paths are shown on this screen only: the kit never saves them "
+            "(saved reports, cards, runs and exports name files by id + class)."
+        )
+        return "\n".join([head, *self._lines(limit, paths=True)])
+
+    def __str__(self) -> str:
+        lines = self._lines(20, paths=False)
+        if self._local_paths:
+            lines.append(
+                "  files are named by class + opaque id; report.with_paths() shows their "
+                "relative paths on screen (never saved)"
+            )
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer, cycle) -> None:  # IPython
@@ -91,9 +160,13 @@ class DatasetCard:
     citation: str = ""
     notes: list[str] = field(default_factory=list)
     licence_text: str = ""
+    #: Groups (patients, studies, series, sub-folders or files) per split, when the
+    #: source splits by group (``folder:``); ``group_rule`` says what a group is.
+    groups: dict[str, int] = field(default_factory=dict)
+    group_rule: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly copy (safe to write into artifacts: no patient data)."""
+        """A JSON-friendly copy (what the card says, and nothing more: see its notes)."""
         return {
             "name": self.name,
             "source": self.source,
@@ -108,13 +181,20 @@ class DatasetCard:
             "preprocessing": list(self.preprocessing),
             "citation": self.citation,
             "notes": list(self.notes),
+            "groups": {s: int(n) for s, n in self.groups.items()},
+            "group_rule": self.group_rule,
         }
 
     def to_json(self, path: str | Path) -> Path:
-        """Write the card as JSON to ``path`` and return the path."""
+        """Write the card as JSON to ``path`` (atomically: temporary file + ``os.replace``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     def _count_rows(self) -> tuple[list[str], list[list[str]]]:
@@ -124,6 +204,8 @@ class DatasetCard:
         for name in names:
             rows.append([name] + [str(self.counts[s].get(name, 0)) for s in splits])
         rows.append(["total"] + [str(sum(self.counts[s].values())) for s in splits])
+        if self.groups:
+            rows.append(["groups"] + [str(self.groups.get(s, 0)) for s in splits])
         return splits, rows
 
     def __str__(self) -> str:
@@ -141,6 +223,8 @@ class DatasetCard:
         ]
         for row in rows:
             lines.append("    " + row[0].ljust(width) + "".join(c.rjust(8) for c in row[1:]))
+        if self.group_rule:
+            lines.append(f"  groups      : {self.group_rule}")
         lines.append("  preprocessing:")
         lines += [f"    - {p}" for p in self.preprocessing]
         lines += [f"  note: {n}" for n in self.notes]
@@ -165,6 +249,8 @@ class DatasetCard:
             "| --- | " + " | ".join("---:" for _ in splits) + " |",
         ]
         md += ["| " + " | ".join(r) + " |" for r in rows]
+        if self.group_rule:
+            md += ["", f"**Groups:** {self.group_rule}"]
         md += ["", "**Preprocessing**", ""] + [f"1. {p}" for p in self.preprocessing]
         if self.notes:
             md += ["", "**Notes**", ""] + [f"- {n}" for n in self.notes]
@@ -275,6 +361,7 @@ class ImageSet:
             loaded=len(idx),
             notes=[*self.report.notes, f"subset of {len(idx)} of {len(self)} images"],
         )
+        report.set_local_paths(self.report._local_paths)
         return ImageSet(
             np.asarray(self.pixels[idx]),
             None if self.labels is None else np.asarray(self.labels[idx]),

@@ -19,15 +19,16 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from medgan_helpers import config
+from medgan_helpers.data import cachefiles
 from medgan_helpers.data.imageset import (
     SPLITS,
     DataError,
@@ -138,14 +139,17 @@ def _offline_message(flag: str, image_size: int, reason: str) -> str:
 
 
 def download_file(flag: str, image_size: int, timeout: float = 60.0) -> Path:
-    """Download one file into the cache, verifying its MD5 before it is kept."""
+    """Download one file into the cache, verifying its MD5 before it is kept.
+
+    The bytes go to a temporary file that is published with ``os.replace`` only
+    when the MD5 matches; on any error it is removed. Call with the entry's lock
+    held (:func:`load` does).
+    """
     path = local_path(flag, image_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
     source = url(flag, image_size)
     digest = hashlib.md5()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with cachefiles.temporary_file(path) as tmp:
+        with open(tmp, "wb") as out:
             try:
                 response = urllib.request.urlopen(source, timeout=timeout)  # noqa: S310
             except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -171,9 +175,6 @@ def download_file(flag: str, image_size: int, timeout: float = 60.0) -> Path:
                 f"at {path}."
             )
         os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -185,12 +186,27 @@ def _extract_dir(path: Path) -> Path:
     return path.with_suffix("")  # pneumoniamnist_64.npz -> pneumoniamnist_64/
 
 
+def _read_stamp(path: Path) -> dict:
+    try:
+        stamp = json.loads(_stamp_path(path).read_text())
+        return stamp if isinstance(stamp, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _file_key(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
 def _reject(path: Path, got: str, want: str) -> None:
+    """Move a file with the wrong MD5 aside (call with the entry's lock held)."""
     rejected = path.with_name(path.name + ".rejected")
     os.replace(path, rejected)
     shutil.rmtree(_extract_dir(path), ignore_errors=True)
     _stamp_path(path).unlink(missing_ok=True)
-    _VERIFIED.pop(str(path), None)
+    for key in [k for k in _VERIFIED if k == str(path) or k.startswith(str(_extract_dir(path)))]:
+        _VERIFIED.pop(key, None)
     raise DataError(
         f"Refusing {path}: its MD5 is {got} but the published MD5 is {want}, so the file is "
         f"corrupt or was altered. It was moved aside to {rejected} and will not be used. "
@@ -199,44 +215,91 @@ def _reject(path: Path, got: str, want: str) -> None:
     )
 
 
+def _md5_ok(path: Path, want: str) -> bool:
+    """Is the npz verified? Memo of this process, a trusted stamp (big files), or a hash now.
+
+    Small files are re-hashed once per process; big ones (hashing takes seconds)
+    trust the stamp written after their last check while size and mtime are unchanged.
+    """
+    key = _file_key(path)
+    if _VERIFIED.get(str(path)) == key:
+        return True
+    stamp = _read_stamp(path)
+    trusted = key[0] > TRUST_STAMP_ABOVE_BYTES and [stamp.get("size"), stamp.get("mtime_ns")] == list(key)
+    if not (trusted and stamp.get("md5") == want) and md5_of(path) != want:
+        return False
+    _VERIFIED[str(path)] = key
+    return True
+
+
 def verify(flag: str, image_size: int) -> Path:
     """Check the cached file's MD5 before use; refuse a mismatch (the file is never used)."""
     path = local_path(flag, image_size)
-    stat = path.stat()
-    key = (stat.st_size, stat.st_mtime_ns)
-    want = expected_md5(flag, image_size)
-    if _VERIFIED.get(str(path)) == key:
-        return path
-    stamp = _stamp_path(path)
-    # Small files are re-hashed once per process; big ones (hashing takes seconds) trust
-    # a stamp written after their last successful check while size and mtime are unchanged.
-    if stamp.is_file() and key[0] > TRUST_STAMP_ABOVE_BYTES:
-        try:
-            saved = json.loads(stamp.read_text())
-            if saved == {"size": key[0], "mtime_ns": key[1], "md5": want}:
-                _VERIFIED[str(path)] = key
-                return path
-        except (OSError, ValueError):
-            pass
-    got = md5_of(path)
-    if got != want:
-        _reject(path, got, want)
-    shutil.rmtree(_extract_dir(path), ignore_errors=True)  # derived arrays are rebuilt
-    stamp.write_text(json.dumps({"size": key[0], "mtime_ns": key[1], "md5": want}))
-    _VERIFIED[str(path)] = key
+    with cachefiles.file_lock(path):
+        _verify_locked(path, expected_md5(flag, image_size))
     return path
 
 
-def _extract(path: Path) -> Path:
-    """Stream every array of the npz into ``.npy`` files (constant memory); return the folder."""
+def _verify_locked(path: Path, want: str) -> None:
+    if not _md5_ok(path, want):
+        _reject(path, md5_of(path), want)
+
+
+def _crc32_of(path: Path, chunk: int = 1 << 22) -> int:
+    crc = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _array_ok(target: Path, info: zipfile.ZipInfo, recorded: dict) -> bool:
+    """Is one extracted ``.npy`` complete and equal to its npz member? Never raises.
+
+    Size against the zip directory always; the CRC-32 once per process for files
+    up to ``TRUST_STAMP_ABOVE_BYTES`` (bigger ones: unchanged size and mtime since
+    the extraction the stamp records).
+    """
+    try:
+        stat = _file_key(target)
+        if stat[0] != info.file_size:
+            return False
+        if _VERIFIED.get(str(target)) != stat:
+            trusted = stat[0] > TRUST_STAMP_ABOVE_BYTES and recorded.get(target.stem) == list(stat)
+            if not trusted and _crc32_of(target) != info.CRC:
+                return False
+            _VERIFIED[str(target)] = stat
+    except OSError:
+        return False
+    return True
+
+
+def _arrays_ok(path: Path) -> bool:
+    """Are all extracted arrays of ``path`` usable? False means "extract again" (never raises)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = {k: archive.getinfo(f"{k}.npy") for k in _KEYS}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    recorded = _read_stamp(path).get("arrays") or {}
     folder = _extract_dir(path)
-    if all((folder / f"{k}.npy").is_file() for k in _KEYS):
-        return folder
+    return all(_array_ok(folder / f"{k}.npy", info, recorded) for k, info in infos.items())
+
+
+def _extract(path: Path, want: str) -> Path:
+    """Stream every array of the npz into ``.npy`` files (constant memory); return the folder.
+
+    Call with the entry's lock held. Only missing or damaged arrays are written,
+    each to a temporary file published with ``os.replace`` (a process that has
+    the old file open keeps reading it); the stamp then records what was checked.
+    """
+    folder = _extract_dir(path)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
         raise DataError(f"{path} is not a valid .npz (zip) file: {exc}. Delete it and load again.") from exc
+    recorded = _read_stamp(path).get("arrays") or {}
     with archive:
         names = set(archive.namelist())
         missing = [k for k in _KEYS if f"{k}.npy" not in names]
@@ -244,12 +307,26 @@ def _extract(path: Path) -> Path:
             raise DataError(f"{path} lacks the arrays {missing}; it is not a MedMNIST file.")
         for key in _KEYS:
             target = folder / f"{key}.npy"
-            if target.is_file():
+            info = archive.getinfo(f"{key}.npy")
+            if _array_ok(target, info, recorded):
                 continue
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npy.part")
-            with os.fdopen(fd, "wb") as out, archive.open(f"{key}.npy") as member:
-                shutil.copyfileobj(member, out, 1 << 22)
-            os.replace(tmp, target)
+            cachefiles.remove_stale_temporaries(folder, target.name)
+            with cachefiles.temporary_file(target) as tmp:
+                try:
+                    with open(tmp, "wb") as out, archive.open(info) as member:
+                        shutil.copyfileobj(member, out, 1 << 22)  # zipfile checks the CRC-32
+                except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                    raise DataError(
+                        f"{path} is damaged: its array {key} cannot be extracted ({exc}). Delete "
+                        "the file and load again to download a fresh copy."
+                    ) from exc
+                os.replace(tmp, target)
+            _VERIFIED[str(target)] = _file_key(target)
+    arrays = {k: list(_file_key(folder / f"{k}.npy")) for k in _KEYS}
+    size, mtime_ns = _file_key(path)
+    stamp = {"size": size, "mtime_ns": mtime_ns, "md5": want, "arrays": arrays}
+    if _read_stamp(path) != stamp:
+        cachefiles.publish_bytes(_stamp_path(path), json.dumps(stamp).encode())
     return folder
 
 
@@ -259,11 +336,18 @@ def _labels(folder: Path, split: str, multi: bool) -> np.ndarray:
     return labels.reshape(len(labels), -1) if multi else labels.reshape(len(labels))
 
 
-def _to_grey(images: np.ndarray, cache_file: Path) -> np.ndarray:
-    """RGB uint8 memmap -> greyscale (ITU-R 601 luma), written chunk-wise to a cached .npy."""
-    if not cache_file.is_file():
-        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".npy.part")
-        os.close(fd)
+def _grey_ok(images: np.ndarray, cache_file: Path) -> bool:
+    try:
+        grey = np.load(cache_file, mmap_mode="r")
+    except (OSError, ValueError, EOFError):
+        return False
+    return grey.dtype == np.uint8 and grey.shape == images.shape[:3] + (1,)
+
+
+def _write_grey(images: np.ndarray, cache_file: Path) -> None:
+    """RGB uint8 memmap -> greyscale (ITU-R 601 luma), written chunk-wise (lock held)."""
+    cachefiles.remove_stale_temporaries(cache_file.parent, cache_file.name)
+    with cachefiles.temporary_file(cache_file) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=images.shape[:3] + (1,))
         weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
         for start in range(0, len(images), 4096):
@@ -272,7 +356,52 @@ def _to_grey(images: np.ndarray, cache_file: Path) -> np.ndarray:
         out.flush()
         del out
         os.replace(tmp, cache_file)
-    return np.load(cache_file, mmap_mode="r")
+
+
+def _open(path: Path, split: str, grey: bool, multi: bool, *, repair: bool):
+    """Memory-map one split and read every split's labels; None if a grey copy needs writing.
+
+    With ``repair`` (exclusive lock held) a missing or damaged grey copy is rewritten.
+    """
+    folder = _extract_dir(path)
+    images = np.load(folder / f"{split}_images.npy", mmap_mode="r")
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise DataError(f"{path}: {split}_images is {images.dtype} {images.shape}, not uint8 images")
+    pixels = images[..., None] if images.ndim == 3 else images
+    if grey and pixels.shape[-1] == 3:
+        grey_file = folder / f"{split}_images_grey.npy"
+        if not _grey_ok(pixels, grey_file):
+            if not repair:
+                return None
+            _write_grey(pixels, grey_file)
+        pixels = np.load(grey_file, mmap_mode="r")
+    return pixels, {s: _labels(folder, s, multi) for s in SPLITS}
+
+
+def _open_verified(flag: str, image_size: int, split: str, grey: bool, multi: bool, download: bool):
+    """Download if needed, verify, extract and memory-map — safely beside other processes.
+
+    Readers hold the entry's lock shared while they check and open files; only
+    when something is missing or damaged do they take it exclusively to download,
+    verify (rejecting a bad file), extract or rewrite, so no process deletes or
+    replaces a file while another one is between checking and opening it.
+    """
+    path = local_path(flag, image_size)
+    want = expected_md5(flag, image_size)
+    with cachefiles.file_lock(path, shared=True):
+        if path.is_file() and _md5_ok(path, want) and _arrays_ok(path):
+            opened = _open(path, split, grey, multi, repair=False)
+            if opened is not None:
+                return opened
+    with cachefiles.file_lock(path):
+        cachefiles.remove_stale_temporaries(path.parent, path.name)
+        if not path.is_file():
+            if not download:
+                raise DataError(_offline_message(flag, image_size, "download=False"))
+            download_file(flag, image_size)
+        _verify_locked(path, want)
+        _extract(path, want)
+        return _open(path, split, grey, multi, repair=True)
 
 
 def load(flag: str, image_size: int, split: str, *, download: bool = True, color: str = "auto"):
@@ -285,28 +414,18 @@ def load(flag: str, image_size: int, split: str, *, download: bool = True, color
     if color not in ("auto", "grey", "gray"):
         raise DataError(f"color={color!r} is not valid for MedMNIST; use 'auto' or 'grey'.")
     info = INFO[flag]
-    path = local_path(flag, image_size)
-    if not path.is_file():
-        if not download:
-            raise DataError(_offline_message(flag, image_size, "download=False"))
-        download_file(flag, image_size)
-    verify(flag, image_size)
-    folder = _extract(path)
-    images = np.load(folder / f"{split}_images.npy", mmap_mode="r")
-    if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise DataError(f"{path}: {split}_images is {images.dtype} {images.shape}, not uint8 images")
-    pixels = images[..., None] if images.ndim == 3 else images
+    multi = info["task"].startswith("multi-label")
+    grey = color in ("grey", "gray")
+    pixels, all_labels = _open_verified(flag, image_size, split, grey, multi, download)
     preprocessing = [
         "as published by MedMNIST (already resized and scaled to uint8 by its authors)",
         "memory-mapped uint8 from the verified file; scaled to [-1, 1] on use",
     ]
-    if color in ("grey", "gray") and pixels.shape[-1] == 3:
-        pixels = _to_grey(pixels, folder / f"{split}_images_grey.npy")
+    if grey and INFO[flag]["channels"] == 3:
         preprocessing.append("converted RGB to greyscale (0.299 R + 0.587 G + 0.114 B)")
-    multi = info["task"].startswith("multi-label")
     names = list(info["classes"])
-    labels = _labels(folder, split, multi)
-    counts = {s: class_counts(_labels(folder, s, multi), names, 0) for s in SPLITS}
+    labels = all_labels[split]
+    counts = {s: class_counts(all_labels[s], names, 0) for s in SPLITS}
     licence = f"{info['licence']} ({LICENCE_URLS[info['licence']]})"
     notes = [f"task: {info['task']}"]
     if multi:
@@ -331,7 +450,10 @@ def load(flag: str, image_size: int, split: str, *, download: bool = True, color
         notes=notes,
     )
     report = LoadReport(flag, split, loaded=len(pixels))
-    report.notes.append(f"MD5 verified ({expected_md5(flag, image_size)}); pixels memory-mapped from {folder}")
+    report.notes.append(
+        f"MD5 verified ({expected_md5(flag, image_size)}); pixels memory-mapped from the "
+        f"kit's cache (medmnist/{file_name(flag, image_size)[:-4]}/)"
+    )
     report.notes.append(f"licence: {licence}")
     if flag not in _LICENCE_SHOWN:
         _LICENCE_SHOWN.add(flag)

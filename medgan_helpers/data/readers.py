@@ -1,26 +1,42 @@
 """Reading one file of a ``folder:`` dataset: PNG/JPEG/TIFF/BMP, DICOM, NIfTI -> 2-D uint8.
 
-* DICOM (pydicom): only the pixel and display tags are read (``specific_tags``), so
-  identifying fields (names, IDs, dates, institutions) are never even parsed;
-  rescale slope/intercept -> Hounsfield units; CT windows; MONOCHROME1 inverted;
-  multi-frame files give one image per frame; files without an extension are
-  recognised by the ``DICM`` marker at byte 128.
+* Only regular files are opened (``O_NONBLOCK``, then ``fstat``): a FIFO, device
+  or socket is skipped with the reason, never read (reading a FIFO would block).
+* Multi-page TIFFs and multi-frame DICOMs are streamed one page / frame at a
+  time, and each image is padded and resized to the output size at once, so a
+  file never occupies more than one page's worth of memory:
+  :func:`memory_bound` — 20 bytes per pixel of the largest page plus 64 MB for
+  the decoders, whatever the number of pages. Pages above ``MAX_PAGE_PIXELS``
+  (40 megapixels, so ~0.9 GB at most) are skipped with the reason.
+* DICOM (pydicom): the display tags, and — in memory only — the values that say
+  whose scan it is (PatientName, PatientID, …; to refuse identifying class names)
+  and which patient / study / series it belongs to (to keep a patient's images
+  in one split). They are dropped after loading; nothing else of the header is
+  read. Rescale slope/intercept -> Hounsfield units; CT windows; MONOCHROME1
+  inverted; files without an extension are recognised by the ``DICM`` marker.
 * NIfTI (nibabel): 3-D volumes -> 2-D slices along ``nifti_axis`` (canonical RAS
-  orientation, 2 = axial), near-empty slices dropped.
+  orientation, 2 = axial), near-empty slices dropped; a 4-D file gives its first
+  volume.
 * Normalisation that suits the modality: percentile clip for MR and other
   continuous data, windowing for CT; 8-bit photos are kept as they are. Then
   pad-to-square and an anti-aliased resize (Pillow LANCZOS).
+
+Every item is named by the file's opaque id (``class/file-<id>``), never by its
+path; error messages are scrubbed of paths before they reach the report.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from medgan_helpers.data import privacy
 from medgan_helpers.data.imageset import DataError
 
 RASTER_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
@@ -39,56 +55,104 @@ CT_WINDOWS: dict[str, tuple[float, float]] = {
     "bone": (400.0, 1800.0),
 }
 DEFAULT_CT_WINDOW = "soft-tissue"
-#: Only these DICOM tags are read: pixels and how to display them. No patient fields.
-DICOM_TAGS = [
-    "Modality",
-    "PhotometricInterpretation",
-    "SamplesPerPixel",
-    "PlanarConfiguration",
-    "Rows",
-    "Columns",
-    "BitsAllocated",
-    "BitsStored",
-    "HighBit",
-    "PixelRepresentation",
-    "NumberOfFrames",
-    "RescaleSlope",
-    "RescaleIntercept",
-    "WindowCenter",
-    "WindowWidth",
-    "PixelSpacing",
-    "PixelData",
-    "FloatPixelData",
-    "DoubleFloatPixelData",
-    "ExtendedOffsetTable",
-    "ExtendedOffsetTableLengths",
-]
 NEAR_EMPTY_FRACTION = 0.02  # a NIfTI slice with < 2 % foreground pixels is dropped
+#: Pages / frames larger than this are skipped (the memory bound).
+MAX_PAGE_PIXELS = 40_000_000
+#: Peak memory per pixel of the page being read (16-bit page, its float32 copies, resizing).
+BYTES_PER_PAGE_PIXEL = 20
+#: Plus this much for the decoders' own buffers (Pillow, pydicom, zlib), whatever the file.
+READER_OVERHEAD_BYTES = 64 * 1024**2
+
+
+def memory_bound(page_pixels: int) -> int:
+    """The stated bound on the extra memory reading one file takes, given its largest page.
+
+    Pages and frames are read one at a time, so the bound does not grow with their number.
+    """
+    return BYTES_PER_PAGE_PIXEL * int(page_pixels) + READER_OVERHEAD_BYTES
+@dataclass
+class FileEntry:
+    """One file to read. ``path`` stays in memory; everything stored uses ``item``."""
+
+    path: Path
+    item: str  # "class/file-<id>" or "file-<id>"
+    label: str | None
+    group: str  # in-memory token of the sub-folder or the file: the unit splits keep together
+    group_kind: str  # "sub-folder" or "file"
 
 
 @dataclass
 class Slice:
-    """One 2-D image on its way through the pipeline (never holds header fields)."""
+    """One 2-D image, already at the output size (never holds header fields or paths)."""
 
-    item: str  # relative path (+ frame / slice index)
-    group: str  # relative path of the file: the unit that splits keep together
+    item: str
+    group: str
+    group_kind: str
     label: str | None
     modality: str
-    pixels: np.ndarray  # uint8 H×W or H×W×3 after normalisation, before resizing
-    aspect: float = 1.0  # physical width / height of a pixel (NIfTI voxels)
+    pixels: np.ndarray  # uint8 S×S or S×S×3
 
 
 @dataclass
 class ScanResult:
+    """What reading the files gave; ``identities`` is dropped before anything is kept."""
+
+    image_size: int
     slices: list[Slice] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kinds: Counter = field(default_factory=Counter)
     steps: set = field(default_factory=set)
+    identities: privacy.Identities = field(default_factory=privacy.Identities)
+
+    def add(self, entry: FileEntry, item: str, modality: str, pixels: np.ndarray,
+            aspect: float = 1.0, group: tuple[str, str] | None = None) -> None:
+        """Keep one image: padded to a square and resized now, so only small images pile up."""
+        token, kind = group or (entry.group, entry.group_kind)
+        small = pad_to_square_and_resize(pixels, self.image_size, aspect)
+        self.slices.append(Slice(item, token, kind, entry.label, modality, small))
+
+    def skip(self, item: str, reason: str) -> None:
+        """Record a skipped file, page, frame or slice."""
+        self.skipped.append((item, reason))
+
+
+def special_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is ("a FIFO (named pipe)", "a socket", …)."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+class NotRegularFile(OSError):
+    """A path that is not a regular file (a FIFO, device, socket…): never read."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file (never blocks on a FIFO)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        kind = special_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise NotRegularFile(f"{kind}, not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def file_kind(path: Path) -> str | None:
-    """'raster', 'dicom', 'nifti' or None (not an image)."""
+    """'raster', 'dicom', 'nifti' or None (not an image). Only regular files are opened."""
     name = path.name.lower()
     if name.endswith(NIFTI_EXTS):
         return "nifti"
@@ -99,13 +163,19 @@ def file_kind(path: Path) -> str | None:
         return "dicom"
     if suffix == "" or not suffix[1:].isalpha():  # extension-less (or e.g. ".1234")
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path) as fh:
                 head = fh.read(132)
         except OSError:
             return None
         if len(head) == 132 and head[128:132] == b"DICM":
             return "dicom"
     return None
+
+
+def failure_reason(what: str, exc: BaseException, entry: FileEntry) -> str:
+    """``what (ErrorType: message)`` with the file's path and name scrubbed out."""
+    message = privacy.scrub(str(exc), [entry.path])
+    return f"{what} ({type(exc).__name__}: {message})" if message else f"{what} ({type(exc).__name__})"
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -150,14 +220,16 @@ def unit_to_uint8(unit: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(unit * 255.0), 0, 255).astype(np.uint8)
 
 
-def _finite_check(values: np.ndarray) -> str | None:
+def finite_check(values: np.ndarray) -> str | None:
+    """A reason to skip ``values`` if it holds NaN or infinite values, else None."""
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).sum())
         return f"contains {bad} NaN or infinite values"
     return None
 
 
-def _constant_check(values: np.ndarray) -> str | None:
+def constant_check(values: np.ndarray) -> str | None:
+    """A reason to skip ``values`` if it is empty or constant, else None."""
     if values.size == 0:
         return "empty image"
     lo, hi = values.min(), values.max()
@@ -169,141 +241,106 @@ def _constant_check(values: np.ndarray) -> str | None:
 # --------------------------------------------------------------------------- readers
 
 
-def read_raster(path: Path, rel: str, label, opts, out: ScanResult) -> None:
+def _raster_array(frame) -> np.ndarray:
+    """One Pillow page as uint8 H×W / H×W×3, or its native 16/32-bit or float values."""
+    mode = frame.mode
+    if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
+        arr = np.asarray(frame.convert("RGB"))
+        if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]):
+            arr = arr[..., 0]
+        return arr
+    if mode in ("L", "1"):
+        return np.asarray(frame.convert("L"))
+    arr = np.asarray(frame)  # 16-bit / 32-bit integer or float greyscale
+    return arr if arr.dtype.kind in "uif" else np.asarray(frame.convert("F"))
+
+
+def read_raster(entry: FileEntry, opts: dict, out: ScanResult) -> None:
+    """PNG/JPEG/TIFF/BMP: every page, one at a time."""
     from PIL import Image, ImageSequence
 
     try:
-        with Image.open(path) as img:
-            frames = []
-            for frame in ImageSequence.Iterator(img):
-                frame.load()
-                frames.append(frame.copy())
+        with open_regular(entry.path) as fh, Image.open(fh) as img:
+            pages = int(getattr(img, "n_frames", 1) or 1)
+            for index, frame in enumerate(ImageSequence.Iterator(img)):
+                item = entry.item if pages == 1 else f"{entry.item} [page {index}]"
+                width, height = frame.size
+                if width * height > MAX_PAGE_PIXELS:
+                    out.skip(item, f"page of {width}×{height} pixels is above the "
+                             f"{MAX_PAGE_PIXELS // 10**6} megapixel limit (memory bound); "
+                             "downsample it first")
+                    continue
+                try:
+                    frame.load()
+                    arr = _raster_array(frame)
+                except Exception as exc:  # a damaged page: skip it, keep the others
+                    what = "unreadable or truncated image" if pages == 1 else "unreadable page"
+                    out.skip(item, failure_reason(what, exc, entry))
+                    continue
+                _keep_raster(entry, item, arr, opts, out)
+                del arr
     except Exception as exc:  # PIL raises many types for corrupt / truncated / non-images
-        out.skipped.append((rel, f"unreadable or truncated image ({type(exc).__name__}: {exc})"))
+        out.skip(entry.item, failure_reason("unreadable or truncated image", exc, entry))
         return
-    for f_index, frame in enumerate(frames):
-        item = rel if len(frames) == 1 else f"{rel} [page {f_index}]"
-        mode = frame.mode
-        if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
-            arr = np.asarray(frame.convert("RGB"))
-            if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]):
-                arr = arr[..., 0]
-        elif mode in ("L", "1"):
-            arr = np.asarray(frame.convert("L"))
-        else:  # 16-bit / 32-bit integer or float greyscale
-            arr = np.asarray(frame)
-            if arr.dtype.kind not in "uif":
-                arr = np.asarray(frame.convert("F"))
-        if (reason := _finite_check(arr)) or (reason := _constant_check(arr)):
-            out.skipped.append((item, reason))
-            continue
-        if arr.dtype == np.uint8:
-            pixels = arr
-            out.steps.add("8-bit PNG/JPEG/TIFF/BMP kept as stored (already display-ready)")
-        else:
-            pixels = unit_to_uint8(percentile_clip(arr, *opts["mr_percentiles"]))
-            out.steps.add(
-                "16-bit / float images: percentile clip "
-                f"{opts['mr_percentiles'][0]}-{opts['mr_percentiles'][1]} %"
-            )
-        modality = "photo" if pixels.ndim == 3 else opts["modality_hint"] or "other"
-        out.slices.append(Slice(item, rel, label, modality, pixels))
     out.kinds["PNG/JPEG/TIFF/BMP file"] += 1
 
 
-def read_dicom(path: Path, rel: str, label, opts, out: ScanResult) -> None:
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(path, specific_tags=DICOM_TAGS, force=True)
-        if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-            out.skipped.append((rel, "no pixel data found (a truncated file, or a DICOM without an image such as a report)"))
-            return
-        arr = ds.pixel_array
-        modality = str(ds.get("Modality", "") or "OT").upper()
-        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        slope = float(ds.get("RescaleSlope", 1) or 1)
-        intercept = float(ds.get("RescaleIntercept", 0) or 0)
-        file_window = None
-        if "WindowCenter" in ds and "WindowWidth" in ds:
-            c, w = ds.WindowCenter, ds.WindowWidth
-            c = c[0] if isinstance(c, pydicom.multival.MultiValue) else c
-            w = w[0] if isinstance(w, pydicom.multival.MultiValue) else w
-            file_window = (float(c), float(w))
-    except Exception as exc:  # pydicom raises many types for broken files
-        out.skipped.append((rel, f"unreadable DICOM ({type(exc).__name__}: {str(exc)[:120]})"))
+def _keep_raster(entry: FileEntry, item: str, arr: np.ndarray, opts: dict, out: ScanResult) -> None:
+    if (reason := finite_check(arr)) or (reason := constant_check(arr)):
+        out.skip(item, reason)
         return
-    finally:
-        ds = None  # drop the header object as soon as the pixels are out
-    if opts["modality"] != "auto":
-        modality = opts["modality"]
-    arr = np.asarray(arr)
-    if frames == 1:
-        arr = arr[None]
-    colour = samples == 3
-    if not colour:
-        arr = arr.astype(np.float32) * slope + intercept  # -> HU for CT
-        if slope != 1 or intercept != 0:
-            out.steps.add("DICOM rescale slope/intercept applied (CT -> Hounsfield units)")
-    out.kinds[f"DICOM {modality}" + (f" ({frames} frames)" if frames > 1 else "")] += 1
-    for f_index in range(arr.shape[0]):
-        item = rel if frames == 1 else f"{rel} [frame {f_index}]"
-        frame = arr[f_index]
-        if (reason := _finite_check(frame)) or (reason := _constant_check(frame)):
-            out.skipped.append((item, reason))
-            continue
-        if colour:
-            pixels = frame.astype(np.uint8) if frame.dtype == np.uint8 else unit_to_uint8(percentile_clip(frame))
-        elif modality == "CT":
-            (c, w), description = resolve_window(opts["ct_window"], file_window)
-            unit = window(frame, c, w)
-            out.steps.add(f"CT windowing: {description}")
-            if photometric == "MONOCHROME1":
-                unit = 1.0 - unit
-            pixels = unit_to_uint8(unit)
-            if pixels.min() == pixels.max():
-                out.skipped.append((item, f"constant after windowing (all HU outside C={c:g} W={w:g})"))
-                continue
-        else:
-            unit = percentile_clip(frame, *opts["mr_percentiles"])
-            out.steps.add(
-                f"{modality}: percentile clip {opts['mr_percentiles'][0]}-{opts['mr_percentiles'][1]} % per image"
-            )
-            if photometric == "MONOCHROME1":
-                unit = 1.0 - unit
-            pixels = unit_to_uint8(unit)
-        if photometric == "MONOCHROME1" and not colour:
-            out.steps.add("MONOCHROME1 images inverted (so that bright = dense / high signal)")
-        out.slices.append(Slice(item, rel, label, modality, pixels))
+    if arr.dtype == np.uint8:
+        pixels = arr
+        out.steps.add("8-bit PNG/JPEG/TIFF/BMP kept as stored (already display-ready)")
+    else:
+        pixels = unit_to_uint8(percentile_clip(arr, *opts["mr_percentiles"]))
+        out.steps.add(
+            "16-bit / float images: percentile clip "
+            f"{opts['mr_percentiles'][0]}-{opts['mr_percentiles'][1]} %"
+        )
+    modality = "photo" if pixels.ndim == 3 else opts["modality_hint"] or "other"
+    out.add(entry, item, modality, pixels)
 
 
-def read_nifti(path: Path, rel: str, label, opts, out: ScanResult) -> None:
+def _nifti_volume(entry: FileEntry) -> tuple[np.ndarray, list[float], int | None]:
+    """(volume as float32 in canonical RAS, voxel sizes, number of volumes if 4-D)."""
+    import gzip
+
     import nibabel as nib
 
+    with open_regular(entry.path) as fh:
+        gz = entry.path.name.lower().endswith(".gz")
+        with (gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh) as stream:
+            img = nib.Nifti1Image.from_stream(stream)
+            volumes = img.shape[3] if len(img.shape) == 4 else None
+            if volumes is not None:
+                img = img.slicer[..., 0]  # only the first volume is read
+            img = nib.as_closest_canonical(img)
+            volume = np.asarray(img.dataobj, dtype=np.float32)
+            return volume, [float(z) for z in img.header.get_zooms()[:3]], volumes
+
+
+def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
+    """NIfTI: one volume -> its 2-D slices along ``nifti_axis``."""
     try:
-        img = nib.as_closest_canonical(nib.load(str(path)))
-        volume = np.asarray(img.dataobj, dtype=np.float32)
-        zooms = [float(z) for z in img.header.get_zooms()[:3]]
+        volume, zooms, volumes = _nifti_volume(entry)
     except Exception as exc:
-        out.skipped.append((rel, f"unreadable NIfTI ({type(exc).__name__}: {str(exc)[:120]})"))
+        out.skip(entry.item, failure_reason("unreadable NIfTI", exc, entry))
         return
-    if volume.ndim == 4:
-        out.notes.append(f"{rel}: 4-D volume, only its first volume (of {volume.shape[3]}) used")
-        volume = volume[..., 0]
+    if volumes is not None:
+        out.notes.append(f"{entry.item}: 4-D volume, only its first volume (of {volumes}) used")
     if volume.ndim == 2:
         volume = volume[:, :, None]
         zooms = zooms[:2] + [1.0]
     if volume.ndim != 3:
-        out.skipped.append((rel, f"NIfTI with {volume.ndim} dimensions; expected 2, 3 or 4"))
+        out.skip(entry.item, f"NIfTI with {volume.ndim} dimensions; expected 2, 3 or 4")
         return
-    if (reason := _finite_check(volume)) is not None:
+    if (reason := finite_check(volume)) is not None:
         finite = np.isfinite(volume)
-        out.notes.append(f"{rel}: {reason}; those voxels set to the volume minimum")
+        out.notes.append(f"{entry.item}: {reason}; those voxels set to the volume minimum")
         volume = np.where(finite, volume, volume[finite].min() if finite.any() else 0.0)
-    if (reason := _constant_check(volume)) is not None:
-        out.skipped.append((rel, reason))
+    if (reason := constant_check(volume)) is not None:
+        out.skip(entry.item, reason)
         return
     modality = opts["modality"]
     if modality == "auto":
@@ -318,6 +355,7 @@ def read_nifti(path: Path, rel: str, label, opts, out: ScanResult) -> None:
             f"{modality} volumes: percentile clip {opts['mr_percentiles'][0]}-"
             f"{opts['mr_percentiles'][1]} % per volume"
         )
+    del volume
     axis = opts["nifti_axis"]
     in_plane = [zooms[i] for i in range(3) if i != axis]
     aspect = in_plane[0] / in_plane[1] if in_plane[1] > 0 else 1.0
@@ -328,11 +366,10 @@ def read_nifti(path: Path, rel: str, label, opts, out: ScanResult) -> None:
             dropped += 1
             continue
         # canonical RAS: show anterior / superior at the top
-        pixels = unit_to_uint8(np.rot90(plane))
-        out.slices.append(Slice(f"{rel} [slice {k}]", rel, label, modality, pixels, aspect))
+        out.add(entry, f"{entry.item} [slice {k}]", modality, unit_to_uint8(np.rot90(plane)), aspect)
     if dropped:
         out.notes.append(
-            f"{rel}: {dropped} near-empty slices (< {NEAR_EMPTY_FRACTION:.0%} foreground) dropped"
+            f"{entry.item}: {dropped} near-empty slices (< {NEAR_EMPTY_FRACTION:.0%} foreground) dropped"
         )
         out.steps.add("near-empty NIfTI slices dropped")
     out.kinds[f"NIfTI volume ({modality})"] += 1

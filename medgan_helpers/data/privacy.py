@@ -1,0 +1,221 @@
+"""Keeping patient identifiers out of everything the kit stores.
+
+- :func:`opaque_id`: a stable, opaque name for a folder or a file — a keyed hash
+  (HMAC-SHA256) of its path, so the name says nothing and cannot be confirmed by
+  hashing a guessed path. The key is 32 random bytes kept in
+  ``<cache>/privacy.key`` (made on first use); a new key gives new ids.
+- :class:`Identities`: identifying DICOM values seen while loading, held in
+  memory only (never pickled, never printed), to refuse class names that
+  contain one.
+- :func:`needle_pattern`: a byte pattern that finds a name or an ID however it
+  was written (``Doe^Jane``, ``DOE_JANE``, ``Jane Doe``, ``doe,jane``, …), used by
+  :func:`medgan_helpers.own_data.privacy_scan`.
+- :func:`scrub`, :func:`printable`: error messages without paths or identifiers;
+  any string (even from a non-UTF-8 file name) made safe to print.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from medgan_helpers import config
+
+#: DICOM keywords that identify a patient or an encounter (a subset of the DICOM
+#: PS3.15 basic confidentiality profile); the kit never keeps their values.
+IDENTIFYING_KEYWORDS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientAddress",
+    "OtherPatientIDs", "OtherPatientNames", "PatientTelephoneNumbers",
+    "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "StudyTime",
+    "AccessionNumber", "InstitutionName", "InstitutionAddress",
+    "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName", "StudyID",
+)  # fmt: skip
+#: Values read (in memory only) to check class names: who the patient is.
+CHECKED_KEYWORDS = (
+    "PatientName", "PatientID", "OtherPatientIDs", "OtherPatientNames", "PatientBirthName",
+    "PatientMotherBirthName", "PatientBirthDate", "AccessionNumber", "MedicalRecordLocator",
+)  # fmt: skip
+#: Values read (in memory only) to keep one patient's images in one split, in this order.
+GROUP_KEYWORDS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")
+#: Tokens shorter than this are too common to tell anything (and to search for).
+MIN_TOKEN = 3
+KEY_FILE = "privacy.key"
+_SEPARATOR = rb"(?:[\s^,_.;:/|+=\-]|%5[eE]|%20|%2[cC]|\\u005[eE]|&#94;){0,6}"
+
+
+# --------------------------------------------------------------------------- opaque ids
+
+
+_KEYS: dict[str, bytes] = {}
+
+
+def _key() -> bytes:
+    """The per-cache secret key (32 random bytes), made atomically on first use."""
+    folder = config.cache_dir()
+    path = folder / KEY_FILE
+    try:
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+    except OSError:
+        pass
+    return _new_key(folder, path)
+
+
+def _cached_key() -> bytes:
+    """:func:`_key`, read once per process and cache folder."""
+    folder = str(config.cache_dir())
+    if folder not in _KEYS:
+        _KEYS[folder] = _key()
+    return _KEYS[folder]
+
+
+def _new_key(folder: Path, path: Path) -> bytes:
+    """Make the key file: written aside, then linked into place (the first process wins)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{KEY_FILE}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(os.urandom(32))
+        try:
+            os.link(tmp, path)  # atomic; fails if another process made the key first
+        except OSError:  # it exists (damaged, or made meanwhile), or no hard links here
+            try:
+                usable = len(path.read_bytes()) == 32
+            except OSError:
+                usable = False
+            if not usable:
+                os.replace(tmp, path)
+                tmp = None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+    return path.read_bytes()
+
+
+def opaque_id(prefix: str, *parts: str | bytes, length: int = 12) -> str:
+    """``prefix-<hex>``: a keyed hash of ``parts`` (paths as bytes, any file name works)."""
+    message = b"\0".join(p if isinstance(p, bytes) else os.fsencode(p) for p in (prefix, *parts))
+    return f"{prefix}-{hmac.new(_cached_key(), message, hashlib.sha256).hexdigest()[:length]}"
+
+
+def group_token(kind: str, value: str) -> str:
+    """An in-memory stand-in for a grouping key (PatientID, UID, folder): never stored."""
+    return hashlib.sha256(os.fsencode(f"{kind}\0{value}")).hexdigest()
+
+
+# --------------------------------------------------------------------------- identities
+
+
+def tokens(value: str) -> list[str]:
+    """Lower-case letter/digit runs of ``value`` (``'Doe^Jane-X'`` -> ``['doe', 'jane', 'x']``)."""
+    return [t.lower() for t in re.findall(r"[^\W_]+", str(value))]
+
+
+class Identities:
+    """Identifying DICOM values seen during one load — in memory only, never shown or pickled."""
+
+    def __init__(self) -> None:
+        self._values: list[tuple[str, list[str]]] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def add(self, keyword: str, value) -> None:
+        """Remember one header value (a person name, an ID, a date) of ``keyword``."""
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            toks = tokens(str(v))
+            joined = "".join(toks)
+            if len(joined) >= MIN_TOKEN and (keyword, joined) not in self._seen:
+                self._seen.add((keyword, joined))
+                self._values.append((keyword, toks))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def found_in(self, name: str) -> str | None:
+        """The keyword of an identifying value that ``name`` contains, else None.
+
+        Matches the whole value with any separators and case (``DOE_JANE`` contains
+        ``Doe^Jane``), name parts in either order (``JaneDoe``), and, for person
+        names, any single name part of 3+ letters that is a whole word of ``name``.
+        """
+        name_toks = tokens(name)
+        glued = "".join(name_toks)
+        for keyword, toks in self._values:
+            if "".join(toks) in glued or "".join(reversed(toks)) in glued:
+                return keyword
+            if keyword.endswith("Name") and any(len(t) >= MIN_TOKEN and t in name_toks for t in toks):
+                return keyword
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Identities: {len(self)} values, held in memory only>"
+
+    def __reduce__(self):  # pickles (and copies) never carry the values
+        return (Identities, ())
+
+
+# --------------------------------------------------------------------------- search patterns
+
+
+def _token_forms(token: str) -> list[bytes]:
+    forms: set[bytes] = set()
+    for variant in {token, token.lower(), token.upper(), token.capitalize()}:
+        forms.add(variant.encode("utf-8"))
+        try:
+            forms.add(variant.encode("latin-1"))
+        except UnicodeEncodeError:
+            pass
+        if not variant.isascii():  # as JSON writes it with ensure_ascii
+            forms.add("".join(c if c.isascii() else f"\\u{ord(c):04x}" for c in variant).encode())
+    return sorted(forms, key=len, reverse=True)
+
+
+def needle_pattern(needle: str) -> re.Pattern[bytes]:
+    """A case-insensitive byte pattern for ``needle`` however it was written.
+
+    ``"Doe^Jane"`` matches ``Doe^Jane``, ``DOE JANE``, ``doe_jane``, ``Doe, Jane``,
+    ``Jane Doe``, ``doejane`` and URL- or JSON-escaped separators; an ID like
+    ``"PID-123-X"`` matches ``pid_123_x`` and ``PID123X``.
+
+    Raises:
+        ValueError: the needle has fewer than 3 letters or digits (it would match anything).
+    """
+    toks = re.findall(r"[^\W_]+", str(needle))
+    if len("".join(toks)) < MIN_TOKEN:
+        raise ValueError(
+            f"The privacy-scan string {printable(needle)!r} has fewer than {MIN_TOKEN} letters "
+            "or digits, so it would match almost anything; give a full name or ID."
+        )
+    orders = {tuple(toks), tuple(toks[1:] + toks[:1]), tuple(reversed(toks))}
+    alternatives = []
+    for order in sorted(orders):
+        parts = [b"(?:" + b"|".join(re.escape(f) for f in _token_forms(t)) + b")" for t in order]
+        alternatives.append(_SEPARATOR.join(parts))
+    return re.compile(b"|".join(alternatives), re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def printable(text: str | bytes) -> str:
+    """``text`` safe to print anywhere: undecodable bytes become ``\\xNN`` escapes."""
+    raw = text if isinstance(text, bytes) else str(text).encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def scrub(message: str, secrets: list[str | Path]) -> str:
+    """``message`` with every path, file or folder name in ``secrets`` replaced by ``…``."""
+    words: set[str] = set()
+    for secret in secrets:
+        text = str(secret)
+        words.add(text)
+        words.update(p for p in re.split(r"[\\/]", text) if len(p) >= MIN_TOKEN)
+        words.update(t for t in re.findall(r"[^\W_]+", text) if len(t) >= 4)
+    out = str(message)
+    for word in sorted(words, key=len, reverse=True):
+        out = out.replace(word, "…")
+    return printable(out)[:160]
