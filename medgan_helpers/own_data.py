@@ -141,10 +141,14 @@ class _Searcher:
     def __init__(self, needles: list[str]) -> None:
         self.scan = PrivacyScan(list(needles))
         self.patterns = [privacy.needle_pattern(n) for n in needles]
+        self._anchored = [(privacy.needle_anchors(n), p) for n, p in zip(needles, self.patterns)]
 
     def _hit(self, blob: bytes) -> bool:
-        unpadded = blob.replace(b"\0", b"")  # UTF-16 text, written with NULs between letters
-        return any(p.search(blob) or p.search(unpadded) for p in self.patterns)
+        for text in (blob, blob.replace(b"\0", b"")):  # and UTF-16 text (NULs between letters)
+            low = text.lower()
+            if any(any(a in low for a in anchors) and p.search(text) for anchors, p in self._anchored):
+                return True
+        return False
 
     def _masked(self, label: str) -> str:
         """``label`` with every match of a needle replaced by «…» (places are printed)."""

@@ -174,6 +174,16 @@ def _token_forms(token: str) -> list[bytes]:
     return sorted(forms, key=len, reverse=True)
 
 
+def needle_anchors(needle: str) -> list[bytes]:
+    """Lower-cased byte forms of the needle's longest token: every match contains one.
+
+    A cheap ``in`` test on ``blob.lower()`` with these rules out most blobs before
+    the (slower) :func:`needle_pattern` runs.
+    """
+    toks = re.findall(r"[^\W_]+", str(needle)) or [str(needle)]
+    return sorted({form.lower() for form in _token_forms(max(toks, key=len))})
+
+
 def needle_pattern(needle: str) -> re.Pattern[bytes]:
     """A case-insensitive byte pattern for ``needle`` however it was written.
 
@@ -218,4 +228,5 @@ def scrub(message: str, secrets: list[str | Path]) -> str:
     out = str(message)
     for word in sorted(words, key=len, reverse=True):
         out = out.replace(word, "…")
-    return printable(out)[:160]
+    out = printable(out)
+    return out if len(out) <= 200 else out[:199] + "…"

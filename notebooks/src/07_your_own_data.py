@@ -61,17 +61,22 @@ PRIVACY_NEEDLES = [demo.DEMO_PATIENT_NAME]  # strings that must never appear in 
 # ## Your folder, or the demo
 #
 # The kit only ever *reads* your folder. Caches go to `config.cache_dir()` and
-# everything this notebook writes goes to `config.artifacts_dir()`.
+# everything this notebook writes goes to `config.artifacts_dir()`. This cell
+# prints counts only: a saved notebook keeps what its cells print, so nothing
+# here names the folder or a file.
 
 # %%
 if not DATA:
     DATA = f"folder:{demo.make_demo_folder()}"
 folder = Path(DATA.removeprefix("folder:"))
 files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
-by_class = collections.Counter(p.relative_to(folder).parts[0] for p in files)
-by_type = collections.Counter("".join(p.suffixes) or "(no extension)" for p in files)
-print(f"{folder}: {len(files)} files")
-print("  per subfolder:", dict(by_class))
+by_class = collections.Counter(
+    p.relative_to(folder).parts[0] if len(p.relative_to(folder).parts) > 1 else "(top level)"
+    for p in files
+)
+by_type = collections.Counter("".join(p.suffixes).lower() or "(no extension)" for p in files)
+print(f"{len(files)} files")
+print("  per class folder:", dict(by_class))
 print("  per file type:", dict(by_type))
 
 # %% [markdown]
@@ -103,26 +108,46 @@ for path in dicoms[:50]:
 print(f"identifying fields present in {min(len(dicoms), 50)} DICOM files:", dict(field_counts))
 
 # %% [markdown]
-# ## Load the three splits
+# ## Load the three splits — by patient
 #
-# The loader assigns whole files (every slice of a volume together) to train,
-# val or test, so a test image is never a neighbouring slice of a training one.
-# It skips what it cannot use and says why.
+# Scans usually come as one DICOM file per slice, in a folder per patient. If
+# slices were shared out one by one, every patient would sit in train, val *and*
+# test, and a "test" image would be a neighbouring slice of a training image: the
+# test-vs-train and memorisation numbers would look better than they are. So the
+# loader splits by **group**: the DICOM PatientID (else the study or series UID),
+# for other files the sub-folder below the class folder, else the file. A group
+# is never in two splits. The IDs are used in memory only and never stored.
+#
+# The loaded set is named by an opaque id (`folder-…`), and each file by its
+# class plus an opaque id (`file-…`): that is all the report, the card, the run
+# and the export ever say about your files. The loader skips what it cannot use
+# and says why.
 
 # %%
 splits = {s: data.load_dataset(DATA, image_size=IMAGE_SIZE, split=s, seed=SEED)
           for s in ("train", "val", "test")}
 print(splits["train"].report)
 
+# %%
+card = splits["train"].card()
+print("dataset id:", splits["train"].name)
+print("groups per split:", card.groups)
+print(card.group_rule)
+for s, ds in splits.items():
+    print(f"  {s:>5}: {len(ds):4d} images from {card.groups[s]:3d} groups")
+
 # %% [markdown]
 # Broken files are not errors: each is listed with its reason (the folder is
-# scanned once, so every split's report lists the same skipped files). Grouped by
-# kind of problem:
+# scanned once, so every split's report lists the same skipped files). To find
+# them, `report.local_path(item)` gives a file's path relative to your folder —
+# from this session's memory only: the kit never saves these paths (clear this
+# output before you share the notebook). Grouped by kind of problem:
 
 # %%
+report = splits["train"].report
 problems = collections.defaultdict(list)
-for item, reason in splits["train"].report.skipped:
-    problems[reason.split(" (")[0].split(" of ")[0]].append(Path(item).name)
+for item, reason in report.skipped:
+    problems[reason.split(" (")[0].split(" of ")[0]].append(report.local_path(item) or item)
 for problem, items in problems.items():
     print(f"{problem}: {len(items)} — {', '.join(items[:4])}{' …' if len(items) > 4 else ''}")
 
@@ -287,12 +312,16 @@ print((export / "DATA_CARD.md").read_text()[:900])
 # ## Check, don't trust: a privacy scan
 #
 # Search everything the kit kept and wrote — the loaded datasets' reports,
-# cards and metadata, the dataset cache, the run and the export — for the
-# strings in `PRIVACY_NEEDLES`.
+# cards and metadata, and every byte and file name of the dataset cache, the run
+# and the export — for the strings in `PRIVACY_NEEDLES` and for every patient
+# name, ID and birth date in your DICOM headers (collected in memory, never
+# printed). A name is found however it was written: `Doe^Jane`, `DOE_JANE`,
+# `Jane Doe`, `doe, jane`, …
 
 # %%
+needles = PRIVACY_NEEDLES + own_data.patient_identifiers(folder)
 scan = own_data.privacy_scan(
-    PRIVACY_NEEDLES, imagesets=[train, val, test], folders=[config.cache_dir(), run_dir, export]
+    needles, imagesets=[train, val, test], folders=[config.cache_dir(), run_dir, export]
 )
 print(scan)
 assert scan.clean, "an identifying string was found: do not share these outputs"
