@@ -242,3 +242,22 @@ def test_privacy_scan_copes_with_any_file_name_and_special_files(tmp_path):
 def test_patient_identifiers_come_from_the_headers(named_scans):
     found = own_data.patient_identifiers(named_scans)
     assert {NAME, PID, OTHER_NAME, OTHER_PID, "19610203"} <= set(found)
+
+
+def test_non_utf8_class_and_file_names_load_print_and_scan(tmp_path, cache):
+    root = tmp_path / "raw"
+    raw = os.fsencode(root)
+    for cls in (b"l\xe9sion", b"normal"):  # latin-1 bytes: not UTF-8
+        os.makedirs(os.path.join(raw, cls, b"p\xff"))
+        for i in range(3):
+            blob_png(root / os.fsdecode(cls) / os.fsdecode(b"p\xff") / f"{i}.png", seed=i + 10 * len(cls))
+    with open(os.path.join(raw, b"normal", b"DOE\xffJOHN.png"), "wb") as fh:
+        fh.write(b"not a png")
+    ds = data.load_dataset(f"folder:{root}", image_size=16, split_fractions=(1.0, 0.0, 0.0))
+    assert ds.class_names == ["l\\xe9sion", "normal"]  # printable, stored as escapes
+    for text in (str(ds.report), ds.report.with_paths(), str(ds.card()), ds.card()._repr_markdown_(),
+                 json.dumps(ds.card().to_dict())):
+        text.encode("utf-8")  # no lone surrogates anywhere
+    assert "DOE\\xffJOHN.png" in ds.report.with_paths()  # on screen only
+    scan = own_data.privacy_scan([NAME], imagesets=[ds])
+    assert scan.clean and "no trace" in str(scan)

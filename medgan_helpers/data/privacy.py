@@ -21,6 +21,7 @@ import hmac
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 from medgan_helpers import config
@@ -67,10 +68,22 @@ def _key() -> bytes:
 
 
 def _cached_key() -> bytes:
-    """:func:`_key`, read once per process and cache folder."""
+    """:func:`_key`, read once per process and cache folder.
+
+    If the cache folder is read-only, a random key for this process is used (and
+    said): ids are then opaque but change with every session.
+    """
     folder = str(config.cache_dir())
     if folder not in _KEYS:
-        _KEYS[folder] = _key()
+        try:
+            _KEYS[folder] = _key()
+        except OSError as exc:
+            warnings.warn(
+                f"Cannot keep the privacy key in {folder} ({type(exc).__name__}); dataset and "
+                "file ids will differ in the next session. Set MEDGAN_CACHE_DIR to a writable folder.",
+                stacklevel=3,
+            )
+            _KEYS[folder] = os.urandom(32)
     return _KEYS[folder]
 
 

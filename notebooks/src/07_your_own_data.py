@@ -144,10 +144,10 @@ for s, ds in splits.items():
 # output before you share the notebook). Grouped by kind of problem:
 
 # %%
-report = splits["train"].report
+load_report = splits["train"].report
 problems = collections.defaultdict(list)
-for item, reason in report.skipped:
-    problems[reason.split(" (")[0].split(" of ")[0]].append(report.local_path(item) or item)
+for item, reason in load_report.skipped:
+    problems[reason.split(" (")[0].split(" of ")[0]].append(load_report.local_path(item) or item)
 for problem, items in problems.items():
     print(f"{problem}: {len(items)} — {', '.join(items[:4])}{' …' if len(items) > 4 else ''}")
 
