@@ -19,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("colab_twin", ROOT / "tools" / "colab_twin.py")
 twin = importlib.util.module_from_spec(_spec)
+sys.modules["colab_twin"] = twin  # dataclasses look their module up there
 _spec.loader.exec_module(twin)
 
 FREEZE = """\

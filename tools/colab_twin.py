@@ -5,7 +5,7 @@
     python3 tools/colab_twin.py --notebooks 01,05 # only these notebooks
     python3 tools/colab_twin.py --rebuild         # build the cached image again first
 
-Needs root on Debian or Ubuntu (debootstrap, chroot, mount) and the network to
+Needs root on Debian (12 tested; debootstrap, chroot, mount) and the network to
 Debian's archive and PyPI. Standard library only. Exits non-zero on any failure.
 
 The twin (cached in ``.colab-twin/``, or ``$MEDGAN_TWIN_CACHE``):
