@@ -41,7 +41,7 @@ def run(cmd: list[str], **kwargs) -> int:
 
 def ensure_venv() -> None:
     """Create .venv and install the kit with its extras, unless already up to date."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - this file runs before anything is installed
         sys.exit(f"[kit] Python 3.10 or newer is needed (3.10-3.13 are tested); "
                  f"this is {sys.version.split()[0]}.")
     stamp = VENV / ".medgan-stamp"

@@ -2,15 +2,27 @@
 
 Modules, each with one job:
 
-- ``config``      paths (cache, artifacts, pretrained), quick mode, seeding
-- ``data``        medical image sources -> ``ImageSet`` -> ``tf.data``
+The flow ``data -> tf.data -> GAN.train_step -> run folder -> evaluation -> sampler``,
+one module (or small subpackage) per stage:
+
+- ``data/``       medical image sources -> ``ImageSet`` -> ``tf.data``
+- ``recipe``      the default hyper-parameters (one source for models, training, notebooks)
 - ``models``      the generator G and the discriminator D (Keras 3 functional)
-- ``training``    the ``GAN`` model with its ``train_step``, callbacks, saving runs
+- ``gan``         losses, DiffAugment/ADA, the ``GAN`` model with its ``train_step``
+- ``callbacks``   sample grids, the NaN guard, the training-health monitor
+- ``training``    ``train()``: ImageSet -> GAN.fit -> run folder, in one call
+- ``runs``        the run folder: config.json, weights, locks, loading
+- ``evaluation/`` fidelity, diversity, memorisation and utility metrics
+- ``sampling``    the sampler protocol, latents, interpolation, latent directions
+- ``pictures``    image grids, strips and PNG files
+- ``widgets``     the ipywidgets sampler (UI only)
 - ``accel``       picks the device strategy, mixed precision and XLA
-- ``evaluation``  fidelity, diversity, memorisation and utility metrics
-- ``widgets``     the ipywidgets sampler
+- ``config``      paths (cache, artifacts, pretrained), quick mode, seeding
 - ``exercises``   check functions for the notebook exercises
 - ``colab``       the notebooks' setup cell logic (installs on Colab only)
+
+Repository jobs: ``runner`` (the main job, and the one notebook executor),
+``pretrain`` (the shipped generator), ``synthetic``, ``own_data``, ``demo``.
 
 Submodules are imported lazily so that ``import medgan_helpers`` stays fast and
 does not pull in TensorFlow until a module that needs it is used.
@@ -26,14 +38,23 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "config",
     "data",
+    "recipe",
     "models",
+    "gan",
+    "callbacks",
     "training",
+    "runs",
     "accel",
     "evaluation",
+    "sampling",
+    "pictures",
     "widgets",
     "exercises",
     "colab",
     "runner",
+    "synthetic",
+    "own_data",
+    "demo",
 )
 
 __all__ = [*_SUBMODULES, "__version__"]

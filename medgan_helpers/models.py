@@ -24,8 +24,21 @@ Design choices, each one a lesson of the notebooks:
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 from keras import layers, ops
+
+from medgan_helpers.recipe import RECIPE
+
+# model -> the build_* arguments that made it (what runs.py saves to rebuild it later)
+_BUILD_SETTINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def build_settings(model: keras.Model) -> dict | None:
+    """The ``build_generator`` / ``build_discriminator`` arguments that made ``model``, or None."""
+    found = _BUILD_SETTINGS.get(model)
+    return dict(found) if found is not None else None
 
 #: Supported image sizes -> (start resolution, number of x2 up/down-sampling blocks).
 SUPPORTED_SIZES: dict[int, tuple[int, int]] = {
@@ -58,6 +71,11 @@ def _check_num_classes(num_classes: int | None) -> None:
             f"num_classes={num_classes!r}: use None for an unconditional model, "
             f"or the number of classes (>= 2) for a conditional one."
         )
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not known: use {' or '.join(map(repr, choices))}.")
 
 
 def _filters(base_filters: int, step: int, max_filters: int) -> int:
@@ -125,16 +143,87 @@ class ClassProjection(layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="medgan")
+class ConditionalBatchNorm(layers.Layer):
+    """Batch norm whose scale and shift depend on the class (de Vries et al. 2017).
+
+    Call with ``[features, label]``: the features are normalised over the batch
+    (no learned affine of their own), then each class applies its own learned
+    ``gamma`` (starting at 1) and ``beta`` (starting at 0) per channel. G can
+    then change *how* every layer's features look per class, not only what goes
+    into the first layer.
+    """
+
+    def __init__(self, num_classes: int, momentum: float = 0.99, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = int(num_classes)
+        self.momentum = float(momentum)
+        self.norm = layers.BatchNormalization(center=False, scale=False, momentum=momentum,
+                                              name="norm", dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        channels = int(input_shape[0][-1])
+        self.norm.build(input_shape[0])
+        self.gamma = self.add_weight(name="gamma", shape=(self.num_classes, channels), initializer="ones")
+        self.beta = self.add_weight(name="beta", shape=(self.num_classes, channels), initializer="zeros")
+
+    def call(self, inputs, training=False):
+        features, label = inputs
+        normalised = self.norm(features, training=training)
+        label = ops.reshape(ops.cast(label, "int32"), (-1,))
+        gamma = ops.take(self.gamma, label, axis=0)[:, None, None, :]
+        beta = ops.take(self.beta, label, axis=0)[:, None, None, :]
+        return normalised * ops.cast(gamma, normalised.dtype) + ops.cast(beta, normalised.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "momentum": self.momentum}
+
+
+@keras.saving.register_keras_serializable(package="medgan")
+class MinibatchStdDev(layers.Layer):
+    """Append one feature map: how much the images of a small group differ (Karras et al. 2018).
+
+    The batch is split into groups of ``group_size`` images; the standard
+    deviation of every feature across each group, averaged to one number, is
+    added as an extra channel. A collapsed G, whose images all look alike, gives
+    itself away through a value near 0 that D can learn to punish.
+    """
+
+    def __init__(self, group_size: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = int(group_size)
+
+    def call(self, x):
+        n = ops.shape(x)[0]
+        height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+        group = ops.minimum(self.group_size, n)  # a smaller last batch still works
+        y = ops.reshape(ops.cast(x, "float32"), (group, -1, height, width, channels))
+        spread = ops.sqrt(ops.var(y, axis=0) + 1e-8)  # (N / group, H, W, C)
+        spread = ops.mean(spread, axis=(1, 2, 3), keepdims=True)  # one number per group
+        spread = ops.tile(spread, (group, height, width, 1))  # back to (N, H, W, 1)
+        return ops.concatenate([x, ops.cast(spread, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
+
+
 def build_generator(
     image_size: int = 64,
     channels: int = 1,
-    latent_dim: int = 128,
+    latent_dim: int = RECIPE["latent_dim"],
     num_classes: int | None = None,
     *,
-    base_filters: int = 32,
-    max_filters: int = 256,
+    base_filters: int = RECIPE["g_base_filters"],
+    max_filters: int = RECIPE["max_filters"],
     embedding_dim: int = 32,
-    upsampling: str = "transpose",
+    upsampling: str = RECIPE["upsampling"],
+    conditioning: str = RECIPE["conditioning"],
     name: str = "generator",
 ) -> keras.Model:
     """Build the DCGAN-style generator G: ``z`` (and ``label``) -> image in [-1, 1].
@@ -149,14 +238,18 @@ def build_generator(
             closer to the latent doubles it (capped at ``max_filters``).
             The main knob for model size and speed.
         max_filters: cap on the width of any block.
-        embedding_dim: length of the learned label embedding (conditional G only).
-        upsampling: ``"transpose"`` (Conv2DTranspose, 4x4 kernel, stride 2) or
-            ``"nearest"`` (UpSampling2D + 3x3 Conv2D, no checkerboard artefacts).
+        embedding_dim: length of the learned label embedding (``conditioning="embedding"``).
+        upsampling: ``"transpose"`` (Conv2DTranspose, 4x4 kernel, stride 2: even
+            overlap, but a learned kernel can still print a faint grid) or
+            ``"nearest"`` (UpSampling2D + 3x3 Conv2D: no transposed-convolution grid).
+        conditioning: ``"embedding"`` (a label embedding concatenated to ``z``) or
+            ``"cbn"`` (class-conditional batch norm in every block).
 
     Returns:
         A functional ``keras.Model`` with inputs ``z`` [and ``label``] and output
         ``image`` of shape (N, image_size, image_size, channels), tanh-bounded.
     """
+    settings = {k: v for k, v in locals().items()}
     start, n_blocks = _check_image_size(image_size)
     for knob, value in [
         ("channels", channels),
@@ -167,25 +260,30 @@ def build_generator(
     ]:
         _check_positive(knob, value)
     _check_num_classes(num_classes)
-    if upsampling not in ("transpose", "nearest"):
-        raise ValueError(
-            f"upsampling={upsampling!r} is not known: use 'transpose' or 'nearest'."
-        )
+    _check_choice("upsampling", upsampling, ("transpose", "nearest"))
+    _check_choice("conditioning", conditioning, ("embedding", "cbn"))
 
     z = keras.Input(shape=(latent_dim,), name="z")
     inputs = [z]
     x = z
+    label = None
     if num_classes is not None:
         label = keras.Input(shape=(1,), dtype="int32", name="label")
         inputs.append(label)
-        embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(label)
-        embedded = layers.Flatten(name="label_vector")(embedded)
-        x = layers.Concatenate(name="z_and_label")([z, embedded])
+        if conditioning == "embedding":
+            embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(label)
+            embedded = layers.Flatten(name="label_vector")(embedded)
+            x = layers.Concatenate(name="z_and_label")([z, embedded])
+
+    def normalise(x, size):
+        if label is not None and conditioning == "cbn":
+            return ConditionalBatchNorm(num_classes, name=f"cbn_{size}x{size}")([x, label])
+        return layers.BatchNormalization(name=f"bn_{size}x{size}")(x)
 
     width = _filters(base_filters, n_blocks, max_filters)
     x = layers.Dense(start * start * width, use_bias=False, name="latent_to_features")(x)
     x = layers.Reshape((start, start, width), name=f"reshape_to_{start}x{start}x{width}")(x)
-    x = layers.BatchNormalization(name=f"bn_{start}x{start}")(x)
+    x = normalise(x, start)
     x = layers.ReLU(name=f"relu_{start}x{start}")(x)
 
     size = start
@@ -198,16 +296,16 @@ def build_generator(
             )(x)
         else:
             x = layers.UpSampling2D(2, interpolation="nearest", name=f"upsample_{size}x{size}")(x)
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{size}x{size}")(
-                x
-            )
-        x = layers.BatchNormalization(name=f"bn_{size}x{size}")(x)
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{size}x{size}")(x)
+        x = normalise(x, size)
         x = layers.ReLU(name=f"relu_{size}x{size}")(x)
 
     # float32 at the end, so mixed_float16 training still outputs float32 pixels.
     x = layers.Conv2D(channels, 3, padding="same", name="to_image", dtype="float32")(x)
     image = layers.Activation("tanh", name="tanh", dtype="float32")(x)
-    return keras.Model(inputs if len(inputs) > 1 else z, image, name=name)
+    model = keras.Model(inputs if len(inputs) > 1 else z, image, name=name)
+    _BUILD_SETTINGS[model] = settings
+    return model
 
 
 def build_discriminator(
@@ -215,9 +313,10 @@ def build_discriminator(
     channels: int = 1,
     num_classes: int | None = None,
     *,
-    base_filters: int = 32,
-    max_filters: int = 256,
-    spectral_norm: bool = True,
+    base_filters: int = RECIPE["d_base_filters"],
+    max_filters: int = RECIPE["max_filters"],
+    spectral_norm: bool = RECIPE["spectral_norm"],
+    minibatch_std: bool = RECIPE["minibatch_std"],
     leaky_slope: float = 0.2,
     dropout: float = 0.0,
     name: str = "discriminator",
@@ -235,14 +334,16 @@ def build_discriminator(
         spectral_norm: wrap every convolution and the output layer in
             ``keras.layers.SpectralNormalization`` (and normalise the class
             embeddings the same way).
+        minibatch_std: add a ``MinibatchStdDev`` channel before the last block.
         leaky_slope: negative slope of the LeakyReLU activations.
         dropout: dropout rate after each block (0 = none).
 
     Returns:
         A functional ``keras.Model`` with inputs ``image`` [and ``label``] and
         output ``logit`` of shape (N, 1): > 0 means "looks real". Logits are
-        unbounded (no sigmoid); the losses in ``training`` expect logits.
+        unbounded (no sigmoid); the losses in ``gan`` expect logits.
     """
+    settings = {k: v for k, v in locals().items()}
     start, n_blocks = _check_image_size(image_size)
     for knob, value in [
         ("channels", channels),
@@ -264,6 +365,8 @@ def build_discriminator(
     x = image
     size = image_size
     for block in range(n_blocks):
+        if minibatch_std and block == n_blocks - 1:
+            x = MinibatchStdDev(name="minibatch_std")(x)
         size //= 2
         width = _filters(base_filters, block, max_filters)
         x = maybe_sn(layers.Conv2D(width, 4, strides=2, padding="same", name=f"down_{size}x{size}"))(x)
@@ -286,7 +389,9 @@ def build_discriminator(
         logit = layers.Add(name="logit", dtype="float32")([realness, projection])
     else:
         logit = layers.Activation("linear", name="logit", dtype="float32")(realness)
-    return keras.Model(inputs if len(inputs) > 1 else image, logit, name=name)
+    model = keras.Model(inputs if len(inputs) > 1 else image, logit, name=name)
+    _BUILD_SETTINGS[model] = settings
+    return model
 
 
 def layer_shapes(model: keras.Model) -> list[tuple[str, tuple]]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medgan_helpers import config, data
+from medgan_helpers import data
 from medgan_helpers.data import privacy
 
 
@@ -66,7 +66,7 @@ class Settings:
         )
 
 
-def suggest_settings(n_train: int, quick: bool | None = None) -> Settings:
+def suggest_settings(n_train: int, quick: bool = False) -> Settings:
     """Training settings for ``n_train`` images: smaller batches and nets for small data.
 
     Aims at about 2,500 generator steps (60 in quick mode) — about what the
@@ -80,7 +80,6 @@ def suggest_settings(n_train: int, quick: bool | None = None) -> Settings:
             f"{n_train} training images are too few to train a GAN; bring at least a few "
             "dozen (a few hundred or more is better)."
         )
-    quick = config.is_quick() if quick is None else quick
     batch_size = int(min(64, max(8, 2 ** int(np.log2(max(n_train // 8, 8))))))
     steps_per_epoch = max(1, n_train // batch_size)
     target = 60 if quick else 2500

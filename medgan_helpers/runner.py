@@ -27,7 +27,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medgan_helpers import config
+from medgan_helpers import config, runs
+from medgan_helpers.pictures import write_atomic
 
 
 @dataclass
@@ -71,17 +72,23 @@ def _export_html(nb, target: Path) -> None:
     target.write_text(body, encoding="utf-8")
 
 
-def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> NotebookResult:
-    """Execute one notebook into ``out_dir`` (ipynb + html), never raising on cell errors."""
-    import nbformat
+def execute(nb, cwd: Path, timeout: int = 3600, quick: bool | None = None) -> tuple[str, int | None, str]:
+    """Execute notebook ``nb`` in place (kernel in ``cwd``); the one executor of the repository.
+
+    Used by the main job and by ``tools/build_notebooks.py``. Never raises on a
+    failing cell: returns ``(status, failed cell index or None, error line)``,
+    status ``"ok"`` or ``"failed"``, with every output up to the failure kept in
+    ``nb``. ``quick`` sets ``MEDGAN_QUICK`` for the kernel (None: inherit).
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-    nb = nbformat.read(path, as_version=4)
-    start = time.time()
+    saved = os.environ.get("MEDGAN_QUICK")
+    if quick is not None:
+        os.environ["MEDGAN_QUICK"] = "1" if quick else "0"
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
+        nb, timeout=timeout, kernel_name="python3", record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
         extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
     )
     status, error, cell = "ok", "", None
@@ -94,6 +101,22 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> Notebook
             error = str(exc).strip().splitlines()[-1][:500]
     except Exception as exc:  # kernel died, etc.: still keep what ran
         status, error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        if quick is not None:
+            if saved is None:
+                os.environ.pop("MEDGAN_QUICK", None)
+            else:
+                os.environ["MEDGAN_QUICK"] = saved
+    return status, cell, error
+
+
+def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> NotebookResult:
+    """Execute one notebook into ``out_dir`` (ipynb + html), never raising on cell errors."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    start = time.time()
+    status, cell, error = execute(nb, path.parent, timeout)
     seconds = time.time() - start
     nbformat.write(nb, out_dir / path.name)
     try:
@@ -115,26 +138,29 @@ def _headline(evaluation: dict) -> dict:
     """The few numbers worth showing on the index page (see ``EvaluationReport.headline``)."""
     if isinstance(evaluation.get("headline"), dict):
         return evaluation["headline"]
-    from medgan_helpers._eval_report import headline_numbers
+    from medgan_helpers.evaluation.report import headline_numbers
 
     return headline_numbers(evaluation)
 
 
-def _runs(artifacts: Path) -> list[Path]:
-    """Finished or unfinished training runs under ``artifacts/runs``, newest first."""
-    runs = [p for p in (artifacts / "runs").glob("*") if (p / "config.json").exists()]
-    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+def _read_json(path: Path) -> dict | None:
+    """A JSON file's content, or None when it is missing or damaged (the page says so)."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
-def _run_facts(run: Path) -> dict:
-    cfg = json.loads((run / "config.json").read_text())
+def _run_facts(run: runs.RunFolder) -> dict:
+    cfg = run.config
     knobs = cfg.get("knobs") or {}
     facts = {
         "dataset": cfg.get("dataset"),
         "image size": cfg.get("image_size"),
         "training images": cfg.get("num_images"),
-        "epochs": cfg.get("epochs", knobs.get("epochs")),
-        "steps": (cfg.get("steps_per_epoch") or 0) * (knobs.get("epochs") or 0) or None,
+        "epochs": knobs.get("epochs"),
+        "steps": cfg.get("steps"),
         "training time": f"{cfg['seconds']:.0f} s" if cfg.get("seconds") else None,
         "device": cfg.get("device"),
         "status": cfg.get("status"),
@@ -152,7 +178,9 @@ def _table(rows: dict) -> str:
 def _evaluation_block(folder: Path, rel: str) -> str:
     if not (folder / "evaluation.json").exists():
         return "<p><em>Not evaluated yet (notebook 05 or 07 writes the report).</em></p>"
-    evaluation = json.loads((folder / "evaluation.json").read_text())
+    evaluation = _read_json(folder / "evaluation.json")
+    if evaluation is None:
+        return "<p><em>The evaluation report (evaluation.json) is damaged: evaluate again.</em></p>"
     return (
         "<h3>Headline numbers</h3>" + _table(_headline(evaluation))
         + f'<p><a href="{rel}/evaluation.json">full evaluation report (JSON)</a></p>'
@@ -177,10 +205,11 @@ def write_index(artifacts: Path, results: list[NotebookResult], started: str) ->
         "<h2>Notebooks</h2><table><tr><th></th><th>notebook</th><th>output</th>"
         "<th>wall time</th><th>problem</th></tr>" + "".join(rows) + "</table>"
     ]
-    for run in _runs(artifacts):
+    for folder in runs.scan(artifacts):  # a damaged run is skipped with a one-line warning
+        run = folder.path
         rel = run.relative_to(artifacts).as_posix()
         part = [f'<h2>Trained run: <a href="{rel}/">{html.escape(run.name)}</a></h2>',
-                _table(_run_facts(run))]
+                _table(_run_facts(folder))]
         pictures = []
         grids = sorted((run / "samples").glob("*.png"))
         if grids:
@@ -194,8 +223,8 @@ def write_index(artifacts: Path, results: list[NotebookResult], started: str) ->
         rel = export.relative_to(artifacts).as_posix()
         card = export / "data_card.json"
         facts = {}
-        if card.exists():
-            info = json.loads(card.read_text())
+        info = _read_json(card) if card.exists() else None
+        if info is not None:
             facts = {"images": info.get("images"), "classes": ", ".join(info.get("classes") or []),
                      "trained on": info.get("trained_on"), "synthetic": info.get("synthetic")}
         sections.append(
@@ -218,9 +247,7 @@ clinical judgement. See notebook 05 for how to read them.</p>
 {''.join(sections)}
 </body></html>
 """
-    target = artifacts / "index.html"
-    target.write_text(page, encoding="utf-8")
-    return target
+    return write_atomic(artifacts / "index.html", page.encode("utf-8"))
 
 
 def _fmt(value) -> str:
@@ -258,9 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"[{i}/{len(paths)}] {path.stem} FAILED at cell {result.failed_cell}: "
                   f"{result.error}\n    partial output kept in {out_dir / path.name}", flush=True)
-        (artifacts / "run_summary.json").write_text(json.dumps(
-            {"started": started, "quick": config.is_quick(),
-             "notebooks": [asdict(r) for r in results]}, indent=2))
+        runs.write_json(artifacts / "run_summary.json",
+                        {"started": started, "quick": config.is_quick(),
+                         "notebooks": [asdict(r) for r in results]})
     index = write_index(artifacts, results, started)
     failed = [r.name for r in results if r.status != "ok"]
     print(f"done in {time.time() - t0:.0f} s; open {index}", flush=True)

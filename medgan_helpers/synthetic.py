@@ -15,24 +15,15 @@ Nothing is written anywhere else, and never into a data folder.
 from __future__ import annotations
 
 import csv
-import json
-import re
+import io
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from medgan_helpers import config
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "class"
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """[-1, 1] float images -> uint8 [0, 255] (values outside are clipped)."""
-    return np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+from medgan_helpers import config, data, runs
+from medgan_helpers.pictures import save_png, write_atomic
 
 
 def export_synthetic(
@@ -51,13 +42,14 @@ def export_synthetic(
 
     Args:
         sampler: a model with the sampler protocol (``generate``, ``num_classes``,
-            ``class_names``, ``image_size``, ``channels``) — a ``training.GAN`` or
-            ``training.GeneratorModel``.
+            ``class_names``, ``image_size``, ``channels``) — a ``gan.GAN`` or
+            ``sampling.GeneratorModel``.
         n_per_class: images per class (total for an unconditional model).
         name: folder name under ``<artifacts>/synthetic/`` (default: a timestamp).
         seed, truncation: passed to ``sampler.generate``; recorded in the card.
-        source: what the model was trained on (e.g. ``"folder:/data/scans"``).
-        run_dir: the training run, recorded in the card.
+        source: what the model was trained on: a dataset name (``ImageSet.name``,
+            opaque for your own folders), never a path.
+        run_dir: the training run; only its folder name is recorded in the card.
         evaluation: a summary dict (e.g. ``EvaluationReport.headline``) for the card.
         out_root: override ``<artifacts>/synthetic``.
     Returns:
@@ -66,17 +58,20 @@ def export_synthetic(
     if not hasattr(sampler, "generate"):
         raise TypeError(
             f"export_synthetic needs a trained model with .generate(); got "
-            f"{type(sampler).__name__}. Load one with training.load_generator(run_dir)."
+            f"{type(sampler).__name__}. Load one with runs.load_generator(run_dir)."
         )
+    if str(source).startswith("folder:") or "/" in str(source) or "\\" in str(source):
+        raise ValueError(
+            "source looks like a path: the card records the dataset's name "
+            "(ImageSet.name, an opaque id for your own folders), never a path.")
     if int(n_per_class) < 1:
         raise ValueError(f"n_per_class={n_per_class!r}: ask for at least one image per class.")
     root = Path(out_root) if out_root is not None else config.artifacts_dir() / "synthetic"
-    folder = root / (name or time.strftime("synthetic-%Y%m%d-%H%M%S"))
+    # a sanitised name: "../x" or "a/b" can never leave the export folder
+    folder = root / runs.slug(name or time.strftime("synthetic-%Y%m%d-%H%M%S"))
     if folder.exists() and any(folder.iterdir()):
         raise FileExistsError(f"{folder} already holds an export; pick another name.")
     (folder / "images").mkdir(parents=True, exist_ok=True)
-
-    from PIL import Image
 
     num_classes = getattr(sampler, "num_classes", None)
     class_names = list(getattr(sampler, "class_names", None) or [])
@@ -90,20 +85,18 @@ def export_synthetic(
             int(n_per_class), labels=labels, seed=seed + (group or 0), truncation=truncation
         )
         class_name = "synthetic" if group is None else class_names[group]
-        subdir = folder / "images" / _slug(class_name)
-        subdir.mkdir(parents=True, exist_ok=True)
-        for i, image in enumerate(to_uint8(images)):
-            file = subdir / f"{i:05d}.png"
-            pixels = image[..., 0] if image.shape[-1] == 1 else image
-            Image.fromarray(pixels).save(file)
+        subdir = folder / "images" / runs.slug(class_name)
+        for i, image in enumerate(data.to_uint8(images)):
+            file = save_png(image, subdir / f"{i:05d}.png")
             rows.append(
                 {"file": file.relative_to(folder).as_posix(),
                  "label": "" if group is None else group, "class_name": class_name}
             )
-    with open(folder / "labels.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["file", "label", "class_name"])
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=["file", "label", "class_name"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(folder / "labels.csv", table.getvalue().encode("utf-8"))
 
     card = {
         "synthetic": True,
@@ -119,12 +112,12 @@ def export_synthetic(
         "truncation": truncation,
         "model": type(sampler).__name__,
         "trained_on": source,
-        "run": str(run_dir) if run_dir is not None else None,
+        "run": Path(run_dir).name if run_dir is not None else None,
         "evaluation": evaluation,
         "generator": "medgan_helpers (MedGAN teaching kit)",
     }
-    (folder / "data_card.json").write_text(json.dumps(card, indent=2, default=str))
-    (folder / "DATA_CARD.md").write_text(_card_markdown(card))
+    runs.write_json(folder / "data_card.json", card)
+    write_atomic(folder / "DATA_CARD.md", _card_markdown(card).encode("utf-8"))
     return folder
 
 

@@ -1,8 +1,8 @@
 """The interactive sampler: turn a knob, watch a generated brain slice change.
 
 ``Sampler(gan_or_generator, dataset=None)`` builds an ipywidgets UI around any
-model that speaks the kit's *sampler protocol* (``training.GAN``,
-``training.GeneratorModel``) or around a bare Keras generator ``Model``:
+model that speaks the kit's sampler protocol (``sampling.Sampler``: a
+``gan.GAN``, a ``sampling.GeneratorModel``) or around a bare Keras generator ``Model``:
 
 - **seed** slider and a **new seed** button (same seed -> same image),
 - **class** dropdown for conditional models (hidden for unconditional ones),
@@ -37,423 +37,22 @@ from __future__ import annotations
 
 import contextlib
 import html
-import io
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-#: Attributes and methods the sampler needs from a model (see ``training``).
-PROTOCOL_ATTRIBUTES = ("latent_dim", "num_classes", "image_size", "channels")
-PROTOCOL_METHODS = ("sample_latent", "generate_from_latent")
+from medgan_helpers import data
+from medgan_helpers.evaluation.metrics import nearest_neighbours
+from medgan_helpers.pictures import image_strip, to_png
+from medgan_helpers.sampling import as_sampler, latent_directions, slerp
 
 
-# ---------------------------------------------------------------------------
-# Small numeric helpers (also used by notebook 06 and its exercises)
-# ---------------------------------------------------------------------------
-
-
-def slerp(z0: np.ndarray, z1: np.ndarray, t: float | np.ndarray) -> np.ndarray:
-    """Spherical interpolation between latent vectors ``z0`` and ``z1``.
-
-    Walks along the great circle between the two directions while interpolating
-    their lengths linearly, so intermediate latents keep a typical norm for a
-    Gaussian prior (a straight line would pass through the low-norm middle of
-    the sphere, where the generator saw few latents). ``t`` may be a scalar or an
-    array of K values; the result has shape ``z0.shape`` or ``(K, *z0.shape)``.
-    Falls back to linear interpolation when the two vectors are (anti)parallel.
-    """
-    z0 = np.asarray(z0, dtype=np.float64)
-    z1 = np.asarray(z1, dtype=np.float64)
-    if z0.shape != z1.shape:
-        raise ValueError(
-            f"slerp: z0 has shape {z0.shape} but z1 has shape {z1.shape}; "
-            "pass two latent vectors of the same length."
-        )
-    ts = np.atleast_1d(np.asarray(t, dtype=np.float64))
-    n0, n1 = np.linalg.norm(z0), np.linalg.norm(z1)
-    if n0 == 0 or n1 == 0:
-        out = (1 - ts)[:, None] * z0.ravel() + ts[:, None] * z1.ravel()
-    else:
-        u0, u1 = z0.ravel() / n0, z1.ravel() / n1
-        omega = np.arccos(np.clip(np.dot(u0, u1), -1.0, 1.0))
-        if np.sin(omega) < 1e-6:
-            direction = (1 - ts)[:, None] * u0 + ts[:, None] * u1
-        else:
-            direction = (
-                np.sin((1 - ts) * omega)[:, None] * u0 + np.sin(ts * omega)[:, None] * u1
-            ) / np.sin(omega)
-            direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-        out = direction * ((1 - ts) * n0 + ts * n1)[:, None]
-    out = out.reshape((len(ts), *z0.shape)).astype(np.float32)
-    return out[0] if np.ndim(t) == 0 else out
-
-
-def truncated_normal(n: int, latent_dim: int, seed: int = 0, truncation: float | None = None) -> np.ndarray:
-    """``n`` x ``latent_dim`` latents, exactly as the models draw them (``training.truncated_normal``)."""
-    from medgan_helpers import training
-
-    return training.truncated_normal(n, latent_dim, seed=seed, truncation=truncation)
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Map float images in [-1, 1] to uint8 [0, 255] (clipping outliers)."""
-    return np.clip(np.rint((np.asarray(images, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(
-        np.uint8
-    )
-
-
-def to_png(image: np.ndarray) -> bytes:
-    """Encode one H x W x C image (float in [-1, 1] or uint8) as PNG bytes with Pillow."""
-    from PIL import Image
-
-    array = np.asarray(image)
-    if array.dtype != np.uint8:
-        array = to_uint8(array)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    buffer = io.BytesIO()
-    # compress_level=1: a 64 px PNG encodes in well under a millisecond.
-    Image.fromarray(array).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def from_png(png: bytes) -> np.ndarray:
-    """Decode PNG bytes (e.g. an ``ipywidgets.Image`` value) to a uint8 H x W x C array."""
-    from PIL import Image
-
-    array = np.asarray(Image.open(io.BytesIO(png)))
-    return array[..., None] if array.ndim == 2 else array
-
-
-def image_strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Lay K images (K x H x W x C, [-1, 1]) side by side with white gaps of ``gap`` px."""
-    images = np.asarray(images, dtype=np.float32)
-    k, h, w, c = images.shape
-    strip = np.ones((h, k * w + (k - 1) * gap, c), dtype=np.float32)
-    for i in range(k):
-        strip[:, i * (w + gap) : i * (w + gap) + w] = images[i]
-    return strip
-
-
-def _flatten_reference(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-    images = dataset.images if hasattr(dataset, "images") else np.asarray(dataset)
+def _flatten_reference(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Real images flattened once, with their squared norms (for repeated nearest-image searches)."""
     flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
-    return flat, np.einsum("ij,ij->i", flat, flat)
-
-
-def nearest_real(
-    images: np.ndarray, dataset: Any, *, _reference: tuple[np.ndarray, np.ndarray] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each image, the index of the nearest real image and the L2 pixel distance.
-
-    ``images``: N x H x W x C (or one H x W x C) in [-1, 1]; ``dataset``: an
-    ``ImageSet`` or an array of real images in [-1, 1] with the same shape.
-    Distances are Euclidean over all pixels in [-1, 1] units (divide by
-    ``sqrt(H*W*C)`` for a per-pixel RMS). Returns ``(indices, distances)``.
-    """
-    images = np.asarray(images, dtype=np.float32)
-    single = images.ndim == 3
-    if single:
-        images = images[None]
-    flat_ref, ref_sq = _reference if _reference is not None else _flatten_reference(dataset)
-    queries = images.reshape(len(images), -1)
-    if queries.shape[1] != flat_ref.shape[1]:
-        raise ValueError(
-            f"nearest_real: the images have {queries.shape[1]} values each but the real images "
-            f"have {flat_ref.shape[1]}; use a dataset with the same image size and channels."
-        )
-    sq = (
-        np.einsum("ij,ij->i", queries, queries)[:, None]
-        - 2.0 * queries @ flat_ref.T
-        + ref_sq[None, :]
-    )
-    indices = np.argmin(sq, axis=1)
-    # the expanded form above loses precision for near-copies: recompute the winners exactly
-    distances = np.linalg.norm(flat_ref[indices] - queries, axis=1)
-    if single:
-        return indices[:1], distances[:1]
-    return indices, distances
-
-
-# ---------------------------------------------------------------------------
-# Adapting models to the sampler protocol
-# ---------------------------------------------------------------------------
-
-
-class KerasGeneratorSampler:
-    """Wraps a bare Keras generator ``Model`` so it speaks the sampler protocol.
-
-    Infers ``latent_dim`` (the float input of shape ``(latent_dim,)``), whether it
-    is conditional (a second integer input of shape ``(1,)``, such as the ``label``
-    input of ``models.build_generator``), ``image_size`` and ``channels`` (from the
-    ``N x H x W x C`` output), and ``num_classes`` (from the label ``Embedding`` or
-    ``CategoryEncoding`` layer, or the ``num_classes`` argument). The generator is
-    called directly through a ``tf.function`` (no ``model.predict`` overhead),
-    which keeps a single 64 px sample in the tens of milliseconds on a CPU.
-    """
-
-    def __init__(
-        self, generator: Any, num_classes: int | None = None, class_names: Sequence[str] | None = None
-    ) -> None:
-        inputs = list(getattr(generator, "inputs", None) or [])
-        outputs = list(getattr(generator, "outputs", None) or [])
-        name = getattr(generator, "name", type(generator).__name__)
-        if not inputs or not outputs:
-            raise TypeError(
-                f"Sampler: the Keras model {name!r} has no defined inputs/outputs (it was never "
-                "built). Build it on an input first, e.g. use models.build_generator(...), which "
-                "returns a functional model."
-            )
-        out_shape = tuple(outputs[0].shape)
-        if len(outputs) != 1 or len(out_shape) != 4:
-            raise TypeError(
-                f"Sampler: the Keras model {name!r} outputs {[tuple(o.shape) for o in outputs]}, "
-                "not one N x H x W x C image batch. Pass the *generator* (e.g. gan.generator or "
-                "models.build_generator(...)), not the discriminator or another model."
-            )
-        _, height, width, channels = out_shape
-        if height is None or height != width:
-            raise TypeError(
-                f"Sampler: the generator {name!r} outputs images of shape {out_shape[1:]}; "
-                "the sampler expects square images of a fixed size."
-            )
-        latent_index = label_index = None
-        for i, tensor in enumerate(inputs):
-            shape = tuple(tensor.shape)
-            dtype = str(getattr(tensor, "dtype", "float32"))
-            is_int = "int" in dtype
-            if len(shape) == 2 and shape[1] == 1 and (is_int or "label" in (tensor.name or "")):
-                label_index = i
-            elif len(shape) == 2 and shape[1] and not is_int:
-                latent_index = i
-        if latent_index is None or len(inputs) > 2 or (len(inputs) == 2 and label_index is None):
-            raise TypeError(
-                f"Sampler: cannot read the inputs of {name!r}: "
-                f"{[(t.name, tuple(t.shape), str(t.dtype)) for t in inputs]}. A generator takes a "
-                "latent vector z of shape (latent_dim,) and, when conditional, an integer label "
-                "of shape (1,). Pass a generator built by models.build_generator, or a GAN."
-            )
-        if label_index is not None and num_classes is None:
-            num_classes = _infer_num_classes(generator)
-            if num_classes is None:
-                raise TypeError(
-                    f"Sampler: {name!r} is conditional (it has a label input) but the number of "
-                    "classes cannot be read from its layers. Pass it: "
-                    "widgets.Sampler(generator, num_classes=4)."
-                )
-        self.generator = generator
-        self.latent_dim = int(inputs[latent_index].shape[1])
-        self.image_size = int(height)
-        self.channels = int(channels)
-        self.num_classes = int(num_classes) if label_index is not None else None
-        self.class_names = list(class_names) if class_names is not None else None
-        self._latent_index = latent_index
-        self._label_index = label_index
-        self._call = self._make_call()
-
-    def _make_call(self):
-        import tensorflow as tf
-
-        generator = self.generator
-        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32)
-        if self._label_index is None:
-
-            @tf.function(input_signature=[z_spec], reduce_retracing=True)
-            def call(z):
-                return generator(z, training=False)
-
-            return lambda z, labels: call(tf.convert_to_tensor(z))
-        label_spec = tf.TensorSpec([None, 1], tf.int32)
-        order = (self._latent_index, self._label_index)
-
-        @tf.function(input_signature=[z_spec, label_spec], reduce_retracing=True)
-        def call_conditional(z, labels):
-            inputs = [None, None]
-            inputs[order[0]], inputs[order[1]] = z, labels
-            return generator(inputs, training=False)
-
-        return lambda z, labels: call_conditional(
-            tf.convert_to_tensor(z), tf.convert_to_tensor(labels)
-        )
-
-    def sample_latent(self, n: int, seed: int = 0, truncation: float | None = None) -> np.ndarray:
-        """``n`` x ``latent_dim`` latents (see ``truncated_normal``)."""
-        return truncated_normal(n, self.latent_dim, seed=seed, truncation=truncation)
-
-    def generate_from_latent(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        """Images (float32 N x H x W x C in [-1, 1]) for latents ``z`` [and integer ``labels``]."""
-        z = np.asarray(z, dtype=np.float32).reshape(-1, self.latent_dim)
-        if self.num_classes is not None:
-            if labels is None:
-                labels = np.zeros(len(z), dtype=np.int32)
-            labels = np.asarray(labels, dtype=np.int32).reshape(-1, 1)
-            if len(labels) == 1 and len(z) > 1:
-                labels = np.repeat(labels, len(z), axis=0)
-        out = self._call(z, labels)
-        return np.asarray(out, dtype=np.float32)
-
-    def generate(
-        self,
-        n: int,
-        labels: np.ndarray | None = None,
-        seed: int = 0,
-        truncation: float | None = None,
-        batch_size: int = 256,
-    ) -> np.ndarray:
-        """``n`` images for seed ``seed`` (same seed -> same images)."""
-        z = self.sample_latent(n, seed=seed, truncation=truncation)
-        if self.num_classes is not None and labels is None:
-            labels = np.random.default_rng(seed).integers(0, self.num_classes, size=n)
-        chunks = []
-        for start in range(0, n, batch_size):
-            part = None if labels is None else np.asarray(labels)[start : start + batch_size]
-            chunks.append(self.generate_from_latent(z[start : start + batch_size], part))
-        return np.concatenate(chunks, axis=0)
-
-
-def _infer_num_classes(generator: Any) -> int | None:
-    for layer in getattr(generator, "layers", []):
-        kind = type(layer).__name__
-        if kind == "Embedding":
-            return int(layer.input_dim)
-        if kind == "CategoryEncoding":
-            return int(layer.num_tokens)
-        if hasattr(layer, "layers") and layer is not generator:
-            found = _infer_num_classes(layer)
-            if found is not None:
-                return found
-    return None
-
-
-def _is_keras_model(obj: Any) -> bool:
-    try:
-        import keras
-    except ImportError:  # pragma: no cover - keras is a hard dependency
-        return False
-    return isinstance(obj, keras.Model)
-
-
-def as_sampler_model(
-    model: Any, num_classes: int | None = None, class_names: Sequence[str] | None = None
-) -> Any:
-    """Return ``model`` if it implements the sampler protocol, else wrap a Keras generator.
-
-    Raises ``TypeError`` naming what is missing when ``model`` is neither.
-    """
-    has_protocol = all(hasattr(model, a) for a in PROTOCOL_ATTRIBUTES) and all(
-        callable(getattr(model, m, None)) for m in PROTOCOL_METHODS
-    )
-    if has_protocol:
-        return _with_fast_path(model)
-    if _is_keras_model(model):
-        return KerasGeneratorSampler(model, num_classes=num_classes, class_names=class_names)
-    missing = [a for a in PROTOCOL_ATTRIBUTES if not hasattr(model, a)] + [
-        m for m in PROTOCOL_METHODS if not callable(getattr(model, m, None))
-    ]
-    raise TypeError(
-        f"Sampler: got a {type(model).__name__}, which is neither a Keras generator model nor "
-        f"a model with the sampler protocol (it lacks {', '.join(missing)}). Pass a "
-        "training.GAN, a training.GeneratorModel (training.load_generator(...)), or the "
-        "generator keras.Model itself (models.build_generator(...))."
-    )
-
-
-class _FastProtocolSampler:
-    """A sampler-protocol model whose Keras generator is called through a ``tf.function``.
-
-    ``training.GAN`` / ``GeneratorModel`` call their generator eagerly (about 4x
-    slower for one 64 px sample on a CPU). This adapter keeps the model's own
-    ``sample_latent`` (so seeds mean the same everywhere) and every other
-    attribute, and only replaces ``generate_from_latent`` by the compiled call of
-    the same generator (same weights, same outputs).
-    """
-
-    def __init__(self, model: Any, generator: Any) -> None:
-        self._model = model
-        self._fast = KerasGeneratorSampler(generator, num_classes=model.num_classes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-    def generate_from_latent(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        """Images for latents ``z`` [and integer ``labels``], by the model's sampling generator."""
-        return self._fast.generate_from_latent(z, labels)
-
-
-def _with_fast_path(model: Any) -> Any:
-    find = getattr(model, "_sampling_model", None)
-    if not callable(find):
-        return model
-    try:
-        generator = find()
-        if not _is_keras_model(generator):
-            return model
-        fast = _FastProtocolSampler(model, generator)
-        if fast._fast.latent_dim != int(model.latent_dim):
-            return model
-        return fast
-    except Exception:  # any surprise: the model's own (slower) method still works
-        return model
-
-
-def latent_directions(
-    model: Any,
-    k: int = 3,
-    method: str = "pca",
-    n_samples: int = 128,
-    seed: int = 1234,
-) -> tuple[np.ndarray, str, str]:
-    """``k`` orthonormal latent directions (k x latent_dim), the method used and a note.
-
-    ``method="pca"``: GANSpace-style principal directions of G's response (see the
-    module docstring); falls back to ``"random"`` orthonormal directions when the
-    estimate is degenerate. ``method="random"``: random orthonormal directions.
-    """
-    model = as_sampler_model(model)
-    d = int(model.latent_dim)
-    k = int(min(k, d))
-    if method not in {"pca", "random"}:
-        raise ValueError(f"directions={method!r}: use 'pca' or 'random'.")
-    rng = np.random.default_rng(seed)
-    note = "random orthonormal directions (asked for)"
-    if method == "pca" and k > 0:
-        n = max(int(n_samples), 4 * k)
-        z = np.asarray(model.sample_latent(n, seed=seed), dtype=np.float64)
-        labels = None
-        if model.num_classes:
-            labels = rng.integers(0, int(model.num_classes), size=n)
-        images = []
-        for start in range(0, n, 64):
-            part = None if labels is None else labels[start : start + 64]
-            images.append(model.generate_from_latent(z[start : start + 64].astype(np.float32), part))
-        x = np.concatenate(images).reshape(n, -1).astype(np.float64)
-        x -= x.mean(axis=0)
-        _, s, vt = np.linalg.svd(x, full_matrices=False)
-        total = float((s**2).sum())
-        if np.isfinite(s).all() and total > 1e-8 and s[k - 1] > 1e-4 * s[0]:
-            scores = x @ vt[:k].T  # n x k principal component scores
-            # least squares: z ≈ scores @ B; row i of B moves z along image PC i
-            b, *_ = np.linalg.lstsq(scores, z - z.mean(axis=0), rcond=None)
-            q, r = np.linalg.qr(b.T)  # orthonormalise, keep each direction's sign
-            q = q * np.sign(np.diag(r))[None, :]
-            if np.isfinite(q).all():
-                explained = (s[:k] ** 2).sum() / total
-                note = (
-                    f"principal directions of G's response (PCA of {n} generated images, "
-                    f"top {k} components explain {explained:.0%} of the pixel variance)"
-                )
-                return q.T.astype(np.float32), "pca", note
-        note = "random orthonormal directions (the PCA estimate was degenerate: the outputs barely vary)"
-    q, r = np.linalg.qr(rng.standard_normal((d, max(k, 1))))
-    q = q * np.sign(np.diag(r))[None, :]
-    return q.T[:k].astype(np.float32), "random", note
-
-
-# ---------------------------------------------------------------------------
-# The sampler UI
-# ---------------------------------------------------------------------------
+    return flat, (flat.astype(np.float64) ** 2).sum(1)
 
 
 def _small(text: str) -> str:
@@ -470,7 +69,7 @@ class Sampler:
     gan_or_generator:
         Anything with the sampler protocol (``latent_dim``, ``num_classes``,
         ``image_size``, ``channels``, ``sample_latent``, ``generate_from_latent``),
-        or a Keras generator ``Model`` (wrapped by ``KerasGeneratorSampler``).
+        or a Keras generator ``Model`` (wrapped by ``sampling.as_sampler``).
     dataset:
         Optional real training images (an ``ImageSet`` or an N x H x W x C array in
         [-1, 1]) for the "nearest real training image" panel. Must match the
@@ -510,7 +109,7 @@ class Sampler:
         class_names: Sequence[str] | None = None,
         nearest_max: int | None = 20000,
     ) -> None:
-        self.model = as_sampler_model(gan_or_generator, num_classes=num_classes, class_names=class_names)
+        self.model = as_sampler(gan_or_generator, num_classes=num_classes, class_names=class_names)
         self.latent_dim = int(self.model.latent_dim)
         self.image_size = int(self.model.image_size)
         self.channels = int(self.model.channels)
@@ -601,12 +200,14 @@ class Sampler:
                 ]
             self._reference = _flatten_reference(subset)
         else:
-            self._reference = _flatten_reference(dataset)
+            self._reference = _flatten_reference(dataset.images if hasattr(dataset, "images") else dataset)
 
     def _resolve_class_names(self, class_names: Sequence[str] | None) -> list[str] | None:
         if self.num_classes is None:
             return None
-        names = getattr(self.model, "class_names", None) or class_names or self._dataset_class_names
+        # names the model was given, else the caller's, else the dataset's ("class i" last)
+        own = getattr(self.model, "_class_names", None) or None
+        names = own or class_names or self._dataset_class_names
         if names is not None and len(names) == self.num_classes:
             return [str(n) for n in names]
         return [f"class {i}" for i in range(self.num_classes)]
@@ -795,7 +396,7 @@ class Sampler:
                     slider.value = float(value)
             if strip_seed is not None:
                 self.strip_seed_slider.value = int(strip_seed)
-        return to_uint8(self.current_image)
+        return data.to_uint8(self.current_image)
 
     def new_seed(self) -> int:
         """Jump to a random seed different from the current one (the "new seed" button)."""
@@ -839,7 +440,7 @@ class Sampler:
         if self._reference is not None:
             self._update_nearest(image)
         self.status.value = _small(f"rendered in {self.last_render_ms:.0f} ms")
-        return to_uint8(image)
+        return data.to_uint8(image)
 
     def time_render(self, repeats: int = 5) -> float:
         """Median wall time in ms of ``repeats`` renders of the current state (after one warm-up)."""
@@ -851,7 +452,8 @@ class Sampler:
         return float(np.median(times))
 
     def _update_nearest(self, image: np.ndarray) -> None:
-        indices, distances = nearest_real(image, self.dataset, _reference=self._reference)
+        flat, norms = self._reference
+        indices, distances = nearest_neighbours(image[None], flat, reference_norms=norms)
         local = int(indices[0])
         real = self._reference[0][local].reshape(image.shape)
         if self._reference_index is not None:

@@ -1,7 +1,7 @@
 """The train_step taught in notebook 04 must be the package's train_step.
 
 Notebook 04 writes ``train_step`` out where it is taught (d2l's "#@save" idea);
-``medgan_helpers.training.GAN.train_step`` holds the same code once. These tests
+``medgan_helpers.gan.GAN.train_step`` holds the same code once. These tests
 compare the two as syntax trees (``ast.dump``: formatting and comments do not
 matter, any change of code does), in the notebook source and in the built notebook.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from medgan_helpers import training
+from medgan_helpers import gan
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / "src" / "04_training_with_train_step.py"
@@ -37,7 +37,7 @@ def _normalised(function: ast.FunctionDef) -> str:
 
 
 def _package_train_step() -> str:
-    source = textwrap.dedent(inspect.getsource(training.GAN.train_step))
+    source = textwrap.dedent(inspect.getsource(gan.GAN.train_step))
     (function,) = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
     return _normalised(function)
 
@@ -51,7 +51,7 @@ def test_notebook_source_train_step_matches_package():
     steps = _train_steps(SOURCE.read_text())
     assert len(steps) == 1, "notebook 04 must define train_step exactly once"
     assert _normalised(steps[0]) == _package_train_step(), (
-        "notebooks/src/04_training_with_train_step.py and training.GAN.train_step differ: "
+        "notebooks/src/04_training_with_train_step.py and gan.GAN.train_step differ: "
         "change both together (the notebook shows the package's code)."
     )
 
@@ -71,7 +71,7 @@ def test_built_notebook_train_step_matches_package():
 
 def test_the_check_can_fail():
     """A one-token change is caught (so the drift tests are not vacuous)."""
-    source = SOURCE.read_text().replace("self.d_steps", "self.d_steps + 1", 1)
+    source = SOURCE.read_text().replace("range(self.d_steps)", "range(self.d_steps + 1)", 1)
     assert _normalised(_train_steps(source)[0]) != _package_train_step()
     # comments and blank lines do not count
     relaxed = SOURCE.read_text().replace("# 1) Discriminator", "# 1)  The discriminator")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medgan_helpers._eval_report import headline_numbers
+from medgan_helpers.evaluation import headline_numbers
 
 
 def _results():

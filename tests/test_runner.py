@@ -7,7 +7,7 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from medgan_helpers import runner
+from medgan_helpers import runner, runs
 
 
 def _notebook(path, *sources):
@@ -47,7 +47,7 @@ def test_index_links_notebooks_run_numbers_and_pictures(tmp_path):
     run = tmp_path / "runs" / "brain-mri-64px-x"
     (run / "samples").mkdir(parents=True)
     Image.new("L", (8, 8), 128).save(run / "samples" / "epoch_001.png")
-    (run / "config.json").write_text(json.dumps({"dataset": "brain-mri", "image_size": 64}))
+    runs.RunFolder(run).write_config(dataset="brain-mri", image_size=64)
     (run / "evaluation.json").write_text(json.dumps({"headline": {"FD to train": 12.5}}))
     results = [
         runner.NotebookResult("01_ok", "ok", 3.0),
@@ -62,17 +62,17 @@ def test_index_links_notebooks_run_numbers_and_pictures(tmp_path):
 
 
 def test_index_lists_every_run_and_each_synthetic_export(tmp_path):
-    for name, dataset in (("brain-mri-64px-a", "brain-mri"), ("folder-x-64px-b", "folder:x")):
+    for name, dataset in (("brain-mri-64px-a", "brain-mri"), ("folder-1a2b3c4d-64px-b", "folder-1a2b3c4d")):
         run = tmp_path / "runs" / name
         run.mkdir(parents=True)
-        (run / "config.json").write_text(json.dumps({"dataset": dataset, "image_size": 64}))
-    export = tmp_path / "synthetic" / "folder-x-64px-b-synthetic"
+        runs.RunFolder(run).write_config(dataset=dataset, image_size=64)
+    export = tmp_path / "synthetic" / "folder-1a2b3c4d-64px-b-synthetic"
     export.mkdir(parents=True)
     (export / "data_card.json").write_text(json.dumps(
-        {"synthetic": True, "images": 30, "classes": ["a", "b"], "trained_on": "folder:x"}))
+        {"synthetic": True, "images": 30, "classes": ["a", "b"], "trained_on": "folder-1a2b3c4d"}))
     (export / "evaluation.json").write_text(json.dumps({"headline": {"possible copies": "0.0 %"}}))
     page = runner.write_index(tmp_path, [runner.NotebookResult("07_x", "ok", 1.0)], "now").read_text()
-    assert "brain-mri-64px-a" in page and "folder-x-64px-b" in page
+    assert "brain-mri-64px-a" in page and "folder-1a2b3c4d-64px-b" in page
     assert "Not evaluated yet" in page  # the runs have no report
-    assert 'href="synthetic/folder-x-64px-b-synthetic/DATA_CARD.md"' in page
-    assert "possible copies" in page and "folder:x" in page
+    assert 'href="synthetic/folder-1a2b3c4d-64px-b-synthetic/DATA_CARD.md"' in page
+    assert "possible copies" in page and "folder-1a2b3c4d" in page

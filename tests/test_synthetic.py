@@ -19,13 +19,13 @@ def tiny_gan(tmp_path_factory):
         ds, tmp_path_factory.mktemp("run"), epochs=1, batch_size=16, max_images=64,
         g_base_filters=8, d_base_filters=8, max_filters=32, latent_dim=16, verbose=0,
         display=False,
-    )
+    ).gan
 
 
 @pytest.mark.slow
 def test_export_writes_images_labels_and_a_synthetic_card(tiny_gan, tmp_path):
     folder = synthetic.export_synthetic(
-        tiny_gan, 3, name="demo", seed=5, source="brain-mri", run_dir=tiny_gan.run_dir,
+        tiny_gan, 3, name="demo", seed=5, source="brain-mri", run_dir="brain-mri-32px-run",
         evaluation={"possible copies (pixel)": 0.0}, out_root=tmp_path,
     )
     rows = list(csv.DictReader(open(folder / "labels.csv")))
@@ -56,6 +56,18 @@ def test_export_never_overwrites_and_checks_its_arguments(tiny_gan, tmp_path):
         synthetic.export_synthetic(object(), 1, name="bad", out_root=tmp_path)
 
 
-def test_to_uint8_maps_the_range_ends():
-    out = synthetic.to_uint8(np.array([-1.0, 0.0, 1.0, 3.0]))
-    assert out.tolist() == [0, 128, 255, 255]
+@pytest.mark.slow
+def test_export_names_cannot_leave_the_export_folder(tiny_gan, tmp_path):
+    root = tmp_path / "exports"
+    for name in ("../x", "a/../../y", "/etc/z"):
+        folder = synthetic.export_synthetic(tiny_gan, 1, name=name, out_root=root)
+        assert folder.parent == root and not folder.name.startswith(".") and "/" not in folder.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports"]
+
+
+@pytest.mark.slow
+def test_the_card_records_a_run_name_never_a_path(tiny_gan, tmp_path):
+    folder = synthetic.export_synthetic(tiny_gan, 1, name="card", out_root=tmp_path,
+                                        run_dir=tmp_path / "home" / "DOE_JOHN" / "run-1")
+    card = json.loads((folder / "data_card.json").read_text())
+    assert card["run"] == "run-1" and str(tmp_path) not in (folder / "DATA_CARD.md").read_text()

@@ -13,7 +13,8 @@ import keras
 import numpy as np
 import pytest
 
-from medgan_helpers import data, models, widgets
+from medgan_helpers import data, models, pictures, sampling, widgets
+from medgan_helpers import gan as gan_module
 
 SIZE = 32
 LATENT = 16
@@ -44,7 +45,7 @@ def sampler(conditional_generator, brain) -> widgets.Sampler:
 
 def shown(image_widget) -> np.ndarray:
     """What the browser receives: the PNG bytes of an Image widget, decoded."""
-    return widgets.from_png(image_widget.value)
+    return pictures.from_png(image_widget.value)
 
 
 # -- construction / inference from a bare keras generator --------------------
@@ -63,7 +64,7 @@ def test_widget_shows_exactly_the_rendered_image(sampler):
     rendered = sampler.render()
     assert rendered.dtype == np.uint8 and rendered.shape == (SIZE, SIZE, 1)
     np.testing.assert_array_equal(shown(sampler.image_widget), rendered)
-    np.testing.assert_array_equal(rendered, widgets.to_uint8(sampler.current_image))
+    np.testing.assert_array_equal(rendered, data.to_uint8(sampler.current_image))
 
 
 def test_dom_hooks_for_browser_tests(sampler):
@@ -134,13 +135,13 @@ def test_truncation_slider(sampler):
     sampler.set(seed=5, truncation=sampler.truncation_slider.max)
     assert sampler.truncation is None and "off" in sampler.truncation_label.value
     plain = sampler.current_image.copy()
-    np.testing.assert_allclose(sampler.current_latent(), widgets.truncated_normal(1, LATENT, seed=5)[0])
+    np.testing.assert_allclose(sampler.current_latent(), sampling.truncated_normal(1, LATENT, seed=5)[0])
     sampler.truncation_slider.value = 0.5
     assert sampler.truncation == 0.5
     assert np.abs(sampler.current_latent()).max() <= 0.5
     assert not np.allclose(plain, sampler.current_image)
     # truncation only resamples the large entries: the small ones are kept
-    z_plain = widgets.truncated_normal(1, LATENT, seed=5)[0]
+    z_plain = sampling.truncated_normal(1, LATENT, seed=5)[0]
     small = np.abs(z_plain) <= 0.5
     np.testing.assert_allclose(sampler.current_latent()[small], z_plain[small])
 
@@ -189,7 +190,7 @@ def test_random_directions_and_degenerate_fallback():
     s = widgets.Sampler(constant, pca_samples=16)
     assert s.direction_method == "random" and "degenerate" in s.direction_note
     np.testing.assert_allclose(s.directions @ s.directions.T, np.eye(3), atol=1e-5)
-    r = widgets.latent_directions(constant, k=2, method="random")
+    r = sampling.latent_directions(constant, k=2, method="random")
     assert r[1] == "random" and r[0].shape == (2, 8)
 
 
@@ -199,7 +200,7 @@ def test_random_directions_and_degenerate_fallback():
 def test_slerp_endpoints_and_norms():
     rng = np.random.default_rng(0)
     z0, z1 = rng.standard_normal(32), 2 * rng.standard_normal(32)
-    path = widgets.slerp(z0, z1, np.linspace(0, 1, 5))
+    path = sampling.slerp(z0, z1, np.linspace(0, 1, 5))
     np.testing.assert_allclose(path[0], z0, rtol=1e-5)
     np.testing.assert_allclose(path[-1], z1, rtol=1e-5)
     norms = np.linalg.norm(path, axis=1)
@@ -209,7 +210,7 @@ def test_slerp_endpoints_and_norms():
     angles = np.arccos(np.clip(np.sum(unit[:-1] * unit[1:], axis=1), -1, 1))
     np.testing.assert_allclose(angles, angles[0], rtol=1e-4)
     with pytest.raises(ValueError, match="same length"):
-        widgets.slerp(z0, z1[:5], 0.5)
+        sampling.slerp(z0, z1[:5], 0.5)
 
 
 def test_interpolation_strip_runs_from_seed_to_strip_seed(sampler):
@@ -246,7 +247,7 @@ def test_nearest_real_panel_is_the_brute_force_nearest(sampler, brain):
 def test_a_memorised_sample_has_distance_zero(conditional_generator, brain):
     """Put the generated image itself into the 'training set': the panel must find it."""
     s = widgets.Sampler(conditional_generator, pca_samples=16, seed=4)
-    copy = widgets.to_uint8(s.current_image)[None] / 127.5 - 1.0
+    copy = data.to_uint8(s.current_image)[None] / 127.5 - 1.0
     reals = np.concatenate([brain.images[:50], copy.astype(np.float32), brain.images[50:100]])
     s2 = widgets.Sampler(conditional_generator, dataset=reals, pca_samples=16, seed=4)
     assert s2.nearest_index == 50
@@ -316,7 +317,7 @@ def test_print_single_sample_latency(sampler):
 def test_nb06_checks_accept_right_and_reject_wrong_answers():
     from medgan_helpers.exercises import nb06
 
-    assert nb06.check_slerp(widgets.slerp)
+    assert nb06.check_slerp(sampling.slerp)
     assert not nb06.check_slerp(lambda z0, z1, t: (1 - t) * z0 + t * z1)  # lerp
 
     def nearest(sample, reals):
@@ -337,13 +338,11 @@ def test_nb06_checks_accept_right_and_reject_wrong_answers():
         images.reshape(len(images), -1)[:, None] - images.reshape(len(images), -1)[None], axis=-1).mean())
 
 
-# -- the sampler protocol (training.GeneratorModel / GAN) --------------------------
+# -- the sampler protocol (sampling.GeneratorModel / gan.GAN) --------------------------
 
 
 def test_protocol_model_shows_what_generate_gives(conditional_generator, brain):
-    from medgan_helpers import training
-
-    model = training.GeneratorModel(conditional_generator, num_classes=4, class_names=["a", "b", "c", "d"])
+    model = sampling.GeneratorModel(conditional_generator, num_classes=4, class_names=["a", "b", "c", "d"])
     s = widgets.Sampler(model, dataset=brain, pca_samples=32)
     assert s.class_names == ["a", "b", "c", "d"]  # the model's names win over the dataset's
     s.set(seed=12, label=3)
@@ -355,10 +354,8 @@ def test_protocol_model_shows_what_generate_gives(conditional_generator, brain):
 
 
 def test_gan_is_accepted_and_sampled_with_its_ema_generator(conditional_generator):
-    from medgan_helpers import training
-
     discriminator = models.build_discriminator(SIZE, 1, num_classes=4, base_filters=8)
-    gan = training.GAN(conditional_generator, discriminator, latent_dim=LATENT, num_classes=4)
+    gan = gan_module.GAN(conditional_generator, discriminator, latent_dim=LATENT, num_classes=4)
     s = widgets.Sampler(gan, pca_samples=16)
     s.set(seed=5, label=2)
     np.testing.assert_allclose(s.current_image, gan.generate(1, labels=[2], seed=5)[0], atol=1e-5)

@@ -26,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ SRC_DIR = ROOT / "notebooks" / "src"
 NB_DIR = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))
 
-from medgan_helpers import colab  # noqa: E402
+from medgan_helpers import colab, runner  # noqa: E402
 
 BADGE_MARK = "<!-- colab-badge -->"
 SETUP_MARK = "# setup-cell"
@@ -108,40 +107,16 @@ def drifted(src: Path) -> str | None:
 
 
 def execute(nb: nbformat.NotebookNode, name: str, quick: bool, timeout: int) -> None:
-    """Execute ``nb`` in place, in ``notebooks/``; raise with the failing cell named."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    env_quick = os.environ.get("MEDGAN_QUICK")
-    os.environ["MEDGAN_QUICK"] = "1" if quick else "0"
-    try:
-        client = NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(NB_DIR)}},
-            record_timing=False,
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
-        )
-        client.execute()
-    except CellExecutionError as exc:
+    """Execute ``nb`` in place, in ``notebooks/`` (the runner's executor); raise naming the failed cell."""
+    status, cell, error = runner.execute(nb, NB_DIR, timeout=timeout, quick=quick)
+    if status != "ok":
         failed_dir = ROOT / "artifacts" / "failed-notebooks"
         failed_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, failed_dir / f"{name}.ipynb")
-        index = next(
-            (i for i, c in enumerate(nb.cells) if any(
-                o.get("output_type") == "error" for o in c.get("outputs", []))),
-            "?",
-        )
         raise SystemExit(
-            f"{name}: cell {index} failed; partial notebook kept at "
-            f"{(failed_dir / (name + '.ipynb')).relative_to(ROOT)}\n{exc}"
-        ) from None
-    finally:
-        if env_quick is None:
-            os.environ.pop("MEDGAN_QUICK", None)
-        else:
-            os.environ["MEDGAN_QUICK"] = env_quick
+            f"{name}: cell {cell} failed; partial notebook kept at "
+            f"{(failed_dir / (name + '.ipynb')).relative_to(ROOT)}\n{error}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

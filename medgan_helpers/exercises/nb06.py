@@ -10,13 +10,13 @@ from medgan_helpers.exercises._verdict import verdict
 
 
 def _reference_slerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
-    from medgan_helpers import widgets
+    from medgan_helpers import sampling
 
-    return widgets.slerp(z0, z1, t)
+    return sampling.slerp(z0, z1, t)
 
 
 def check_slerp(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray]) -> bool:
-    """Exercise 1: ``fn(z0, z1, t)`` must interpolate spherically (as ``widgets.slerp``).
+    """Exercise 1: ``fn(z0, z1, t)`` must interpolate spherically (as ``sampling.slerp``).
 
     Tested on random latent vectors of different lengths at t = 0, 0.25, 0.5, 1.
     """
@@ -39,7 +39,7 @@ def check_slerp(fn: Callable[[np.ndarray, np.ndarray, float], np.ndarray]) -> bo
     ok = all(np.allclose(results[t], _reference_slerp(z0, z1, t), atol=1e-3) for t in (0.25, 0.5))
     return verdict(
         ok,
-        "your path keeps a typical latent length all the way, like widgets.slerp.",
+        "your path keeps a typical latent length all the way, like sampling.slerp.",
         "interpolate the *directions* on the great circle and the *lengths* linearly: "
         "(1-t)·|z0| + t·|z1|.",
     )

@@ -318,7 +318,7 @@ messy = Path(tempfile.mkdtemp(prefix="messy_scans_"))
 (messy / "broken.dcm").write_bytes((messy / "IM0001").read_bytes()[:3000])
 (messy / "notes.txt").write_text("scan list")
 mine = data.load_dataset(f"folder:{messy}", image_size=IMAGE_SIZE, split="train")
-print(mine.report)
+print(mine.report.with_paths())  # relative paths on screen only; never saved
 shutil.rmtree(messy)  # our own temporary folder: tidy up
 
 # %% [markdown]

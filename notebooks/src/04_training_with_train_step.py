@@ -54,17 +54,17 @@ import tensorflow as tf
 from keras import ops
 
 import medgan_helpers
-from medgan_helpers import accel, config, data, exercises, models, training
+from medgan_helpers import accel, callbacks, config, data, exercises, gan, models, pictures, runs, training
 
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_helpers", medgan_helpers.__version__)
 
 # %% [markdown]
 # ## Parameters
 #
-# `EPOCHS` is the main knob. 30 epochs of the 2 400 training slices take about
-# 10 minutes on a 2-core CPU and give recognisable brain slices; a GPU runs
-# 100+ epochs in the same time (try it: the slices get sharper). Quick mode
-# (`MEDGAN_QUICK=1`, used by the tests) trains a tiny model for 2 short epochs.
+# Every default comes from one place, the kit's recipe (`medgan_helpers/recipe.py`,
+# read here through `training.default_config`); change any knob below. `EPOCHS`
+# is the main one. Quick mode (`MEDGAN_QUICK=1`, used by the tests) asks for the
+# recipe's small values: a tiny model on 512 images for 3 short epochs.
 #
 # To use a MedMNIST 2-D set instead of brain MRI, set `DATASET = "pneumoniamnist"`
 # (or `"bloodmnist"`, `"dermamnist"`, … with `IMAGE_SIZE` 28, 64 or 128); it
@@ -73,21 +73,21 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # %% tags=["parameters"]
 DATASET = "brain-mri"
 IMAGE_SIZE = 64
-EPOCHS = config.quick_or(30, 2)
-BATCH_SIZE = 32
-LATENT_DIM = 64
-BASE_FILTERS = config.quick_or(16, 8)  # width of G's last and D's first block
-MAX_FILTERS = config.quick_or(128, 32)
-MAX_IMAGES = config.quick_or(None, 256)  # None = the whole training split
-LOSS = "hinge"
-AUGMENT = "medical"
+RECIPE = training.default_config(quick=config.is_quick())
+EPOCHS = RECIPE["epochs"]
+BATCH_SIZE = RECIPE["batch_size"]
+LATENT_DIM = RECIPE["latent_dim"]
+G_FILTERS, D_FILTERS = RECIPE["g_base_filters"], RECIPE["d_base_filters"]  # G's last / D's first block
+MAX_FILTERS = RECIPE["max_filters"]
+MAX_IMAGES = RECIPE["max_images"]  # None = the whole training split
+LOSS = RECIPE["loss"]
+AUGMENT = RECIPE["augment"]
 SEED = 0
 
 # %%
 config.seed_everything(SEED)
 real = data.load_dataset(DATASET, image_size=IMAGE_SIZE, split="train", seed=SEED)
-if MAX_IMAGES:
-    real = real.subset(np.arange(0, len(real), max(1, len(real) // MAX_IMAGES))[:MAX_IMAGES])
+real = training.quick_subset(real, MAX_IMAGES)  # evenly spaced; all of it when None
 print(len(real), "training images of", real.class_names)
 
 # %% [markdown]
@@ -105,63 +105,89 @@ print(len(real), "training images of", real.class_names)
 # 3. **Bookkeeping.** Update the moving average of G (the "EMA generator") and
 #    the running means of the losses that the progress bar shows.
 #
-# Here is that method, exactly as it is in `medgan_helpers/training.py` (a test
-# in `tests/test_drift.py` fails if the two ever differ). We subclass the kit's
-# `training.GAN`, which holds the small helpers it calls, and restate
-# `train_step` so you can read — and change — it here.
+# Here is that method, exactly as it is in `medgan_helpers/gan.py` (a test in
+# `tests/test_drift.py` fails if the two ever differ). We subclass the kit's
+# `gan.GAN`, which holds the few helpers it calls, and restate `train_step` so
+# you can read — and change — it here. Follow the named tensors: `z` →
+# `fake_images` → `real_logits` / `fake_logits` → `d_loss`, then a fresh `z` →
+# `fake_images` → `fake_logits_for_g` → `g_loss`.
 
 # %%
-class GAN(training.GAN):
-    def train_step(self, data):
-        real_images, labels = self.unpack(data)
+class GAN(gan.GAN):
+    def train_step(self, batch):
+        real_images, labels = self.unpack(batch)  # labels is None for an unconditional GAN
         batch_size = ops.shape(real_images)[0]
         G, D = self.generator, self.discriminator
+        with_labels = (lambda x: x) if labels is None else (lambda x: [x, labels])
 
         # 1) Discriminator: score real images high and generated images low.
         for _ in range(self.d_steps):
-            fake_images = G(self.g_inputs(self.sample_z(batch_size), labels), training=True)
+            z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            fake_images = G(with_labels(z), training=True)
             with tf.GradientTape() as tape:
-                real_logits = D(self.d_inputs(self.augment(real_images), labels), training=True)
-                fake_logits = D(self.d_inputs(self.augment(fake_images), labels), training=True)
+                real_logits = D(with_labels(self.augment(real_images)), training=True)
+                fake_logits = D(with_labels(self.augment(fake_images)), training=True)
                 d_loss = self.d_loss_fn(real_logits, fake_logits)
-                if self.loss_name == "wgan-gp":
+                if self.gp_weight:
                     d_loss += self.gp_weight * self.gradient_penalty(real_images, fake_images, labels)
+                if self.r1_weight:
+                    d_loss += self.r1_weight * self.r1_penalty(real_images, labels)
                 scaled_loss = self.scale_loss(d_loss, self.d_optimizer)
             d_grads = tape.gradient(scaled_loss, D.trainable_weights)
             self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_weights))
 
         # 2) Generator: make the discriminator score fresh fakes high.
+        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as tape:
-            fake_images = G(self.g_inputs(self.sample_z(batch_size), labels), training=True)
-            g_logits = D(self.d_inputs(self.augment(fake_images), labels), training=True)
-            g_loss = self.g_loss_fn(g_logits)
+            fake_images = G(with_labels(z), training=True)
+            fake_logits_for_g = D(with_labels(self.augment(fake_images)), training=True)
+            g_loss = self.g_loss_fn(fake_logits_for_g)
             scaled_loss = self.scale_loss(g_loss, self.g_optimizer)
         g_grads = tape.gradient(scaled_loss, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_weights))
 
-        # 3) Slowly follow G with its moving average, which generate() uses.
+        # 3) Bookkeeping: follow G with its moving average, steer augmentation, report.
         self.update_ema()
+        self.update_augment_p(real_logits)
         return self.update_metrics(d_loss, g_loss, real_logits, fake_logits, d_grads, g_grads)
 
 
 # %% [markdown]
 # A few things to notice:
 #
-# - `labels` is `None` for an unconditional GAN; `g_inputs` / `d_inputs` then
-#   pass only `z` / the images. For a conditional GAN both players see the class.
+# - `labels` is `None` for an unconditional GAN; `with_labels` then passes only
+#   `z` / the images. For a conditional GAN both players see the class.
 # - G's forward pass for D's turn happens *outside* the tape: D's update must not
 #   (and does not) compute gradients for G.
 # - `scale_loss` divides by the number of devices (with several GPUs each one
 #   sees a slice of the batch and the gradients are summed) and multiplies by the
 #   loss scale under mixed precision (see below). On one CPU it changes nothing.
-# - `self.sample_z` and `self.augment` draw their randomness from the model's
+# - `z` and `self.augment` draw their randomness from the model's
 #   `keras.random.SeedGenerator`, so a run is repeatable from its seed.
+# - The penalties run only when their weight is non-zero: `gp_weight` for
+#   WGAN-GP, `r1_weight` for the R1 penalty (a Python `if`, decided once when
+#   Keras traces the step, not at every batch).
 #
-# The helpers are one idea each; here are two of them:
+# The step calls only helpers for ideas this notebook explains. Here is every
+# one of them, one idea each — first the input side:
 
 # %%
-print(inspect.getsource(training.GAN.unpack))
-print(inspect.getsource(training.GAN.update_ema))
+for helper in (gan.GAN.unpack, gan.GAN.augment, gan.GAN.scale_loss):
+    print(inspect.getsource(helper))
+
+# %% [markdown]
+# the two penalties (the gradient of D's score with respect to its *input*):
+
+# %%
+for helper in (gan.GAN.gradient_penalty, gan.GAN.r1_penalty, gan.GAN._input_gradient_norm):
+    print(inspect.getsource(helper))
+
+# %% [markdown]
+# and the bookkeeping after the two updates:
+
+# %%
+for helper in (gan.GAN.update_ema, gan.GAN._assign_ema, gan.GAN.update_augment_p, gan.GAN.update_metrics):
+    print(inspect.getsource(helper))
 
 # %% [markdown]
 # ## Three losses
@@ -197,7 +223,7 @@ plt.show()
 #   gradient stays finite even where the input gradient is exactly zero.
 
 # %%
-print(inspect.getsource(training.d_loss_hinge))
+print(inspect.getsource(gan.d_loss_hinge))
 
 # %% [markdown]
 # ## DiffAugment: augmentation that G can see through
@@ -212,7 +238,7 @@ print(inspect.getsource(training.d_loss_hinge))
 
 # %%
 batch = real.images[:: max(1, len(real) // 8)][:8]
-augmented = np.asarray(training.diff_augment(batch, AUGMENT, seed=SEED))
+augmented = np.asarray(gan.diff_augment(batch, AUGMENT, seed=SEED))
 fig, axes = plt.subplots(2, 8, figsize=(12, 3.2))
 for i in range(8):
     axes[0, i].imshow(batch[i, ..., 0], cmap="gray", vmin=-1, vmax=1)
@@ -256,13 +282,17 @@ print("mixed precision:", setup.mixed_precision, "| XLA:", setup.xla, "| replica
 num_classes = len(real.class_names)
 with setup.scope():
     G = models.build_generator(IMAGE_SIZE, real.channels, LATENT_DIM, num_classes,
-                               base_filters=BASE_FILTERS, max_filters=MAX_FILTERS)
+                               base_filters=G_FILTERS, max_filters=MAX_FILTERS,
+                               upsampling=RECIPE["upsampling"], conditioning=RECIPE["conditioning"])
     D = models.build_discriminator(IMAGE_SIZE, real.channels, num_classes,
-                                   base_filters=BASE_FILTERS, max_filters=MAX_FILTERS)
-    gan = GAN(G, D, latent_dim=LATENT_DIM, num_classes=num_classes, loss=LOSS,
-              augment=AUGMENT, seed=SEED, class_names=real.class_names)
-    gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+                                   base_filters=D_FILTERS, max_filters=MAX_FILTERS,
+                                   spectral_norm=RECIPE["spectral_norm"], minibatch_std=RECIPE["minibatch_std"])
+    model = GAN(G, D, latent_dim=LATENT_DIM, num_classes=num_classes, augment=AUGMENT,
+                ada_target=RECIPE["ada_target"], ema_decay=RECIPE["ema_decay"],
+                r1_weight=RECIPE["r1_weight"], seed=SEED, class_names=real.class_names)
+    g_optimizer, d_optimizer = (keras.optimizers.Adam(lr, beta_1=RECIPE["beta_1"], beta_2=RECIPE["beta_2"])
+                                for lr in (RECIPE["g_lr"], RECIPE["d_lr"]))
+    model.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, loss=LOSS, jit_compile=setup.xla)
 
 # %% [markdown]
 # ## Train
@@ -284,13 +314,14 @@ with setup.scope():
 
 # %%
 tfds = data.to_tf_dataset(real, batch_size=BATCH_SIZE, seed=SEED)
-run_dir = training.start_run(DATASET, IMAGE_SIZE, settings={"notebook": "04", "epochs": EPOCHS})
-sample_grid = training.SampleGrid(run_dir, n=16, display=True)
-health = training.TrainingHealth(real_images=real.images, log_path=run_dir / "health.json")
-callbacks = [sample_grid, health, training.NaNGuard(),
-             keras.callbacks.BackupAndRestore(str(run_dir / "backup"))]
+run = runs.RunFolder.new(DATASET, IMAGE_SIZE)  # artifacts/runs/<dataset>-<size>px-<time>-<id>/
+run.write_config(dataset=DATASET, image_size=IMAGE_SIZE, knobs=RECIPE, status="running", notebook="04")
+sample_grid = callbacks.SampleGrid(run.samples_dir, n=16, display=True)
+health = callbacks.TrainingHealth(real=real, loss=LOSS, log_path=run / "health.json")
+watchers = [sample_grid, health, callbacks.NaNGuard(),
+            keras.callbacks.BackupAndRestore(str(run.backup_dir), double_checkpoint=True)]
 start = time.time()
-history = gan.fit(tfds, epochs=EPOCHS, callbacks=callbacks, verbose=2)
+history = model.fit(tfds, epochs=EPOCHS, callbacks=watchers, verbose=2, shuffle=False)
 print(f"{EPOCHS} epochs in {(time.time() - start) / 60:.1f} min")
 
 # %% [markdown]
@@ -323,7 +354,7 @@ plt.show()
 
 # %%
 per_class = [np.flatnonzero(real.labels == k)[:4] for k in range(num_classes)]
-real_grid = training.image_grid(real.images[np.stack(per_class, 1).ravel()], columns=num_classes)
+real_grid = pictures.image_grid(real.images[np.stack(per_class, 1).ravel()], columns=num_classes)
 plt.figure(figsize=(3.4, 3.4))
 plt.imshow(real_grid, cmap="gray")
 plt.axis("off")
@@ -357,34 +388,36 @@ plt.show()
 # generator (bottom). The EMA images are usually smoother and more stable.
 
 # %%
-z = gan.sample_latent(8, seed=1)
+z = model.sample_latent(8, seed=1)
 labels = np.arange(8) % num_classes
-raw = np.asarray(gan.generator([z, labels[:, None]], training=False))
-smooth = gan.generate_from_latent(z, labels)
+raw = np.asarray(model.generator([z, labels[:, None]], training=False))
+smooth = model.generate_from_latent(z, labels)
 plt.figure(figsize=(12, 3.2))
-plt.imshow(training.image_grid(np.concatenate([raw, smooth]), columns=8), cmap="gray")
+plt.imshow(pictures.image_grid(np.concatenate([raw, smooth]), columns=8), cmap="gray")
 plt.axis("off")
 plt.show()
 
 # %% [markdown]
 # ## Save the run
 #
-# `save_run` writes G, the EMA generator and D as `.keras` files, the settings and
-# the history, into `artifacts/runs/…`. Notebooks 05 (evaluation) and 06 (the
-# interactive sampler) pick up the newest run from there. Loading it back gives a
-# model that draws the very same images and can keep training.
+# `runs.save_gan` writes the weights (the EMA generator's on their own, and every
+# weight with both optimizers' state), the settings that rebuild the two
+# networks, and the history into the run folder, and marks the run finished.
+# Notebooks 05 (evaluation) and 06 (the interactive sampler) pick up the newest
+# run from there. Loading it back gives a model that draws the very same images
+# and can keep training.
 
 # %%
-training.save_run(gan, run_dir, history=history, config={"dataset": DATASET, "notebook": "04"})
-print("saved to", run_dir.relative_to(config.artifacts_dir().parent))
-print(sorted(p.name for p in run_dir.iterdir()))
+runs.save_gan(model, run, history=history, steps=int(model.g_optimizer.iterations.numpy()))
+print("saved to runs/" + run.path.name)
+print(sorted(p.name for p in run.path.iterdir()))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-reloaded = training.load_run(run_dir)
-same = np.array_equal(reloaded.generate(8, seed=0), gan.generate(8, seed=0))
+reloaded = runs.load_gan(run.path)
+same = np.array_equal(reloaded.generate(8, seed=0), model.generate(8, seed=0))
 print("same images after loading:", same)
-print("newest run is this one:", training.latest_run(dataset=DATASET, image_size=IMAGE_SIZE) == run_dir)
+print("newest run is this one:", runs.latest_run(dataset=DATASET, image_size=IMAGE_SIZE) == run)
 
 # %% [markdown]
 # ## What you learned
@@ -414,7 +447,7 @@ exercises.check_hinge_loss(my_hinge if my_hinge is not None else float("nan"))
 # <details><summary>Solution</summary>
 #
 # `mean(relu(1 - [2.0, -0.5])) + mean(relu(1 + [0.5, -3.0])) = mean([0, 1.5]) + mean([1.5, 0]) = 0.75 + 0.75 = 1.5`.
-# Check with `float(training.d_loss_hinge(np.array([[2.0], [-0.5]]), np.array([[0.5], [-3.0]])))`.
+# Check with `float(gan.d_loss_hinge(np.array([[2.0], [-0.5]]), np.array([[0.5], [-3.0]])))`.
 # </details>
 #
 # **2. The non-saturating G loss.** Write `my_g_loss(fake_logits)` for the BCE
@@ -461,7 +494,7 @@ exercises.check_ema_after_steps(ema)
 #
 # **4. More discriminator steps.** With `d_steps=2` and 75 batches per epoch, how
 # many updates does D's optimizer make in one epoch? (Then try it: build a GAN
-# with `d_steps=2`, fit one epoch and read `gan.d_optimizer.iterations`.)
+# with `d_steps=2`, fit one epoch and read `model.d_optimizer.iterations`.)
 
 # %%
 d_updates = 0  # your answer

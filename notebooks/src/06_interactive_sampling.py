@@ -44,7 +44,6 @@
 # ## Setup imports
 
 # %%
-import sys
 
 import ipywidgets
 import keras
@@ -54,11 +53,10 @@ import tensorflow as tf
 from IPython.display import display
 
 import medgan_helpers
-from medgan_helpers import config, data, exercises, training, widgets
+from medgan_helpers import config, data, evaluation, exercises, pictures, sampling, training, widgets
 
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| ipywidgets", ipywidgets.__version__,
       "| medgan_helpers", medgan_helpers.__version__)
-print("python:", sys.executable)
 
 # %% [markdown]
 # ## Parameters
@@ -92,7 +90,7 @@ TRUNCATIONS = [0.25, 0.5, 1.0, 1.5, 2.0, None]  # None = no truncation
 
 # %%
 config.seed_everything(SEED)
-model, source = training.load_latest_or_pretrained(DATASET, image_size=IMAGE_SIZE)
+model, source = training.load_latest_or_pretrained(DATASET, image_size=IMAGE_SIZE, quick=config.is_quick())
 print(source)
 
 # %% [markdown]
@@ -171,7 +169,7 @@ plt.show()
 z0, z1 = model.sample_latent(1, seed=10)[0], model.sample_latent(1, seed=20)[0]
 t = np.linspace(0, 1, 9)
 linear = (1 - t)[:, None] * z0 + t[:, None] * z1
-spherical = widgets.slerp(z0, z1, t)
+spherical = sampling.slerp(z0, z1, t)
 plt.figure(figsize=(5, 2.6))
 plt.plot(t, np.linalg.norm(linear, axis=1), "o-", label="straight line (lerp)")
 plt.plot(t, np.linalg.norm(spherical, axis=1), "o-", label="great circle (slerp)")
@@ -190,7 +188,7 @@ label = None if sampler.num_classes is None else np.zeros(len(t), np.int32)
 paths = [model.generate_from_latent(linear.astype(np.float32), label), model.generate_from_latent(spherical, label)]
 fig, axes = plt.subplots(2, 1, figsize=(12, 3))
 for ax, images, name in zip(axes, paths, ["lerp", "slerp"]):
-    ax.imshow(widgets.image_strip(images)[..., 0], cmap="gray", vmin=-1, vmax=1)
+    ax.imshow(pictures.image_strip(images)[..., 0], cmap="gray", vmin=-1, vmax=1)
     ax.set_title(name, fontsize=9, loc="left")
     ax.axis("off")
 plt.show()
@@ -244,7 +242,7 @@ for c in classes:
     for trunc in TRUNCATIONS:
         fakes = model.generate(N_PER_CLASS, labels=c, seed=SEED, truncation=trunc)
         sweep[c]["diversity"].append(diversity(fakes))
-        sweep[c]["nearest"].append(widgets.nearest_real(fakes, real)[1].mean())
+        sweep[c]["nearest"].append(evaluation.nearest_neighbours(fakes, real.images)[1].mean())
 
 # %%
 names = [str(t) if t is not None else "off" for t in TRUNCATIONS]
@@ -276,7 +274,7 @@ plt.show()
 fig, axes = plt.subplots(len(TRUNCATIONS), 1, figsize=(8, 1.5 * len(TRUNCATIONS)))
 for ax, name, trunc in zip(axes, names, TRUNCATIONS):
     examples = model.generate(6, seed=SEED, truncation=trunc)
-    ax.imshow(widgets.image_strip(examples)[..., 0], cmap="gray", vmin=-1, vmax=1)
+    ax.imshow(pictures.image_strip(examples)[..., 0], cmap="gray", vmin=-1, vmax=1)
     ax.set_title(f"truncation {name}", fontsize=8, loc="left")
     ax.axis("off")
 plt.tight_layout()
@@ -294,8 +292,8 @@ plt.show()
 # %%
 test = data.load_dataset(DATASET, image_size=IMAGE_SIZE, split="test", seed=SEED)
 fakes = model.generate(N_SAMPLES, seed=SEED + 1)
-fake_index, fake_dist = widgets.nearest_real(fakes, real)
-_, test_dist = widgets.nearest_real(test.images[: max(N_SAMPLES, 200)], real)
+fake_index, fake_dist = evaluation.nearest_neighbours(fakes, real.images)
+_, test_dist = evaluation.nearest_neighbours(test.images[: max(N_SAMPLES, 200)], real.images)
 threshold = np.percentile(test_dist, 1)
 print(f"flagged as possible copies: {(fake_dist < threshold).sum()} of {len(fakes)} samples "
       f"(closer than the 1st percentile of test→train distances, {threshold:.2f})")

@@ -133,20 +133,36 @@ def pairwise_distances(x: np.ndarray, y: np.ndarray, chunk: int = 1024) -> np.nd
 
 
 def nearest_neighbours(
-    queries: np.ndarray, references: np.ndarray, chunk: int = 512
+    queries: np.ndarray,
+    references: np.ndarray,
+    chunk: int = 512,
+    *,
+    exclude: np.ndarray | None = None,
+    reference_norms: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For every query the index of and distance to its nearest reference (Euclidean).
 
-    Inputs are flattened, so this works for features and for raw pixels alike.
+    The kit's one nearest-neighbour search (evaluation, memorisation, the
+    sampler's "nearest real image" panel). Inputs are flattened, so it works for
+    features and raw pixels alike. ``exclude[i]`` is a reference index that
+    query ``i`` may not match (leave-one-out: the query's own position in the
+    references). ``reference_norms``: precomputed squared norms of the
+    references, for repeated searches against the same set. The winners'
+    distances are recomputed exactly (the fast expanded form loses precision
+    for near-copies).
     """
-    q = queries.reshape(len(queries), -1)
+    q = queries.reshape(len(queries), -1).astype(np.float32)
+    r = references.reshape(len(references), -1).astype(np.float32)
+    rr = (r.astype(np.float64) ** 2).sum(1) if reference_norms is None else reference_norms
     idx = np.empty(len(q), dtype=np.int64)
-    dist = np.empty(len(q), dtype=np.float32)
     for start in range(0, len(q), chunk):
-        d = pairwise_distances(q[start : start + chunk], references)
-        best = d.argmin(1)
-        idx[start : start + chunk] = best
-        dist[start : start + chunk] = d[np.arange(len(best)), best]
+        qs = q[start : start + chunk]
+        d2 = (qs.astype(np.float64) ** 2).sum(1)[:, None] + rr[None, :] - 2.0 * (qs @ r.T).astype(np.float64)
+        if exclude is not None:
+            rows = np.arange(len(qs))
+            d2[rows, np.asarray(exclude)[start : start + chunk]] = np.inf
+        idx[start : start + chunk] = d2.argmin(1)
+    dist = np.linalg.norm((r[idx] - q).astype(np.float64), axis=1).astype(np.float32)
     return idx, dist
 
 

@@ -8,7 +8,7 @@ an HTML table for Jupyter, matplotlib figures and one summary PNG.
 from __future__ import annotations
 
 import html
-import json
+import io
 import math
 from pathlib import Path
 
@@ -32,12 +32,15 @@ def headline_numbers(results: dict) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     mem = results.get("memorisation") or {}
+    pct = mem.get("percentile", 1.0)
     for space in ("pixel", "feature"):
         m = mem.get(space)
         if m:
+            test = m.get("possible_copies_fraction_test")
             out[f"possible copies ({space} space)"] = (
-                f"{m['possible_copies_fraction'] * 100:.1f} % "
-                f"(closer to a training image than 99 % of real test images are)"
+                f"{m['possible_copies_fraction'] * 100:.1f} % (about {pct:g} % expected by chance: closer "
+                f"to a training image than {100 - pct:g} % of training images are to the rest"
+                + (f"; with the test-split threshold {test * 100:.1f} %)" if test is not None else ")")
             )
     fid = results.get("fidelity") or {}
     train, floor, test = (fid.get(k) or {} for k in ("fake_vs_train", "floor_train_halves", "test_vs_train"))
@@ -60,6 +63,8 @@ def headline_numbers(results: dict) -> dict[str, str]:
         out["accuracy: train on synthetic, test on real (TSTR)"] = (
             f"{_pm(tstr, 'accuracy')} (train on real, TRTR: {_pm(trtr, 'accuracy')})"
         )
+    for i, note in enumerate(results.get("notes") or [], 1):
+        out[f"note {i}"] = note
     return out
 
 
@@ -73,17 +78,6 @@ def _pm(stats: dict | None, key: str, scale: float = 1.0, digits: int = 3) -> st
     if not stats or stats.get(key) is None:
         return "—"
     return f"{stats[key] * scale:.{digits}f} ± {stats[key + '_std'] * scale:.{digits}f}"
-
-
-def _no_nan(value):
-    """NaN / inf → None, so the JSON is standard (readable by any tool, not only Python)."""
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_no_nan(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class EvaluationReport:
@@ -166,16 +160,21 @@ class EvaluationReport:
         for name, c in (d.get("per_class") or {}).items():
             lines.append(f"    class {name[:28]:<28} generated {_fmt(c['fake_mean'])}   real {_fmt(c['real_mean'])}")
         mem = r["memorisation"]
+        pct = mem.get("percentile", 1.0)
         lines += [
             "",
             "Memorisation: distance from each generated image to its nearest real train image",
-            "  space     median (generated)  median (real test)  threshold (1st pct test)  possible copies",
+            f"  threshold = {pct:g}th percentile of train images' distances to the rest of train "
+            f"(so ~{pct:g} % are flagged by chance); in brackets: with the shifted test split's threshold",
+            "  space     median (generated)  median (train→rest)  median (test)  threshold   possible copies",
         ]
         for space in ("pixel", "feature"):
             s = mem[space]
             lines.append(
-                f"  {space:<8}  {s['median_fake_to_train']:>18.4f}  {s['median_test_to_train']:>18.4f}  "
-                f"{s['threshold']:>24.4f}  {s['possible_copies_fraction'] * 100:>13.1f} %"
+                f"  {space:<8}  {s['median_fake_to_train']:>18.4f}  {s.get('median_train_to_rest', float('nan')):>19.4f}"
+                f"  {s['median_test_to_train']:>13.4f}  {s['threshold']:>9.4f}   "
+                f"{s['possible_copies_fraction'] * 100:>5.1f} % "
+                f"({s.get('possible_copies_fraction_test', float('nan')) * 100:.1f} %)"
             )
         u = r.get("utility")
         lines += ["", "Utility: small classifier tested on the real test split"]
@@ -192,6 +191,8 @@ class EvaluationReport:
                     f"  {label:<24} {_pm(s, 'accuracy'):<16} {_pm(s, 'balanced_accuracy'):<16} {_pm(s, 'macro_auc')}"
                 )
         lines += ["", "Read: FD/KID lower is better, but compare them with the two reference rows, not with zero."]
+        for note in r.get("notes") or []:
+            lines.append("Note: " + note)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -210,20 +211,21 @@ class EvaluationReport:
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
         """A deep copy of the results (JSON-ready)."""
-        return json.loads(json.dumps(self.results))
+        from medgan_helpers.runs import json_ready
+
+        return json_ready(self.results)
 
     def to_json(self, path: str | Path) -> Path:
-        """Write ``results`` as pretty JSON to ``path`` (folders created); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_no_nan(self.results), indent=2))
-        return path
+        """Write ``results`` as standard JSON (NaN -> null) to ``path``, atomically; returns the path."""
+        from medgan_helpers.runs import write_json
+
+        return write_json(path, self.results)
 
     def save(self, folder: str | Path) -> dict[str, Path]:
         """Write ``evaluation.json`` and ``evaluation.png`` into ``folder``; returns both paths."""
         folder = Path(folder)
         paths = {"json": folder / "evaluation.json", "png": folder / "evaluation.png"}
-        self.results["files"] = {k: str(v) for k, v in paths.items()}
+        self.results["files"] = {k: v.name for k, v in paths.items()}  # names only: no machine paths
         self.to_json(paths["json"])
         self.save_summary_png(paths["png"])
         return paths
@@ -242,11 +244,16 @@ class EvaluationReport:
     def _draw_nn_hist(self, ax, space: str = "pixel") -> None:
         p = self._plot
         fake, test = p[f"nn_fake_{space}"], p[f"nn_test_{space}"]
-        bins = np.linspace(0, max(fake.max(), test.max()) * 1.05 + 1e-9, 40)
-        ax.hist(test, bins=bins, alpha=0.6, label="real test → train", color="tab:green")
+        train = p.get(f"nn_train_{space}")
+        top = max(fake.max(), test.max(), train.max() if train is not None else 0.0)
+        bins = np.linspace(0, top * 1.05 + 1e-9, 40)
+        if train is not None:
+            ax.hist(train, bins=bins, alpha=0.5, label="real train → rest of train", color="tab:blue")
+        ax.hist(test, bins=bins, alpha=0.5, label="real test → train", color="tab:green")
         ax.hist(fake, bins=bins, alpha=0.6, label="generated → train", color="tab:red")
-        thr = self.results["memorisation"][space]["threshold"]
-        ax.axvline(thr, color="k", ls="--", lw=1, label="copy threshold (1st pct)")
+        mem = self.results["memorisation"]
+        ax.axvline(mem[space]["threshold"], color="k", ls="--", lw=1,
+                   label=f"copy threshold ({mem.get('percentile', 1):g}th pct of train → rest)")
         ax.set_title(f"Distance to nearest train image ({space} space)")
         ax.set_xlabel("distance")
         ax.legend(fontsize=8)
@@ -367,5 +374,8 @@ class EvaluationReport:
         fig.suptitle(f"MedGAN evaluation — {m['dataset']} {m['image_size']} px, {m['n_fake']} generated images "
                      f"(kit feature space, not comparable with published FID)")
         fig.tight_layout()
-        fig.savefig(path, dpi=dpi)
-        return path
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=dpi, format="png")
+        from medgan_helpers.pictures import write_atomic
+
+        return write_atomic(path, buffer.getvalue())

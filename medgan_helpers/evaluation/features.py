@@ -157,7 +157,7 @@ def classifier_feature_extractor(
     images: np.ndarray,
     labels: np.ndarray | None,
     dataset_name: str,
-    epochs: int | None = None,
+    epochs: int = 12,
     cache: bool = True,
     seed: int = 0,
     verbose: bool = True,
@@ -172,7 +172,6 @@ def classifier_feature_extractor(
     import keras
 
     n, size, _, channels = images.shape
-    epochs = epochs if epochs is not None else config.quick_or(12, 3)
     safe_name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in dataset_name)[:40]
     key = f"{safe_name}-{size}px-{channels}ch-n{n}-e{epochs}-s{seed}-{fingerprint(images)}"
     folder = config.cache_dir() / "feature_extractors"

@@ -1,0 +1,86 @@
+"""Honest evaluation of generated medical images: fidelity, diversity, memorisation, utility.
+
+See ``evaluation.evaluate`` (the module) for what is measured and how. The public names:
+
+- :func:`evaluate` (arrays or ``ImageSet``s → :class:`EvaluationReport`) and :func:`settings`
+- :func:`evaluate_run`, :func:`output_dir_for` (run folders; ``python -m medgan_helpers.evaluation``)
+- :func:`feature_extractor`, :class:`FeatureExtractor`, :func:`build_classifier`, :func:`fit_classifier`
+- the groups :func:`fidelity`, :func:`diversity`, :func:`memorisation`, :func:`utility_scores`
+- the maths: :func:`frechet_distance`, :func:`kid`, :func:`prdc`, :func:`ms_ssim_pairs`,
+  :func:`nearest_neighbours`, :func:`pairwise_distances`, AUC and accuracies, :func:`pca_2d`
+"""
+
+from __future__ import annotations
+
+from medgan_helpers.evaluation.features import FeatureExtractor, build_classifier, fit_classifier
+from medgan_helpers.evaluation.metrics import (
+    MIN_SAMPLES,
+    accuracy,
+    balanced_accuracy,
+    binary_auc,
+    frechet_distance,
+    frechet_distance_from_stats,
+    kid,
+    macro_auc_ovr,
+    ms_ssim_pairs,
+    nearest_neighbours,
+    pairwise_distances,
+    pca_2d,
+    prdc,
+)
+from medgan_helpers.evaluation.on_runs import evaluate_run, main, output_dir_for
+from medgan_helpers.evaluation.report import EvaluationReport, headline_numbers
+from medgan_helpers.evaluation.scores import (
+    balanced_labels,
+    check_images,
+    diversity,
+    fidelity,
+    memorisation,
+    utility_scores,
+)
+from medgan_helpers.evaluation.suite import (
+    FULL_SETTINGS,
+    QUICK_SETTINGS,
+    SMALL_SAMPLE,
+    evaluate,
+    feature_extractor,
+    reading_notes,
+    settings,
+)
+
+__all__ = [
+    "FULL_SETTINGS",
+    "MIN_SAMPLES",
+    "QUICK_SETTINGS",
+    "SMALL_SAMPLE",
+    "EvaluationReport",
+    "FeatureExtractor",
+    "accuracy",
+    "balanced_accuracy",
+    "balanced_labels",
+    "binary_auc",
+    "build_classifier",
+    "check_images",
+    "diversity",
+    "evaluate",
+    "evaluate_run",
+    "feature_extractor",
+    "fidelity",
+    "fit_classifier",
+    "frechet_distance",
+    "frechet_distance_from_stats",
+    "headline_numbers",
+    "kid",
+    "macro_auc_ovr",
+    "main",
+    "memorisation",
+    "ms_ssim_pairs",
+    "nearest_neighbours",
+    "output_dir_for",
+    "pairwise_distances",
+    "pca_2d",
+    "prdc",
+    "reading_notes",
+    "settings",
+    "utility_scores",
+]

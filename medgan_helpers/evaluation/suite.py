@@ -1,0 +1,328 @@
+"""Honest evaluation of generated medical images: fidelity, diversity, memorisation, utility.
+
+Everything is measured without ImageNet weights. The feature space is the
+penultimate layer of a small classifier trained on the *real train split* of the
+dataset (cached per dataset and size, frozen before any GAN is scored). In it:
+
+- **Fidelity** — Fréchet distance (FD), KID (unbiased, mean ± std over subsets) and
+  precision / recall / density / coverage (k = 5, Naeem et al. 2020), each for the
+  generated images vs the real train split and vs the real test split. Every
+  number comes with two references for scale: a *noise floor* (two disjoint
+  halves of the real train split) and *real test vs real train*. The test split
+  is a shifted distribution (other slice positions / patients), so a generator
+  that fits the train split well can score *below* test-vs-train on FD-to-train.
+- **Diversity** — MS-SSIM (3 scales, filter 7, works from 28 px) between random
+  pairs of generated images vs pairs of real images, per class when conditional.
+- **Memorisation** — for every generated image the nearest real train image, in
+  pixel space and in feature space; the fraction closer than the 1st percentile
+  of the leave-one-out distances of train images to the rest of train is
+  reported as "possible copies" (the test-split threshold is a second number).
+- **Utility** — the same small classifier trained on synthetic only (TSTR), real
+  only (TRTR) and real + synthetic, tested on the real test split: accuracy,
+  balanced accuracy, macro one-vs-rest AUC, mean ± std over seeds.
+
+Entry points: :func:`evaluate` (arrays or ``ImageSet``s → :class:`EvaluationReport`),
+:func:`evaluate_run` (a saved run or any sampler → report files in the run
+folder) and the command line ``python -m medgan_helpers.evaluation RUN_DIR``.
+Sample sizes and classifier epochs are arguments; :func:`settings` gives the
+full values or, with ``quick=True``, the small ones the tests use.
+
+Modules: ``features`` (the frozen feature space), ``metrics`` (the maths),
+``scores`` (the four groups of numbers), ``report`` (tables, pictures, JSON),
+``on_runs`` (run folders and the command line); this module, ``suite``, runs them in order.
+No metric replaces a radiologist looking at the images.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from medgan_helpers.evaluation import features, metrics
+from medgan_helpers.evaluation.features import FeatureExtractor
+from medgan_helpers.evaluation.metrics import MIN_SAMPLES
+from medgan_helpers.evaluation.report import EvaluationReport
+from medgan_helpers.evaluation.scores import (
+    _check_labels,
+    _unpack,
+    check_images,
+    diversity,
+    fidelity,
+    memorisation,
+    utility_scores,
+)
+
+#: Sample sizes and epochs of a full evaluation, and the small ones quick mode uses.
+FULL_SETTINGS = {"kid_subsets": 20, "diversity_pairs": 500, "utility_epochs": 10, "feature_epochs": 12,
+                 "n_samples": 1000}
+QUICK_SETTINGS = {"kid_subsets": 10, "diversity_pairs": 100, "utility_epochs": 3, "feature_epochs": 3,
+                  "n_samples": 200}
+#: Below this many images in a split, the report warns that the numbers are noisy.
+SMALL_SAMPLE = 200
+
+
+def settings(quick: bool = False) -> dict[str, int]:
+    """Sample sizes and epochs for ``evaluate`` / ``evaluate_run``: full, or small when ``quick``."""
+    return dict(QUICK_SETTINGS if quick else FULL_SETTINGS)
+
+
+# ============================================================================ feature space
+def feature_extractor(
+    real_train: Any,
+    kind: str = "classifier",
+    dataset_name: str | None = None,
+    epochs: int = FULL_SETTINGS["feature_epochs"],
+    cache: bool = True,
+    seed: int = 0,
+    verbose: bool = True,
+) -> FeatureExtractor:
+    """The frozen feature extractor for ``real_train`` (an ImageSet or images array).
+
+    ``kind="classifier"`` (default) trains — once, then loads from
+    ``config.cache_dir()/feature_extractors`` — the kit's small CNN on the real train
+    split. ``kind="inception"`` uses InceptionV3 only if its weights already exist
+    locally, labelled "not comparable with published FID".
+    """
+    images, labels, info = _unpack(real_train, "real_train")
+    if kind == "inception":
+        return features.inception_feature_extractor(images.shape[1], images.shape[3])
+    if kind != "classifier":
+        raise ValueError(f"feature extractor kind must be 'classifier' or 'inception', got {kind!r}.")
+    name = dataset_name or info["name"] or "array"
+    return features.classifier_feature_extractor(
+        images, labels, name, epochs=epochs, cache=cache, seed=seed, verbose=verbose
+    )
+
+
+# ============================================================================ evaluate
+def evaluate(
+    real_train: Any,
+    real_test: Any,
+    fake_images: Any,
+    fake_labels: Any = None,
+    *,
+    train_labels: Any = None,
+    test_labels: Any = None,
+    class_names: list[str] | None = None,
+    feature_extractor_kind: str = "classifier",
+    extractor: FeatureExtractor | None = None,
+    utility: bool | str = "auto",
+    utility_seeds: tuple[int, ...] = (0, 1, 2),
+    utility_epochs: int = FULL_SETTINGS["utility_epochs"],
+    utility_settings: tuple[str, ...] = ("tstr", "trtr", "mixed"),
+    max_real: int | None = None,
+    k: int = 5,
+    references: bool = True,
+    kid_subsets: int = FULL_SETTINGS["kid_subsets"],
+    diversity_pairs: int = FULL_SETTINGS["diversity_pairs"],
+    feature_epochs: int = FULL_SETTINGS["feature_epochs"],
+    seed: int = 0,
+    dataset_name: str | None = None,
+    verbose: bool = True,
+) -> EvaluationReport:
+    """Score generated images against the real train and test splits.
+
+    Args:
+        real_train, real_test: ``data.ImageSet`` objects, ``(images, labels)`` pairs or float32
+            arrays N×H×W×C in [-1, 1] (then labels via ``train_labels`` / ``test_labels``).
+        fake_images: generated images, same H×W×C, in [-1, 1].
+        fake_labels: class label of each generated image (needed for utility and
+            per-class diversity).
+        feature_extractor_kind: ``"classifier"`` (default) or ``"inception"`` (only
+            with local weights); ``extractor`` passes a ready one instead.
+        utility: ``"auto"`` runs TSTR/TRTR when all labels are there, ``True``
+            insists (error when labels are missing), ``False`` skips.
+        max_real: subsample each real split to at most this many images (speed).
+        k: neighbourhood size for precision/recall/density/coverage.
+        references: also score the two real-vs-real reference rows (noise floor and
+            test vs train); they do not depend on the generator, so a loop over
+            many generators can compute them once and pass False afterwards.
+        kid_subsets, diversity_pairs: subsets for KID, random pairs for MS-SSIM.
+        feature_epochs: epochs of the feature classifier when it is trained (then cached).
+        (``settings(quick=True)`` gives small values for all of these.)
+
+    Returns:
+        An :class:`EvaluationReport` (``.table()``, ``.to_json()``, ``.plots()``,
+        ``.save_summary_png()``).
+    """
+    t0 = time.time()
+    train_x, train_y, train_info = _unpack(real_train, "real_train")
+    test_x, test_y, _ = _unpack(real_test, "real_test")
+    fake_x = check_images(fake_images, "fake_images")
+    if not (train_x.shape[1:] == test_x.shape[1:] == fake_x.shape[1:]):
+        raise ValueError(
+            "real_train, real_test and fake_images must have the same image shape H×W×C, got "
+            f"{train_x.shape[1:]}, {test_x.shape[1:]} and {fake_x.shape[1:]}. Load the real data at "
+            "the generator's image_size (data.load_dataset(..., image_size=G.image_size))."
+        )
+    # sample-count checks up front, with the number needed
+    metrics.require_samples(len(fake_x), "prdc", "fake_images", needed=max(k + 1, MIN_SAMPLES["frechet_distance"]))
+    metrics.require_samples(len(test_x), "prdc", "real_test", needed=max(k + 1, MIN_SAMPLES["frechet_distance"]))
+    needed_train = 2 * max(k + 1, MIN_SAMPLES["frechet_distance"])
+    if len(train_x) < needed_train:
+        raise ValueError(
+            f"real_train has {len(train_x)} images, but the evaluation needs at least {needed_train} "
+            "(the noise floor splits it into two halves of ≥ 10). Pass more real images."
+        )
+    if train_labels is not None:
+        train_y = np.asarray(train_labels)
+    if test_labels is not None:
+        test_y = np.asarray(test_labels)
+    multilabel = train_y is not None and train_y.ndim == 2 and train_y.shape[1] > 1
+    class_names = class_names or train_info["class_names"]
+    num_classes = None
+    if train_y is not None and not multilabel:
+        train_y = _check_labels(train_y, len(train_x), "real_train labels")
+        num_classes = len(class_names) if class_names else int(train_y.max()) + 1
+        if test_y is not None:
+            test_y = _check_labels(test_y, len(test_x), "real_test labels", num_classes)
+    if fake_labels is not None:
+        fake_labels = _check_labels(fake_labels, len(fake_x), "fake_labels", num_classes)
+    extractor_labels = train_y  # multi-hot labels train a multi-label feature classifier
+    labels_ok = fake_labels is not None and train_y is not None and test_y is not None and not multilabel
+    if utility is True and not labels_ok:
+        missing = "fake_labels" if fake_labels is None else ("real labels" if not multilabel else "single labels")
+        raise ValueError(
+            f"utility=True (TSTR/TRTR) needs class labels, but {missing} are missing. Pass fake_labels=... "
+            "(generate with a conditional GAN) and labelled real splits, or use utility=False."
+        )
+
+    rng = np.random.default_rng(seed)
+    if max_real is not None:
+        if len(train_x) > max_real:
+            keep = np.sort(rng.choice(len(train_x), max_real, replace=False))
+            train_x, train_y = train_x[keep], None if train_y is None else train_y[keep]
+            extractor_labels = None if extractor_labels is None else extractor_labels[keep]
+        if len(test_x) > max_real:
+            keep = np.sort(rng.choice(len(test_x), max_real, replace=False))
+            test_x, test_y = test_x[keep], None if test_y is None else test_y[keep]
+
+    timings: dict[str, float] = {}
+    clock = [time.time(), None]
+
+    def say(msg: str, step: str | None = None) -> None:
+        now = time.time()
+        if clock[1] is not None:
+            timings[clock[1]] = round(now - clock[0], 1)
+        clock[0], clock[1] = now, step
+        if verbose and msg:
+            print(msg, flush=True)
+
+    # 1. feature space: trained on the real train split, frozen before the fakes are seen
+    if extractor is None:
+        if feature_extractor_kind == "inception":
+            extractor = features.inception_feature_extractor(train_x.shape[1], train_x.shape[3])
+        else:
+            name = dataset_name or train_info["name"] or "array"
+            extractor = features.classifier_feature_extractor(
+                train_x, extractor_labels, name, epochs=feature_epochs, verbose=verbose
+            )
+    say("Extracting features …", "features")
+    f_train, f_test, f_fake = extractor(train_x), extractor(test_x), extractor(fake_x)
+
+    # 2. fidelity + the two reference rows
+    say("Fidelity: FD, KID, precision/recall/density/coverage …", "fidelity")
+    n_kid = kid_subsets
+    fid: dict[str, Any] = {}
+    fid["fake_vs_train"] = fidelity(f_train, f_fake, k, n_kid, seed=seed)
+    fid["fake_vs_test"] = fidelity(f_test, f_fake, k, n_kid, seed=seed)
+    if references:
+        perm = rng.permutation(len(f_train))
+        half = len(perm) // 2
+        fid["floor_train_halves"] = fidelity(
+            f_train[perm[:half]], f_train[perm[half : 2 * half]], k, n_kid, seed=seed
+        )
+        fid["test_vs_train"] = fidelity(f_train, f_test, k, n_kid, seed=seed)
+
+    # 3. diversity
+    say("Diversity: MS-SSIM …", "diversity")
+    n_pairs = diversity_pairs
+    div, div_raw = diversity(fake_x, train_x, fake_labels, train_y if not multilabel else None,
+                             class_names, n_pairs=n_pairs, seed=seed)
+
+    # 4. memorisation
+    say("Memorisation: nearest training images …", "memorisation")
+    mem, mem_raw = memorisation(fake_x, train_x, test_x, f_fake, f_train, f_test, seed=seed)
+
+    # 5. utility
+    util: dict[str, Any] | None
+    if utility and labels_ok:
+        say(f"Utility: {', '.join(utility_settings)} classifiers over {len(utility_seeds)} seeds …", "utility")
+        util = utility_scores(fake_x, fake_labels, train_x, train_y, test_x, test_y, num_classes,
+                                    seeds=tuple(utility_seeds), epochs=utility_epochs,
+                                    settings=tuple(utility_settings))
+    else:
+        reason = ("switched off" if utility is False
+                  else "multi-label data" if multilabel
+                  else "no labels for the generated images (pass fake_labels=...)" if fake_labels is None
+                  else "the real splits have no labels")
+        util = {"skipped": reason}
+
+    # 6. pictures' data
+    pca_train, pca_test, pca_fake = metrics.pca_2d(
+        f_train[:1000], f_test[:1000], f_fake[:1000]
+    )
+    results = {
+        "meta": {
+            "dataset": dataset_name or train_info["name"] or "arrays",
+            "image_size": int(train_x.shape[1]),
+            "channels": int(train_x.shape[3]),
+            "n_train": int(len(train_x)),
+            "n_test": int(len(test_x)),
+            "n_fake": int(len(fake_x)),
+            "conditional": fake_labels is not None,
+            "class_names": class_names,
+            "feature_extractor": extractor.name,
+            "feature_extractor_info": {k: v for k, v in extractor.info.items() if k != "feature_shift"},
+            "feature_dim": int(f_train.shape[1]),
+            "comparable_with_published_fid": False,
+            "k": k,
+            "seed": seed,
+            "seconds": None,
+        },
+        "fidelity": fid,
+        "diversity": div,
+        "memorisation": mem,
+        "utility": util,
+    }
+    results["notes"] = reading_notes(results)
+    say("", None)
+    results["meta"]["seconds"] = round(time.time() - t0, 1)
+    results["meta"]["timings"] = timings
+    plot = {"pca_train": pca_train, "pca_test": pca_test, "pca_fake": pca_fake, **div_raw, **mem_raw}
+    say(f"Evaluation done in {results['meta']['seconds']} s.")
+    return EvaluationReport(results, plot)
+
+
+
+def reading_notes(results: dict) -> list[str]:
+    """Plain sentences for numbers that are easy to misread: small samples, negative KID, floors."""
+    meta, fid = results["meta"], results["fidelity"]
+    notes = []
+    small = {name: meta[key] for name, key in (("real train", "n_train"), ("real test", "n_test"),
+                                                  ("generated", "n_fake")) if meta[key] < SMALL_SAMPLE}
+    if small:
+        which = ", ".join(f"{name} {n}" for name, n in small.items())
+        notes.append(
+            f"Small samples ({which} images; fewer than {SMALL_SAMPLE}): FD, KID, precision/recall/"
+            "coverage and the copy fraction are noisy. Compare them only with the reference rows, "
+            "which were computed at the same sizes, and prefer more images when you can.")
+    labels = {"fake_vs_train": "generated vs train", "fake_vs_test": "generated vs test",
+              "floor_train_halves": "the noise floor", "test_vs_train": "test vs train"}
+    for key, label in labels.items():
+        value = (fid.get(key) or {}).get("kid")
+        if value is not None and value < 0:
+            notes.append(
+                f"KID of {label} is negative ({value * 1000:.2f}×10⁻³): KID is an unbiased estimate, so "
+                "for two samples of (nearly) one distribution it scatters around 0 and can fall below "
+                "it. Read it as 'no difference measurable at this sample size', not as better than 0.")
+    floor = (fid.get("floor_train_halves") or {}).get("fd")
+    fd = (fid.get("fake_vs_train") or {}).get("fd")
+    if floor is not None and fd is not None and fd < floor:
+        notes.append(
+            f"FD to train ({fd:.2f}) is below the noise floor ({floor:.2f}). The floor compares two "
+            "halves of train, each half the size, and FD grows as samples shrink; a value under the "
+            "floor means 'as close to train as another train sample', not 'better than real'.")
+    return notes

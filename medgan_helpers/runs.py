@@ -1,0 +1,442 @@
+"""The run folder: one owner for everything a training run leaves on disk.
+
+A run lives in ``<artifacts>/runs/<dataset>-<size>px-<UTC time>-<4 hex>/``::
+
+    config.json                what it was: dataset, knobs, model build settings, status (schema 2)
+    generator_ema.weights.h5   the generator we sample from (EMA weights)
+    gan.weights.h5             every weight, optimizers included (to keep training)
+    history.json / history.csv per-epoch losses and health numbers
+    health.json                the training-health records
+    samples/epoch_XXX.png      the sample grid after each epoch
+    backup/                    Keras' BackupAndRestore checkpoint while the run is live
+    run.lock                   held by the live process (pid + host)
+
+:class:`RunFolder` owns that layout. ``RunFolder.write_config`` is the only
+function that writes ``config.json``; every JSON, PNG and model file is written
+atomically (temporary file + ``os.replace``), JSON never holds a bare NaN, and
+a live run holds a lock so that a second ``train()`` starts a run of its own
+instead of joining it. Models are saved as weights plus the settings that
+built them, and loaded by rebuilding them in code (``models.build_*``): that
+loads on every Keras version the kit supports, unlike a ``.keras`` file, whose
+layer configs change between Keras releases.
+
+The shipped pretrained generator (``data/pretrained/<dataset>-<size>/``) is a
+run folder of kind ``"pretrained"``: config.json + generator_ema.weights.h5.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import socket
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medgan_helpers import config
+from medgan_helpers.pictures import write_atomic
+
+SCHEMA = 2
+CONFIG = "config.json"
+EMA_WEIGHTS = "generator_ema.weights.h5"
+GAN_WEIGHTS = "gan.weights.h5"
+LOCK = "run.lock"
+
+
+class DamagedRunError(ValueError):
+    """A run folder whose config.json is missing, unreadable or of an unknown schema."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with numpy scalars/arrays, tuples and Paths made JSON-friendly and NaN/inf -> None."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, np.ndarray)):
+        return [json_ready(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, (np.integer, bool, np.bool_)):
+        return value.item() if hasattr(value, "item") else value
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (int, str)):
+        return value
+    return str(value)
+
+
+def write_json(path: str | Path, value: Any) -> Path:
+    """Write ``value`` as standard JSON (NaN -> null), atomically."""
+    text = json.dumps(json_ready(value), indent=2, allow_nan=False)
+    return write_atomic(path, (text + "\n").encode("utf-8"))
+
+
+def slug(text: str) -> str:
+    """A file-system-safe name: ``"folder-1a2b3c4d"`` stays, ``"a b/c"`` -> ``"a_b_c"``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._-") or "run"
+
+
+def runs_dir(artifacts_dir: str | Path | None = None) -> Path:
+    """``<artifacts>/runs`` (``artifacts_dir`` may be an artifacts folder or its runs/ folder)."""
+    if artifacts_dir is None:
+        return config.artifacts_dir() / "runs"
+    path = Path(artifacts_dir)
+    return path / "runs" if (path / "runs").is_dir() else path
+
+
+class RunFolder:
+    """The folder of one training run (or of a shipped pretrained generator)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({self.path.name!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __eq__(self, other: object) -> bool:
+        other_path = other.path if isinstance(other, RunFolder) else other
+        return isinstance(other_path, (str, Path)) and Path(other_path).resolve() == self.path.resolve()
+
+    def __hash__(self) -> int:
+        return hash(self.path.resolve())
+
+    # ---- making one
+    @classmethod
+    def new(cls, dataset: str, image_size: int, root: str | Path | None = None) -> RunFolder:
+        """A fresh, unique ``<root>/<dataset>-<size>px-<UTC time>-<4 hex>/`` (created, empty).
+
+        ``dataset`` is a dataset *name* (``ImageSet.name``: opaque for your own
+        folders), never a ``folder:PATH`` — a path in a folder name would persist it.
+        """
+        if str(dataset).startswith("folder:"):
+            raise ValueError(
+                "a run is named after its dataset, and 'folder:…' holds a path (which can hold "
+                "patient names): pass the loaded ImageSet's .name (an opaque id) instead.")
+        root = runs_dir(root)
+        root.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        while True:  # the random suffix keeps two runs started in the same second apart
+            path = root / f"{slug(dataset)}-{image_size}px-{stamp}-{secrets.token_hex(2)}"
+            try:
+                path.mkdir()
+                return cls(path)
+            except FileExistsError:
+                continue
+
+    # ---- config.json: the one writer
+    @property
+    def config(self) -> dict[str, Any]:
+        """The parsed config.json; ``DamagedRunError`` when it is missing or unreadable."""
+        path = self.path / CONFIG
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DamagedRunError(f"{self.path.name}: no {CONFIG} (not a run folder, or damaged).") from None
+        except (OSError, ValueError) as err:
+            raise DamagedRunError(f"{self.path.name}: {CONFIG} is unreadable ({err}).") from None
+        if not isinstance(found, dict) or found.get("schema") != SCHEMA:
+            raise DamagedRunError(
+                f"{self.path.name}: {CONFIG} has schema {found.get('schema') if isinstance(found, dict) else '?'}, "
+                f"this kit reads schema {SCHEMA}. Retrain, or load it with the kit version that made it."
+            )
+        return found
+
+    def write_config(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into config.json (creating it), atomically; returns the new config."""
+        try:
+            current = self.config
+        except DamagedRunError:
+            current = {}
+        merged = {**current, **fields, "schema": SCHEMA}
+        merged.setdefault("created", _now())
+        write_json(self.path / CONFIG, merged)
+        return merged
+
+    def write_json(self, name: str, value: Any) -> Path:
+        """Write ``<run>/<name>`` as standard JSON, atomically."""
+        return write_json(self.path / name, value)
+
+    # ---- state
+    @property
+    def status(self) -> str | None:
+        try:
+            return self.config.get("status")
+        except DamagedRunError:
+            return None
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished" and (self.path / EMA_WEIGHTS).is_file()
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.path / "backup"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    # ---- the lock held by a live run
+    def lock(self) -> None:
+        """Mark this run as live (pid + host); ``RuntimeError`` if another live process holds it."""
+        holder = self.lock_holder()
+        if holder is not None and holder.get("pid") != os.getpid():
+            raise RuntimeError(
+                f"run {self.path.name} is being trained by process {holder.get('pid')} on "
+                f"{holder.get('host')}; start a new run instead (train(..., resume=False))."
+            )
+        write_json(self.path / LOCK, {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()})
+
+    def unlock(self) -> None:
+        holder = self.lock_holder()
+        if holder is not None and holder.get("pid") == os.getpid():
+            (self.path / LOCK).unlink(missing_ok=True)
+
+    def lock_holder(self) -> dict | None:
+        """Who holds the lock, or None when it is free or stale (its process is gone)."""
+        try:
+            holder = json.loads((self.path / LOCK).read_text())
+        except (OSError, ValueError):
+            return None
+        if holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", -1))):
+            return None  # stale: that process died without unlocking
+        return holder
+
+    # ---- models
+    def save_models(self, gan, model_settings: dict[str, dict] | None) -> None:
+        """Save the EMA generator and every weight (optimizers included), atomically.
+
+        ``model_settings`` are the ``models.build_generator`` / ``build_discriminator``
+        arguments that rebuild the two networks; without them (hand-built models)
+        the generator is also saved as a ``.keras`` file and loaded from it.
+        """
+        _save_weights(gan._sampling_model(), self.path / EMA_WEIGHTS)
+        if getattr(gan, "g_optimizer", None) is not None:
+            _save_weights(gan, self.path / GAN_WEIGHTS)
+        if not model_settings:
+            _save_keras(gan._sampling_model(), self.path / "generator_ema.keras")
+            _save_keras(gan.generator, self.path / "generator.keras")
+            _save_keras(gan.discriminator, self.path / "discriminator.keras")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _temporary_sibling(path: Path) -> Path:
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes), dir=path.parent)
+    os.close(handle)
+    os.unlink(tmp)  # Keras wants to create the file itself
+    return Path(tmp)
+
+
+def _save_atomically(save, path: Path) -> None:
+    """``save(tmp)`` to a temporary sibling of ``path``, then publish it with ``os.replace``."""
+    tmp = _temporary_sibling(path)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _save_weights(model, path: Path) -> None:
+    _save_atomically(model.save_weights, path)
+
+
+def _save_keras(model, path: Path) -> None:
+    _save_atomically(model.save, path)
+
+
+# --------------------------------------------------------------------------- finding runs
+
+
+def scan(root: str | Path | None = None) -> list[RunFolder]:
+    """Every run folder under ``root`` (default ``<artifacts>/runs``) with a readable config, newest first.
+
+    A damaged run (unreadable config.json) is skipped with a one-line warning.
+    """
+    root = runs_dir(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.iterdir():
+        if not path.is_dir() or not (path / CONFIG).exists():
+            continue
+        run = RunFolder(path)
+        try:
+            created = run.config.get("created") or ""
+        except DamagedRunError as err:
+            print(f"skipping a damaged run: {err}", file=sys.stderr)
+            continue
+        found.append((created, path.name, run))
+    return [run for *_, run in sorted(found, reverse=True)]
+
+
+def latest_run(
+    artifacts_dir: str | Path | None = None, dataset: str | None = None, image_size: int | None = None
+) -> RunFolder | None:
+    """The newest finished run (optionally of one dataset and size), or None."""
+    for run in scan(artifacts_dir):
+        cfg = run.config
+        if (
+            run.finished
+            and (dataset is None or cfg.get("dataset") == dataset)
+            and (image_size is None or cfg.get("image_size") == image_size)
+        ):
+            return run
+    return None
+
+
+def find_resumable(dataset: str, image_size: int, knobs: dict) -> RunFolder | None:
+    """The newest interrupted run of this dataset, size and knobs that nobody is training now."""
+    wanted = json_ready(knobs)
+    for run in scan():
+        cfg = run.config
+        if (
+            cfg.get("status") == "running"
+            and cfg.get("dataset") == dataset
+            and cfg.get("image_size") == image_size
+            and cfg.get("knobs") == wanted
+            and run.backup_dir.is_dir()
+            and run.lock_holder() is None
+        ):
+            return run
+    return None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _open(path: str | Path) -> RunFolder:
+    run = RunFolder(path)
+    if not run.path.is_dir():
+        raise FileNotFoundError(
+            f"run directory {run.path} does not exist: pass a folder made by training.train "
+            "(runs.latest_run() finds the newest) or data/pretrained/<name>."
+        )
+    return run
+
+
+def load_generator(path: str | Path):
+    """The EMA generator of a run or of a pretrained folder, as a ``sampling.GeneratorModel``."""
+    from medgan_helpers import models, sampling
+
+    run = _open(path)
+    cfg = run.config
+    settings = (cfg.get("models") or {}).get("generator")
+    if settings and (run.path / EMA_WEIGHTS).is_file():
+        generator = models.build_generator(**settings)
+        generator.load_weights(run.path / EMA_WEIGHTS)
+    elif (run.path / "generator_ema.keras").is_file():
+        import keras
+
+        generator = keras.models.load_model(run.path / "generator_ema.keras", safe_mode=True, compile=False)
+    else:
+        raise FileNotFoundError(
+            f"{run.path.name} holds no trained generator ({EMA_WEIGHTS} with its build settings, "
+            "or generator_ema.keras): the run did not finish. Retrain, or pick another run."
+        )
+    gan_cfg = cfg.get("gan") or {}
+    info = {"run": run.path.name, "kind": cfg.get("kind", "run"), "dataset": cfg.get("dataset"),
+            **(cfg.get("info") or {})}
+    return sampling.GeneratorModel(
+        generator, latent_dim=gan_cfg.get("latent_dim"), num_classes=gan_cfg.get("num_classes"),
+        class_names=gan_cfg.get("class_names"), info={**info, "path": str(run.path)},
+    )
+
+
+def load_gan(path: str | Path, compile: bool = True):
+    """A saved run back as a ``gan.GAN`` that draws the same images and can keep training."""
+    import keras
+
+    from medgan_helpers import gan as gan_module
+    from medgan_helpers import models
+
+    run = _open(path)
+    cfg = run.config
+    settings = cfg.get("models") or {}
+    if settings.get("generator") and settings.get("discriminator"):
+        generator = models.build_generator(**settings["generator"])
+        discriminator = models.build_discriminator(**settings["discriminator"])
+    elif (run.path / "generator.keras").is_file():
+        generator = keras.models.load_model(run.path / "generator.keras", safe_mode=True, compile=False)
+        discriminator = keras.models.load_model(run.path / "discriminator.keras", safe_mode=True, compile=False)
+    else:
+        raise FileNotFoundError(f"{run.path.name}: no model settings and no .keras files: not a full run.")
+    g = dict(cfg["gan"])
+    model = gan_module.GAN(
+        generator, discriminator, latent_dim=g["latent_dim"], num_classes=g["num_classes"],
+        augment=tuple(g["augment"]) or None, ada_target=g.get("ada_target"),
+        ada_images=g.get("ada_images", 20_000), ema_decay=g["ema_decay"], d_steps=g["d_steps"],
+        gp_weight=g.get("gp_weight", 0.0), r1_weight=g.get("r1_weight", 0.0),
+        r1_every=g.get("r1_every", 4), seed=g["seed"], class_names=g.get("class_names"),
+    )
+    if compile:
+        saved = cfg.get("optimizers") or {}
+        g_opt = keras.optimizers.deserialize(saved["g"]) if "g" in saved else None
+        d_opt = keras.optimizers.deserialize(saved["d"]) if "d" in saved else None
+        loss = g["loss"] if g["loss"] in gan_module.LOSSES else "hinge"
+        model.compile(g_optimizer=g_opt, d_optimizer=d_opt, loss=loss)
+        if (run.path / GAN_WEIGHTS).is_file():
+            model.load_weights(run.path / GAN_WEIGHTS)
+    elif (run.path / EMA_WEIGHTS).is_file() and model.ema_generator is not None:
+        model.ema_generator.load_weights(run.path / EMA_WEIGHTS)
+    return model
+
+
+def save_gan(gan, run: RunFolder | str | Path, *, model_settings: dict | None = None,
+             history: dict | None = None, **facts: Any) -> RunFolder:
+    """Save a trained GAN into ``run`` and mark it finished (what ``train`` and notebook 04 call).
+
+    ``model_settings``: ``{"generator": {...}, "discriminator": {...}}``, the
+    ``models.build_*`` arguments (``models.build_settings(model)`` reads them back
+    from models the kit built); ``facts``: anything else worth keeping (steps,
+    seconds, device, notes).
+    """
+    import keras
+
+    run = run if isinstance(run, RunFolder) else RunFolder(run)
+    run.path.mkdir(parents=True, exist_ok=True)
+    if model_settings is None:
+        from medgan_helpers import models
+
+        found = {"generator": models.build_settings(gan.generator),
+                 "discriminator": models.build_settings(gan.discriminator)}
+        model_settings = found if all(found.values()) else None
+    run.save_models(gan, model_settings)
+    fields: dict[str, Any] = {**facts, "gan": gan.gan_config(), "status": "finished", "finished": _now()}
+    if model_settings:
+        fields["models"] = model_settings
+    if getattr(gan, "g_optimizer", None) is not None:
+        inner = [getattr(o, "inner_optimizer", o) for o in (gan.g_optimizer, gan.d_optimizer)]
+        fields["optimizers"] = {"g": keras.optimizers.serialize(inner[0]),
+                                "d": keras.optimizers.serialize(inner[1])}
+    run.write_config(**fields)
+    if history is not None:
+        history = getattr(history, "history", history)
+        run.write_json("history.json", {k: [float(v) for v in vals] for k, vals in history.items()})
+    return run
