@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import fcntl
 import hashlib
 import io
 import json
@@ -542,6 +543,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wanted = {n.strip() for n in args.notebooks.split(",") if n.strip()}
     cache = args.cache.resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    lock = open(cache / ".lock", "w")  # noqa: SIM115  (held until this process ends)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        say(f"another twin run is using {cache}: waiting for it")
+        fcntl.flock(lock, fcntl.LOCK_EX)
     logs = cache / "logs"
     image = cache / "image"
     started = time.perf_counter()
