@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from medgan_helpers import config, models, training  # noqa: E402
+from medgan_helpers import gan as gan_module  # noqa: E402
 
 
 def _images(image_size: int, n: int) -> np.ndarray:
@@ -79,10 +80,10 @@ def _adam(cfg):
 def make_kit(cfg, image_size, full=False):
     G, D = _players(cfg, image_size)
     gan = training.GAN(
-        G, D, cfg["latent_dim"], loss="hinge",
+        G, D, cfg["latent_dim"],
         augment="medical" if full else None, ema_decay=cfg["ema_decay"] if full else None,
     )
-    gan.compile(g_optimizer=_adam(cfg), d_optimizer=_adam(cfg))
+    gan.compile(g_optimizer=_adam(cfg), d_optimizer=_adam(cfg), loss="hinge")
 
     timer = _StepTimer()
 
@@ -115,11 +116,11 @@ def make_hand_loop(cfg, image_size, simultaneous=False):
         fakes = G(tf.random.normal([batch, latent]), training=True)
         with tf.GradientTape() as tape:
             real_out, fake_out = D(images, training=True), D(fakes, training=True)
-            d_loss = training.d_loss_hinge(real_out, fake_out)
+            d_loss = gan_module.d_loss_hinge(real_out, fake_out)
         grads = tape.gradient(d_loss, D.trainable_variables)
         d_opt.apply_gradients(zip(grads, D.trainable_variables))
         with tf.GradientTape() as tape:
-            g_loss = training.g_loss_mean(D(G(tf.random.normal([batch, latent]), training=True), training=True))
+            g_loss = gan_module.g_loss_mean(D(G(tf.random.normal([batch, latent]), training=True), training=True))
         grads = tape.gradient(g_loss, G.trainable_variables)
         g_opt.apply_gradients(zip(grads, G.trainable_variables))
         return d_loss, g_loss
@@ -130,8 +131,8 @@ def make_hand_loop(cfg, image_size, simultaneous=False):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fakes = G(noise, training=True)
             real_out, fake_out = D(images, training=True), D(fakes, training=True)
-            g_loss = training.g_loss_mean(fake_out)
-            d_loss = training.d_loss_hinge(real_out, fake_out)
+            g_loss = gan_module.g_loss_mean(fake_out)
+            d_loss = gan_module.d_loss_hinge(real_out, fake_out)
         g_opt.apply_gradients(zip(g_tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
         d_opt.apply_gradients(zip(d_tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
         return d_loss, g_loss
@@ -202,7 +203,7 @@ from medgan_helpers import data, training
 seed = int(sys.argv[1])
 images = data.load_dataset("brain-mri", image_size=64, split="train")
 start = time.time()
-gan = training.train(images, run_dir=sys.argv[2], epochs=1, seed=seed, verbose=0, display=False, resume=False)
+gan = training.train(images, run_dir=sys.argv[2], epochs=1, seed=seed, verbose=0, display=False, resume=False).gan
 print("CHILD " + json.dumps({
     "seconds": time.time() - start,
     "steps": int(gan.g_optimizer.iterations.numpy()),
