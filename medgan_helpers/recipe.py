@@ -4,7 +4,7 @@
 ``QUICK`` the few values that shrink it for the tests and for a first look
 (tiny models on 512 images). Nothing here reads the environment: the notebooks'
 parameter cells (and the tests) decide whether to ask for the quick values,
-with ``training.default_config(quick=config.is_quick())``.
+with ``training.default_config(quick=...)`` when ``MEDGAN_QUICK=1``.
 
 Where a value comes from is measured, not guessed: ``benchmarks/ablation.py``
 compares each choice with its alternatives (RESULTS.md has the table).
