@@ -7,6 +7,8 @@
   (DiffAugment, Zhao et al. 2020), applied to each image with probability
   ``p``; with ``ada_target`` set, ``p`` is steered ADA-style (Karras et al.
   2020) by how confidently D calls the real images real.
+- ``TrainStepHelpers``: loss scaling and the EMA generator, shared by every
+  ``train_step`` of the kit (``GAN`` here, ``pix2pix.Pix2Pix``).
 - ``GAN(generator, discriminator, latent_dim, ...)`` is a ``keras.Model`` whose
   ``train_step`` makes one D update (``d_steps`` of them) and one G update per
   batch with ``tf.GradientTape``, keeps an EMA copy of G for sampling, and
@@ -179,8 +181,48 @@ def _cutout(x, height, width, ratio, seed):
 # --------------------------------------------------------------------------- the GAN
 
 
+class TrainStepHelpers:
+    """Loss scaling and the EMA generator: the bookkeeping every adversarial ``train_step`` shares.
+
+    ``GAN`` (notebook 04) and ``pix2pix.Pix2Pix`` (notebook 08) both use it. It
+    needs ``self.generator``, ``self.ema_generator`` (or None), ``self.ema_decay``
+    and ``self.g_optimizer``.
+    """
+
+    def scale_loss(self, loss, optimizer):
+        """The loss to differentiate: / replicas (gradients are summed over devices), x loss scale."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return optimizer.scale_loss(loss / replicas)
+
+    def update_ema(self):
+        """ema_w <- decay * ema_w + (1 - decay) * w (decay ramps up over the first steps)."""
+        if self.ema_generator is None:
+            return
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            context.merge_call(self._assign_ema_everywhere)  # once, not once per device
+        else:
+            self._assign_ema()
+
+    def _assign_ema(self):
+        step = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
+        for weight, ema_weight in zip(self.generator.weights, self.ema_generator.weights):
+            ema_weight.assign(decay * ema_weight + (1.0 - decay) * ops.cast(weight, ema_weight.dtype))
+
+    def _assign_ema_everywhere(self, strategy):
+        step = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
+        for weight, ema_weight in zip(self.generator.weights, self.ema_generator.weights):
+            strategy.extended.update(
+                ema_weight.value,
+                lambda ema, w: ema.assign(decay * ema + (1.0 - decay) * tf.cast(w, ema.dtype)),
+                args=(weight.value,),
+            )
+
+
 @keras.saving.register_keras_serializable(package="medgan")
-class GAN(SamplerMixin, keras.Model):
+class GAN(SamplerMixin, TrainStepHelpers, keras.Model):
     """A generator and a discriminator trained against each other by ``fit``.
 
     Args:
@@ -200,6 +242,9 @@ class GAN(SamplerMixin, keras.Model):
         gp_weight: weight of the WGAN-GP gradient penalty (0 = off).
         r1_weight, r1_every: weight of the R1 penalty (0 = off) and its lazy
             interval (computed every ``r1_every``-th D step, weighted by it).
+        diversity_weight: weight of the mode-seeking term in G's loss (0 = off;
+            Mao et al. 2019): G pays when two latents of the same class give
+            nearly the same image — against collapse within a class.
         seed: seeds the model's ``keras.random.SeedGenerator`` (latents, augmentation).
         class_names: names of the classes, for pictures and the sampler.
     """
@@ -218,6 +263,7 @@ class GAN(SamplerMixin, keras.Model):
         gp_weight: float = 0.0,
         r1_weight: float = 0.0,
         r1_every: int = 4,
+        diversity_weight: float = 0.0,
         seed: int = 0,
         class_names: list[str] | None = None,
         **kwargs,
@@ -230,8 +276,8 @@ class GAN(SamplerMixin, keras.Model):
             raise ValueError(f"ema_decay={ema_decay!r} must be in (0, 1), or None for no EMA.")
         if ada_target is not None and not 0.0 < ada_target < 1.0:
             raise ValueError(f"ada_target={ada_target!r} must be in (0, 1) (0.6 in the ADA paper), or None.")
-        if min(gp_weight, r1_weight) < 0 or int(r1_every) < 1:
-            raise ValueError("gp_weight and r1_weight must be >= 0, and r1_every >= 1.")
+        if min(gp_weight, r1_weight, diversity_weight) < 0 or int(r1_every) < 1:
+            raise ValueError("gp_weight, r1_weight and diversity_weight must be >= 0, and r1_every >= 1.")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -244,6 +290,7 @@ class GAN(SamplerMixin, keras.Model):
         self.gp_weight = float(gp_weight)
         self.r1_weight = float(r1_weight)
         self.r1_every = int(r1_every)
+        self.diversity_weight = float(diversity_weight)
         self.seed = int(seed)
         self._class_names = tuple(class_names) if class_names else ()
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -353,6 +400,8 @@ class GAN(SamplerMixin, keras.Model):
             fake_images = G(with_labels(z), training=True)
             fake_logits_for_g = D(with_labels(self.augment(fake_images)), training=True)
             g_loss = self.g_loss_fn(fake_logits_for_g)
+            if self.diversity_weight:
+                g_loss += self.diversity_weight * self.mode_seeking_penalty(z, fake_images, labels)
             scaled_loss = self.scale_loss(g_loss, self.g_optimizer)
         g_grads = tape.gradient(scaled_loss, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_weights))
@@ -386,11 +435,6 @@ class GAN(SamplerMixin, keras.Model):
         return diff_augment(images, self.augment_policy, seed=self.seed_generator,
                             probability=self.augment_p if self.ada_target is not None else 1.0)
 
-    def scale_loss(self, loss, optimizer):
-        """The loss to differentiate: / replicas (gradients are summed over devices), x loss scale."""
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return optimizer.scale_loss(loss / replicas)
-
     def gradient_penalty(self, real_images, fake_images, labels):
         """WGAN-GP: (||grad_x D(x)|| - 1)^2 on random mixes of real and fake images."""
         alpha = keras.random.uniform((ops.shape(real_images)[0], 1, 1, 1), seed=self.seed_generator)
@@ -407,6 +451,18 @@ class GAN(SamplerMixin, keras.Model):
         due = ops.equal(self.d_optimizer.iterations % self.r1_every, 0)
         return ops.cond(due, penalty, lambda: ops.zeros((), "float32"))
 
+    def mode_seeking_penalty(self, z, fake_images, labels):
+        """Mode seeking (Mao et al. 2019): 1 / (image distance / latent distance) for a second latent.
+
+        A fresh ``z2`` of the same classes; if G draws nearly the same image for
+        ``z`` and ``z2`` (collapse), the ratio is small and the penalty large.
+        """
+        z2 = keras.random.normal(ops.shape(z), seed=self.seed_generator)
+        other = self.generator(z2 if labels is None else [z2, labels], training=True)
+        image_distance = ops.mean(ops.abs(_f32(fake_images) - _f32(other)), axis=(1, 2, 3))
+        latent_distance = ops.mean(ops.abs(z - z2), axis=1)
+        return ops.mean(1.0 / (image_distance / latent_distance + 1e-5))
+
     def _input_gradient_norm(self, images, labels):
         with tf.GradientTape() as tape:
             tape.watch(images)
@@ -414,32 +470,6 @@ class GAN(SamplerMixin, keras.Model):
             total = ops.sum(_f32(logits))  # d total / d image_i = d logit_i / d image_i
         grads = _f32(tape.gradient(total, images))
         return ops.sqrt(ops.sum(ops.square(grads), axis=(1, 2, 3)) + 1e-12)  # safe at 0
-
-    def update_ema(self):
-        """ema_w <- decay * ema_w + (1 - decay) * w (decay ramps up over the first steps)."""
-        if self.ema_generator is None:
-            return
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            context.merge_call(self._assign_ema_everywhere)  # once, not once per device
-        else:
-            self._assign_ema()
-
-    def _assign_ema(self):
-        step = ops.cast(self.g_optimizer.iterations, "float32")
-        decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
-        for weight, ema_weight in zip(self.generator.weights, self.ema_generator.weights):
-            ema_weight.assign(decay * ema_weight + (1.0 - decay) * ops.cast(weight, ema_weight.dtype))
-
-    def _assign_ema_everywhere(self, strategy):
-        step = ops.cast(self.g_optimizer.iterations, "float32")
-        decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
-        for weight, ema_weight in zip(self.generator.weights, self.ema_generator.weights):
-            strategy.extended.update(
-                ema_weight.value,
-                lambda ema, w: ema.assign(decay * ema + (1.0 - decay) * tf.cast(w, ema.dtype)),
-                args=(weight.value,),
-            )
 
     def update_augment_p(self, real_logits):
         """ADA: raise p while D calls more than ``ada_target`` of the real images real."""
@@ -481,6 +511,7 @@ class GAN(SamplerMixin, keras.Model):
             "gp_weight": self.gp_weight,
             "r1_weight": self.r1_weight,
             "r1_every": self.r1_every,
+            "diversity_weight": self.diversity_weight,
             "seed": self.seed,
             "image_size": self.image_size,
             "channels": self.channels,

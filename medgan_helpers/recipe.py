@@ -36,6 +36,7 @@ RECIPE: MappingProxyType = MappingProxyType({
     "gp_weight": 0.0,            # WGAN-GP gradient penalty (10 is used with loss="wgan-gp")
     "r1_weight": 0.0,            # R1 penalty on D's gradient at real images (0 = off)
     "r1_every": 4,               # lazy R1: every k-th step, weighted by k
+    "diversity_weight": 0.0,     # mode-seeking term against collapse within a class (0 = off)
     "augment": "medical",        # DiffAugment policy, or None
     "ada_target": None,          # None = always augment; else adaptive p steered to this r_t
     "ema_decay": 0.999,          # EMA generator; None = sample from G itself

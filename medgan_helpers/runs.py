@@ -393,7 +393,8 @@ def load_gan(path: str | Path, compile: bool = True):
         augment=tuple(g["augment"]) or None, ada_target=g.get("ada_target"),
         ada_images=g.get("ada_images", 20_000), ema_decay=g["ema_decay"], d_steps=g["d_steps"],
         gp_weight=g.get("gp_weight", 0.0), r1_weight=g.get("r1_weight", 0.0),
-        r1_every=g.get("r1_every", 4), seed=g["seed"], class_names=g.get("class_names"),
+        r1_every=g.get("r1_every", 4), diversity_weight=g.get("diversity_weight", 0.0), seed=g["seed"],
+        class_names=g.get("class_names"),
     )
     if compile:
         saved = cfg.get("optimizers") or {}

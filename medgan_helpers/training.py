@@ -168,7 +168,7 @@ def _train_into(run, imageset, cfg, conditional, class_names, num_classes, image
             generator, discriminator, cfg["latent_dim"], num_classes, augment=cfg["augment"],
             ada_target=cfg["ada_target"], ema_decay=cfg["ema_decay"], d_steps=cfg["d_steps"],
             gp_weight=cfg["gp_weight"], r1_weight=cfg["r1_weight"], r1_every=cfg["r1_every"],
-            seed=cfg["seed"], class_names=class_names or None)
+            diversity_weight=cfg["diversity_weight"], seed=cfg["seed"], class_names=class_names or None)
         g_optimizer, d_optimizer = recipe.optimizers(cfg)
         gan.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, loss=cfg["loss"], jit_compile=setup.xla)
 

@@ -196,3 +196,16 @@ def test_same_seed_same_training_same_samples():
     first, second, other = _train_once(7), _train_once(7), _train_once(8)
     np.testing.assert_array_equal(first, second)
     assert not np.allclose(first, other)
+
+
+def test_mode_seeking_penalty_is_large_for_a_collapsed_generator():
+    model = tiny_gan(3, diversity_weight=1.0)
+    z = tf.random.normal((8, LATENT), seed=1)
+    labels = tf.constant(np.arange(8).reshape(-1, 1) % 3, "int32")
+    varied = float(model.mode_seeking_penalty(z, model.generator([z, labels], training=True), labels))
+    last = model.generator.get_layer("to_image")
+    last.kernel.assign(np.zeros(last.kernel.shape, "float32"))  # every z -> the same image
+    collapsed = float(model.mode_seeking_penalty(z, model.generator([z, labels], training=True), labels))
+    assert np.isfinite(varied) and varied < 1e3 < collapsed
+    with pytest.raises(ValueError, match="diversity_weight"):
+        tiny_gan(3, diversity_weight=-1.0)
