@@ -213,6 +213,33 @@ class MinibatchStdDev(layers.Layer):
         return {**super().get_config(), "group_size": self.group_size}
 
 
+@keras.saving.register_keras_serializable(package="medgan")
+class LeakyReLUFromRelu(layers.Layer):
+    """LeakyReLU written as ``(1 - slope) * relu(x) + slope * x``: the same function, other ops.
+
+    Why not ``keras.layers.LeakyReLU``: on CPU, TensorFlow's grappler remapper fuses
+    ``Conv2D + BiasAdd + LeakyRelu`` even in a training graph, where the gradient
+    op ``LeakyReluGrad`` still reads the BiasAdd output that the fusion removes; the
+    remapper then aborts (``E0000 … remapper failed: … fanout …LeakyReluGrad exist
+    for missing node …/BiasAdd``) and leaves the training step unfused. Without a
+    LeakyRelu op there is nothing to mis-fuse, and ``ReluGrad`` reads the Relu's
+    output. ``benchmarks/leaky_relu_remapper.py`` measures that training is as fast.
+    """
+
+    def __init__(self, negative_slope: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+
+    def call(self, x):
+        return ops.relu(x) * (1.0 - self.negative_slope) + x * self.negative_slope
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
 def build_generator(
     image_size: int = 64,
     channels: int = 1,
@@ -370,7 +397,7 @@ def build_discriminator(
         size //= 2
         width = _filters(base_filters, block, max_filters)
         x = maybe_sn(layers.Conv2D(width, 4, strides=2, padding="same", name=f"down_{size}x{size}"))(x)
-        x = layers.LeakyReLU(leaky_slope, name=f"lrelu_{size}x{size}")(x)
+        x = LeakyReLUFromRelu(leaky_slope, name=f"lrelu_{size}x{size}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{size}x{size}")(x)
     assert size == start
