@@ -79,6 +79,20 @@ class TrainResult:
                 f"{self.seconds:.0f} s, alarms={len(alarms)})")
 
 
+def is_chief(strategy: Any = None) -> bool:
+    """False only on a worker of a multi-worker strategy that is not its chief.
+
+    The chief is the ``"chief"`` task of ``TF_CONFIG``, else worker 0; a strategy
+    without a cluster (one process: default, ``MirroredStrategy``) is its own chief.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if task_type in (None, "chief"):
+        return True
+    return (task_type == "worker" and resolver.task_id == 0
+            and "chief" not in resolver.cluster_spec().as_dict())
+
+
 def _as_imageset(images: Any) -> data.ImageSet:
     return images if isinstance(images, data.ImageSet) else data.from_arrays(images)
 
@@ -113,7 +127,11 @@ def train(
     float32 as a whole.
 
     ``accel_setup``: an ``accel.AccelSetup`` (default ``accel.configure()``) —
-    its strategy builds the models, its XLA choice compiles the step.
+    its strategy builds the models, its XLA choice compiles the step. Under a
+    ``MultiWorkerMirroredStrategy`` only the chief (:func:`is_chief`) writes the
+    run; every other worker trains the same steps in sync but writes its run into
+    a temporary folder that is deleted before ``train`` returns (so its
+    ``result.run`` no longer exists).
     """
     from medgan_helpers import accel
 
@@ -126,6 +144,17 @@ def train(
     conditional, class_names = _labels_for_training(imageset, cfg["conditional"])
     num_classes = len(class_names) if conditional else None
     image_size, channels = imageset.image_size, imageset.channels
+    setup = accel_setup or accel.configure(verbose=False)
+    if not is_chief(setup.strategy):  # TensorFlow's multi-worker pattern: only the chief writes
+        import shutil
+        import tempfile
+
+        scratch = runs.RunFolder(tempfile.mkdtemp(prefix="medgan-worker-"))
+        try:
+            return _train_into(scratch, imageset, cfg, conditional, class_names, num_classes, image_size,
+                               channels, callbacks, verbose, resume, display, setup)
+        finally:
+            shutil.rmtree(scratch.path, ignore_errors=True)
 
     run = runs.RunFolder(run_dir) if run_dir is not None else None
     if run is None and resume:
@@ -138,8 +167,7 @@ def train(
     run.lock()
     try:
         return _train_into(run, imageset, cfg, conditional, class_names, num_classes, image_size,
-                           channels, callbacks, verbose, resume, display,
-                           accel_setup or accel.configure(verbose=False))
+                           channels, callbacks, verbose, resume, display, setup)
     finally:
         run.unlock()
 
