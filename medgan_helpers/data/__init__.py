@@ -9,6 +9,12 @@ One entry point, :func:`load_dataset`, understands three kinds of source:
 any MedMNIST 2D flag (``"pneumoniamnist"``, ``"dermamnist"``, …)
     Downloaded once (MD5-verified) into :func:`medgan_helpers.config.cache_dir`;
     sizes 28, 64, 128, 224; the official train/val/test splits.
+``"brain-mri-pairs"`` (``task="tissue-to-t1"`` or ``"super-resolution"``)
+    Paired slices for image-to-image translation: the planes of brain-mri drawn
+    through the T1 template and its grey/white-matter maps -> a :class:`PairedSet`.
+``"folder-pairs:PATH"``
+    Your own pairs: ``PATH/A/`` (inputs) and ``PATH/B/`` (targets), matched by
+    relative file name -> a :class:`PairedSet`.
 ``"folder:PATH"``
     Your own images, recursively: PNG/JPEG/TIFF/BMP, DICOM, NIfTI. Class = the
     first-level sub-folder name; splits by patient. Nothing is ever written into
@@ -34,6 +40,7 @@ The modules of this subpackage, one job each:
 - ``privacy``   opaque ids, in-memory identity checks, search patterns
 - ``cachefiles`` locks, temporary files and atomic publishing for the caches
 - ``pipeline``  :func:`to_tf_dataset`
+- ``pairs``     paired sources (``brain-mri-pairs``, ``folder-pairs:``) -> :class:`PairedSet`
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from medgan_helpers.data import brain, folder, medmnist
+from medgan_helpers.data import brain, folder, medmnist, pairs
 from medgan_helpers.data.arrays import from_arrays
 from medgan_helpers.data.brain import BRAIN_MRI
 from medgan_helpers.data.brain import SIZES as BRAIN_SIZES
@@ -56,6 +63,7 @@ from medgan_helpers.data.imageset import (
     to_float,
     to_uint8,
 )
+from medgan_helpers.data.pairs import BRAIN_MRI_PAIRS, PairedSet
 from medgan_helpers.data.pipeline import to_tf_dataset
 from medgan_helpers.data.readers import (
     CT_WINDOWS,
@@ -66,11 +74,13 @@ from medgan_helpers.data.readers import (
 
 __all__ = [
     "BRAIN_MRI",
+    "BRAIN_MRI_PAIRS",
     "BRAIN_SIZES",
     "CT_WINDOWS",
     "FOLDER_OPTIONS",
     "MEDMNIST_OPTIONS",
     "PIXEL_SCALE",
+    "PairedSet",
     "SPLITS",
     "DataError",
     "DatasetCard",
@@ -116,7 +126,7 @@ def _check_options(source: str, options: dict, valid: Sequence[str]) -> None:
 
 def available_sources() -> list[str]:
     """Every source name :func:`load_dataset` accepts (``folder:PATH`` shown as a pattern)."""
-    return [BRAIN_MRI, *medmnist.FLAGS, "folder:PATH"]
+    return [BRAIN_MRI, BRAIN_MRI_PAIRS, *medmnist.FLAGS, "folder:PATH", "folder-pairs:PATH"]
 
 
 def load_dataset(
@@ -136,7 +146,7 @@ def load_dataset(
         image_size: output height = width. brain-mri: 32/64/128; MedMNIST:
             28/64/128/224; folders: any size from 8 to 1024.
         split: ``"train"``, ``"val"`` or ``"test"``.
-        seed: brain-mri: which random planes are sampled; folders: how files
+        seed: brain-mri (and brain-mri-pairs): which random planes are sampled; folders: how files
             are assigned to splits. MedMNIST splits are fixed.
         **options: source-specific options.
             MedMNIST: ``download`` (default True), ``color`` (``"auto"``/``"grey"``).
@@ -146,6 +156,11 @@ def load_dataset(
             the file's own window, else soft-tissue), ``mr_percentiles`` (default
             ``(0.5, 99.5)``), ``nifti_axis`` (default 2 = axial),
             ``split_fractions`` (default ``(0.7, 0.15, 0.15)``).
+            brain-mri-pairs: ``task`` (``"tissue-to-t1"``, default, or
+            ``"super-resolution"``). folder-pairs: the folder options.
+
+    Returns:
+        an :class:`ImageSet`; for the paired sources a :class:`PairedSet`.
 
     Raises:
         DataError: unknown source, unsupported size, bad split, or no usable images.
@@ -157,6 +172,12 @@ def load_dataset(
         if options:
             raise DataError(f"brain-mri takes no extra options; got {sorted(options)}")
         return brain.load(int(image_size), split, seed)
+    if source == BRAIN_MRI_PAIRS:
+        _check_options(source, options, ("task",))
+        return pairs.load_brain_pairs(int(image_size), split, seed, **options)
+    if source.startswith("folder-pairs:"):
+        _check_options(source, options, FOLDER_OPTIONS)
+        return pairs.load_folder_pairs(source[len("folder-pairs:") :], int(image_size), split, seed, **options)
     if source.startswith("folder:"):
         _check_options(source, options, FOLDER_OPTIONS)
         return folder.load(source[len("folder:") :], int(image_size), split, seed, **options)

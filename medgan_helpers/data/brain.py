@@ -151,8 +151,12 @@ def _draw_parameters(rng: np.random.Generator, split: str) -> dict[str, np.ndarr
     }
 
 
-def _resample(volume: np.ndarray, affine: np.ndarray, params: dict, image_size: int) -> np.ndarray:
-    """Resample every requested oblique plane of ``volume`` into uint8 N x S x S."""
+def resample(volume: np.ndarray, affine: np.ndarray, params: dict, image_size: int) -> np.ndarray:
+    """Resample every requested oblique plane of ``volume`` (values in [0, 1]) into uint8 N x S x S.
+
+    Shared by ``brain-mri`` (the T1 template) and ``brain-mri-pairs`` (T1, grey- and
+    white-matter maps): the same planes give the same anatomy in every volume.
+    """
     from scipy import ndimage
 
     n = params["z_mm"].size
@@ -200,21 +204,34 @@ def _resample(volume: np.ndarray, affine: np.ndarray, params: dict, image_size: 
     return out
 
 
-def build(image_size: int, seed: int) -> dict[str, np.ndarray]:
-    """Build all three splits for one size and seed (no caching). Keys ``{split}_pixels`` etc."""
+def anti_alias(volume: np.ndarray, image_size: int) -> np.ndarray:
+    """Blur a 1 mm volume to the output pixel spacing before sampling (sigma = (factor - 1) / 2)."""
     from scipy import ndimage
 
-    volume, affine = _load_volume()
-    # Anti-aliasing: blur to the output pixel spacing before sampling (sigma = (factor - 1) / 2).
     factor = FOV_MM / image_size
     sigma = max(0.0, (factor - 1.0) / 2.0)
     if sigma > 0:
         volume = ndimage.gaussian_filter(volume, sigma).astype(np.float32)
+    return volume
+
+
+def draw_planes(seed: int) -> dict[str, dict[str, np.ndarray]]:
+    """The random plane of every image of every split (float64), the same for every image size.
+
+    ``brain-mri`` and ``brain-mri-pairs`` both resample these planes, so their
+    images of one seed show the same anatomy, plane for plane.
+    """
     rng = np.random.default_rng(seed)
+    return {split: _draw_parameters(rng, split) for split in SPLITS}
+
+
+def build(image_size: int, seed: int) -> dict[str, np.ndarray]:
+    """Build all three splits for one size and seed (no caching). Keys ``{split}_pixels`` etc."""
+    volume, affine = _load_volume()
+    volume = anti_alias(volume, image_size)
     arrays: dict[str, np.ndarray] = {}
-    for split in SPLITS:
-        params = _draw_parameters(rng, split)
-        arrays[f"{split}_pixels"] = _resample(volume, affine, params, image_size)[..., None]
+    for split, params in draw_planes(seed).items():
+        arrays[f"{split}_pixels"] = resample(volume, affine, params, image_size)[..., None]
         arrays[f"{split}_labels"] = level_of(params["z_mm"])
         for key, value in params.items():
             arrays[f"{split}_{key}"] = value.astype(np.float32)

@@ -6,13 +6,23 @@ See ``evaluation.evaluate`` (the module) for what is measured and how. The publi
 - :func:`evaluate_run`, :func:`output_dir_for` (run folders; ``python -m medgan_helpers.evaluation``)
 - :func:`feature_extractor`, :class:`FeatureExtractor`, :func:`build_classifier`, :func:`fit_classifier`
 - the groups :func:`fidelity`, :func:`diversity`, :func:`memorisation`, :func:`utility_scores`
+- paired outputs (image-to-image translation, notebook 08), in ``image_quality``:
+  :func:`psnr`, :func:`ssim`, :func:`sharpness`, :func:`invented_detail`, :func:`high_pass`
 - the maths: :func:`frechet_distance`, :func:`kid`, :func:`prdc`, :func:`ms_ssim_pairs`,
   :func:`nearest_neighbours`, :func:`pairwise_distances`, AUC and accuracies, :func:`pca_2d`
 """
 
 from __future__ import annotations
 
+from medgan_helpers.evaluation import image_quality
 from medgan_helpers.evaluation.features import FeatureExtractor, build_classifier, fit_classifier
+from medgan_helpers.evaluation.image_quality import (
+    high_pass,
+    invented_detail,
+    psnr,
+    sharpness,
+    ssim,
+)
 from medgan_helpers.evaluation.metrics import (
     MIN_SAMPLES,
     accuracy,
@@ -70,6 +80,9 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_stats",
     "headline_numbers",
+    "high_pass",
+    "image_quality",
+    "invented_detail",
     "kid",
     "macro_auc_ovr",
     "main",
@@ -80,7 +93,10 @@ __all__ = [
     "pairwise_distances",
     "pca_2d",
     "prdc",
+    "psnr",
     "reading_notes",
     "settings",
+    "sharpness",
+    "ssim",
     "utility_scores",
 ]

@@ -1,0 +1,213 @@
+"""The two networks of pix2pix (Isola et al. 2017), as plain Keras 3 functional models.
+
+- ``build_unet``: an image-to-image generator. An encoder halves the resolution
+  block by block (strided 4×4 convolutions) down to a small bottleneck; a decoder
+  doubles it back (transposed convolutions); a **skip connection** concatenates
+  each encoder block's features to the decoder block of the same size, so fine
+  detail (edges, exact positions) need not squeeze through the bottleneck. For
+  super-resolution the input is smaller than the output: it is first upsampled
+  bicubically inside the model (``input_size``), and with ``residual=True`` the
+  network only adds a correction to that bicubic picture.
+- ``build_patch_discriminator``: a **PatchGAN** conditioned on the input. It sees
+  the input and an output (real or generated) concatenated along the channels
+  and returns a *map* of logits, one per overlapping patch: "does this patch
+  look like a real target *for this input*?".
+
+Every layer is a stock Keras layer (no Lambda), the last ones compute in
+float32 (ready for ``mixed_float16``), and the build arguments are recorded in
+``models``' registry (``models.build_settings(model)``), so a run folder can
+rebuild the networks in code (``pix2pix.load``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from medgan_helpers import models
+
+#: Output sizes the U-Net is built and tested for (any power of two from 16 to 256 works).
+SIZES = (32, 64, 128)
+
+
+def _check_size(name: str, value: int, smallest: int = 8) -> None:
+    if not isinstance(value, int) or value < smallest or value & (value - 1):
+        raise ValueError(f"{name}={value!r} must be a power of two >= {smallest} (e.g. 64).")
+
+
+def default_depth(image_size: int) -> int:
+    """Down-sampling blocks so that the bottleneck is 4×4: 3 at 32 px, 4 at 64, 5 at 128."""
+    return max(1, int(math.log2(image_size)) - 2)
+
+
+def _register(model: keras.Model, builder: str, settings: dict) -> keras.Model:
+    models._BUILD_SETTINGS[model] = {**settings, "builder": builder}
+    return model
+
+
+def build_unet(
+    image_size: int = 64,
+    in_channels: int = 2,
+    out_channels: int = 1,
+    *,
+    input_size: int | None = None,
+    base_filters: int = 32,
+    max_filters: int = 256,
+    depth: int | None = None,
+    dropout: float = 0.0,
+    residual: bool = False,
+    upsampling: str = "transpose",
+    name: str = "unet",
+) -> keras.Model:
+    """Build a U-Net generator: input image -> output image in [-1, 1].
+
+    Args:
+        image_size: side of the output (and of the U-Net), a power of two.
+        in_channels, out_channels: channels of the input (2 for GM/WM maps) and output.
+        input_size: side of the input if smaller than ``image_size`` (super-resolution):
+            the input is upsampled bicubically to ``image_size`` first. None = same size.
+        base_filters: width of the first block; doubles per block (capped at ``max_filters``).
+        depth: number of down-sampling blocks (default: down to a 4×4 bottleneck).
+        dropout: dropout in the three innermost decoder blocks (pix2pix uses 0.5 as its
+            only source of randomness; 0 = a deterministic translation).
+        residual: output = bicubic input + a learned correction (needs
+            ``in_channels == out_channels``); else output = tanh(U-Net(input)).
+        upsampling: ``"transpose"`` (pix2pix: 4×4 transposed convolutions, stride 2)
+            or ``"nearest"`` (nearest-neighbour ×2, then a 3×3 convolution: no
+            checkerboard pattern from uneven kernel overlap).
+
+    Returns:
+        A functional model with input ``source`` (N, input_size, input_size, in_channels)
+        and output ``image`` (N, image_size, image_size, out_channels).
+    """
+    settings = {k: v for k, v in locals().items()}
+    _check_size("image_size", image_size)
+    input_size = image_size if input_size is None else input_size
+    _check_size("input_size", input_size, smallest=2)
+    if input_size > image_size:
+        raise ValueError(f"input_size={input_size} is larger than image_size={image_size}.")
+    depth = default_depth(image_size) if depth is None else int(depth)
+    if not 1 <= depth <= int(math.log2(image_size)):
+        raise ValueError(f"depth={depth} must be between 1 and log2(image_size)={int(math.log2(image_size))}.")
+    if residual and in_channels != out_channels:
+        raise ValueError("residual=True adds the (upsampled) input to the output: it needs "
+                         f"in_channels == out_channels, got {in_channels} and {out_channels}.")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout!r} must be in [0, 1).")
+    if upsampling not in ("transpose", "nearest"):
+        raise ValueError(f"upsampling={upsampling!r} is not known: use 'transpose' or 'nearest'.")
+
+    def up(filters, size, layer_name, **kwargs):
+        if upsampling == "transpose":
+            return [layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=layer_name, **kwargs)]
+        return [layers.UpSampling2D(2, name=f"{layer_name}_nearest"),
+                layers.Conv2D(filters, 3, padding="same", name=layer_name, **kwargs)]
+
+    source = keras.Input((input_size, input_size, in_channels), name="source")
+    x = source
+    if input_size != image_size:
+        x = layers.Resizing(image_size, image_size, interpolation="bicubic", name="bicubic_upsample")(x)
+    upsampled = x
+
+    skips, size = [], image_size
+    for block in range(depth):  # encoder: conv(stride 2) -> [batch norm] -> LeakyReLU
+        size //= 2
+        width = min(base_filters * 2**block, max_filters)
+        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=block == 0, name=f"down_{size}x{size}")(x)
+        if block > 0:
+            x = layers.BatchNormalization(name=f"down_bn_{size}x{size}")(x)
+        x = layers.LeakyReLU(0.2, name=f"down_lrelu_{size}x{size}")(x)
+        skips.append(x)
+
+    for block in reversed(range(depth - 1)):  # decoder: up-conv -> batch norm -> [dropout] -> ReLU -> concat skip
+        size *= 2
+        width = min(base_filters * 2**block, max_filters)
+        for layer in up(width, size, f"up_{size}x{size}", use_bias=False):
+            x = layer(x)
+        x = layers.BatchNormalization(name=f"up_bn_{size}x{size}")(x)
+        if dropout and block >= depth - 4:
+            x = layers.Dropout(dropout, name=f"up_dropout_{size}x{size}")(x)
+        x = layers.ReLU(name=f"up_relu_{size}x{size}")(x)
+        x = layers.Concatenate(name=f"skip_{size}x{size}")([x, skips[block]])
+
+    for layer in up(out_channels, image_size, "to_image", dtype="float32"):
+        x = layer(x)
+    if residual:
+        image = layers.Add(name="bicubic_plus_correction", dtype="float32")([upsampled, x])
+    else:
+        image = layers.Activation("tanh", name="tanh", dtype="float32")(x)
+    return _register(keras.Model(source, image, name=name), "pix2pix.build_unet", settings)
+
+
+def build_patch_discriminator(
+    image_size: int = 64,
+    in_channels: int = 2,
+    out_channels: int = 1,
+    *,
+    input_size: int | None = None,
+    base_filters: int = 32,
+    max_filters: int = 256,
+    n_layers: int = 2,
+    spectral_norm: bool = True,
+    name: str = "patch_discriminator",
+) -> keras.Model:
+    """Build a PatchGAN discriminator conditioned on the input.
+
+    Args:
+        image_size: side of the images judged (the generator's output).
+        in_channels, out_channels: channels of the condition and of the judged image.
+        input_size: side of the condition if smaller (super-resolution): upsampled
+            bicubically to ``image_size`` before the two are concatenated.
+        base_filters, max_filters: width of the first block, doubling per block, capped.
+        n_layers: strided blocks; with the two stride-1 layers after them, each logit
+            sees a patch of 34 px (``n_layers=2``, the default: about half a 64 px
+            image), 16 px (1) or 70 px (3, pix2pix's choice for 256 px images).
+        spectral_norm: wrap every convolution in spectral normalisation (the kit's
+            default for D, as in ``models.build_discriminator``); else batch norm.
+
+    Returns:
+        A functional model with inputs ``[source, image]`` and output ``logits`` of
+        shape (N, P, P, 1), one unbounded logit per patch (P = image_size / 2**n_layers).
+    """
+    settings = {k: v for k, v in locals().items()}
+    _check_size("image_size", image_size)
+    input_size = image_size if input_size is None else input_size
+    _check_size("input_size", input_size, smallest=2)
+    if not 1 <= n_layers <= int(math.log2(image_size)) - 1:
+        raise ValueError(f"n_layers={n_layers} must be between 1 and log2(image_size) - 1.")
+
+    def conv(filters, stride, layer_name, dtype=None):
+        layer = layers.Conv2D(filters, 4, strides=stride, padding="same", name=layer_name, dtype=dtype)
+        return layers.SpectralNormalization(layer, name=f"sn_{layer_name}", dtype=dtype) if spectral_norm else layer
+
+    source = keras.Input((input_size, input_size, in_channels), name="source")
+    image = keras.Input((image_size, image_size, out_channels), name="image")
+    condition = source
+    if input_size != image_size:
+        condition = layers.Resizing(image_size, image_size, interpolation="bicubic", name="bicubic_upsample")(source)
+    x = layers.Concatenate(name="source_and_image")([condition, image])
+    size = image_size
+    for block in range(n_layers):
+        size //= 2
+        x = conv(min(base_filters * 2**block, max_filters), 2, f"down_{size}x{size}")(x)
+        if block > 0 and not spectral_norm:
+            x = layers.BatchNormalization(name=f"bn_{size}x{size}")(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu_{size}x{size}")(x)
+    x = conv(min(base_filters * 2**n_layers, max_filters), 1, "patch_features")(x)
+    x = layers.LeakyReLU(0.2, name="lrelu_patch_features")(x)
+    logits = conv(1, 1, "patch_logits", dtype="float32")(x)
+    return _register(keras.Model([source, image], logits, name=name), "pix2pix.build_patch_discriminator", settings)
+
+
+BUILDERS = {"pix2pix.build_unet": build_unet, "pix2pix.build_patch_discriminator": build_patch_discriminator}
+
+
+def rebuild(settings: dict) -> keras.Model:
+    """Build a network again from ``models.build_settings(model)`` (what a run folder records)."""
+    settings = dict(settings)
+    builder = settings.pop("builder", None)
+    if builder not in BUILDERS:
+        raise ValueError(f"these build settings were not made by the pix2pix builders (builder={builder!r}).")
+    return BUILDERS[builder](**settings)

@@ -1,0 +1,265 @@
+"""pix2pix: U-Net and PatchGAN shapes at every size, the train_step (real training on tiny data),
+the L1-only baseline, save/load through the run folder, mixed precision and two replicas."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from medgan_helpers import accel, callbacks, data, models, pix2pix, pix2pix_models, runs
+from medgan_helpers.data.imageset import DatasetCard, LoadReport
+
+
+def tiny_pairs(n: int = 48, size: int = 32, factor: int = 1, seed: int = 0) -> data.PairedSet:
+    """Learnable pairs: discs (target) and their blurred / shrunken version (input), as a PairedSet."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] / size - 0.5
+    centres = rng.uniform(-0.2, 0.2, (n, 2, 1, 1))
+    radius = rng.uniform(0.1, 0.3, (n, 1, 1))
+    targets = np.where((xx - centres[:, 0]) ** 2 + (yy - centres[:, 1]) ** 2 < radius**2, 0.9, -0.9)[..., None]
+    target_pixels = data.to_uint8(targets)
+    small = size // factor
+    inputs = target_pixels.reshape(n, small, factor, small, factor, 1).mean(axis=(2, 4)) if factor > 1 else \
+        255 - target_pixels  # factor 1: translate a negative into the positive
+    input_pixels = np.rint(inputs).astype(np.uint8)
+    report = LoadReport("tiny", "train", loaded=n)
+    card = DatasetCard("tiny", "discs", "none", "none", "test pairs", size, 1, [], {}, [])
+    sets = [data.ImageSet(p, None, [], name="tiny", split="train", report=report, card=card)
+            for p in (input_pixels, target_pixels)]
+    return data.PairedSet(*sets, task="test", name="tiny", split="train", report=report, card=card)
+
+
+TINY = {"g_base_filters": 4, "d_base_filters": 4, "max_filters": 16, "batch_size": 8, "g_lr": 2e-3, "d_lr": 2e-3}
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_unet_shapes_at_every_size(size):
+    G = pix2pix_models.build_unet(size, 2, 1, base_filters=4, max_filters=16)
+    assert G.input.shape[1:] == (size, size, 2) and G.output.shape[1:] == (size, size, 1)
+    shapes = dict(models.layer_shapes(G))
+    depth = pix2pix_models.default_depth(size)
+    assert shapes[f"down_{4}x{4}"][:2] == (4, 4)  # the bottleneck is 4x4 at every size
+    skips = [name for name in shapes if name.startswith("skip_")]
+    assert len(skips) == depth - 1  # every encoder level but the bottleneck reaches the decoder
+    for name in skips:  # each skip doubles the channels by joining encoder features of the same size
+        side = int(name.split("_")[1].split("x")[0])
+        assert shapes[name][:2] == (side, side)
+        assert shapes[name][2] == shapes[f"up_relu_{side}x{side}"][2] + shapes[f"down_lrelu_{side}x{side}"][2]
+    out = np.asarray(G(np.zeros((2, size, size, 2), "float32")))
+    assert out.shape == (2, size, size, 1) and np.abs(out).max() <= 1
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_super_resolution_unet_upsamples_4x_and_adds_a_correction(size):
+    G = pix2pix_models.build_unet(size, 1, 1, input_size=size // 4, residual=True, base_filters=4, max_filters=16,
+                   upsampling="nearest")
+    assert G.input.shape[1:] == (size // 4, size // 4, 1) and G.output.shape[1:] == (size, size, 1)
+    for weight in G.get_layer("to_image").weights:  # no correction: the output is the bicubic picture
+        weight.assign(np.zeros(weight.shape))
+    low = np.random.default_rng(0).uniform(-1, 1, (2, size // 4, size // 4, 1)).astype("float32")
+    np.testing.assert_allclose(np.clip(np.asarray(G(low)), -1, 1), pix2pix.bicubic(low, size), atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_patchgan_shapes_at_every_size(size, n_layers):
+    D = pix2pix_models.build_patch_discriminator(size, 2, 1, base_filters=4, max_filters=16, n_layers=n_layers)
+    patches = size // 2**n_layers
+    assert [tuple(i.shape[1:]) for i in D.inputs] == [(size, size, 2), (size, size, 1)]
+    assert D.output.shape[1:] == (patches, patches, 1)
+    sr = pix2pix_models.build_patch_discriminator(size, 1, 1, input_size=size // 4, base_filters=4, max_filters=16,
+                                   n_layers=n_layers)
+    assert tuple(sr.inputs[0].shape[1:]) == (size // 4, size // 4, 1) and sr.output.shape[1:] == (patches, patches, 1)
+
+
+def test_patchgan_is_conditioned_on_the_input():
+    D = pix2pix_models.build_patch_discriminator(32, 1, 1, base_filters=4, max_filters=8)
+    rng = np.random.default_rng(0)
+    image = rng.uniform(-1, 1, (1, 32, 32, 1)).astype("float32")
+    a, b = (rng.uniform(-1, 1, (1, 32, 32, 1)).astype("float32") for _ in range(2))
+    assert not np.allclose(np.asarray(D([a, image])), np.asarray(D([b, image])))
+
+
+def test_builders_explain_bad_arguments():
+    with pytest.raises(ValueError, match="power of two"):
+        pix2pix_models.build_unet(48)
+    with pytest.raises(ValueError, match="in_channels == out_channels"):
+        pix2pix_models.build_unet(32, 2, 1, residual=True)
+    with pytest.raises(ValueError, match="larger than image_size"):
+        pix2pix_models.build_unet(32, 1, 1, input_size=64)
+    with pytest.raises(ValueError, match="n_layers"):
+        pix2pix_models.build_patch_discriminator(32, n_layers=5)
+    with pytest.raises(ValueError, match="upsampling"):
+        pix2pix_models.build_unet(32, upsampling="bilinear")
+    with pytest.raises(ValueError, match="unknown pix2pix knob"):
+        pix2pix.knobs(lambda_l1=10)
+
+
+def test_build_settings_are_recorded_and_rebuild_the_same_networks():
+    G = pix2pix_models.build_unet(32, 2, 1, base_filters=4, max_filters=8, dropout=0.5)
+    D = pix2pix_models.build_patch_discriminator(32, 2, 1, base_filters=4, max_filters=8, n_layers=1)
+    for net in (G, D):
+        settings = models.build_settings(net)
+        assert settings["builder"].startswith("pix2pix.")
+        json.dumps(settings)
+        again = pix2pix_models.rebuild(settings)
+        assert [(w.path, w.shape) for w in again.weights] == [(w.path, w.shape) for w in net.weights]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("adversarial", [True, False], ids=["pix2pix", "l1-only"])
+def test_training_learns_the_translation(adversarial):
+    pairs = tiny_pairs()
+    model = pix2pix.build(pairs, pix2pix.knobs(**TINY), adversarial=adversarial)
+    before = np.abs(np.asarray(model.generator(pairs.input_images, training=False)) - pairs.target_images).mean()
+    ema_before = [w.numpy().copy() for w in model.ema_generator.weights]
+    history = model.fit(pairs.to_tf_dataset(batch_size=8), epochs=8, verbose=0).history
+    assert history["l1"][-1] < 0.5 * history["l1"][0]
+    after = np.abs(model.translate(pairs.input_images) - pairs.target_images).mean()
+    assert after < 0.5 * before
+    assert any(not np.allclose(a, w.numpy()) for a, w in zip(ema_before, model.ema_generator.weights))
+    assert ("d_loss" in history) == adversarial and ("d_real_acc" in history) == adversarial
+    assert all(np.isfinite(v).all() for v in history.values())
+    assert int(model.g_optimizer.iterations.numpy()) == 8 * 6
+    if adversarial:
+        assert int(model.d_optimizer.iterations.numpy()) == 8 * 6
+        np.testing.assert_allclose(  # g_loss = adversarial + λ · L1, averaged over the epoch
+            history["g_loss"][-1], history["g_adversarial"][-1] + 100 * history["l1"][-1], rtol=1e-4)
+    else:
+        assert model.d_optimizer is None and model.discriminator is None
+
+
+@pytest.mark.slow
+def test_super_resolution_beats_bicubic_after_training():
+    pairs = tiny_pairs(n=64, factor=4, seed=1)
+    trained = pix2pix.train(pairs, adversarial=False, epochs=60, **TINY)
+    out = trained.model.translate(pairs.input_images)
+    bicubic = pix2pix.bicubic(pairs.input_images, 32)
+    error = lambda x: np.abs(x - pairs.target_images).mean()  # noqa: E731
+    assert error(out) < 0.8 * error(bicubic)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("adversarial", [True, False], ids=["pix2pix", "l1-only"])
+def test_save_and_load_through_the_run_folder(tmp_path, adversarial):
+    pairs = tiny_pairs(n=16)
+    trained = pix2pix.train(pairs, adversarial=adversarial, epochs=1, **TINY)
+    run = runs.RunFolder.new("tiny-pairs", 32, root=tmp_path)
+    pix2pix.save(trained.model, run, history=trained.history, steps=trained.steps)
+    cfg = run.config
+    assert cfg["status"] == "finished" and cfg["kind"] == "pix2pix" and cfg["gan"]["family"] == "pix2pix"
+    assert cfg["models"]["generator"]["builder"] == "pix2pix.build_unet"
+    assert (cfg["models"]["discriminator"] is not None) == adversarial
+    assert (run.path / runs.GAN_WEIGHTS).is_file() and (run.path / runs.EMA_WEIGHTS).is_file()
+    x = pairs.input_images[:4]
+    again = pix2pix.load(run.path)
+    assert np.array_equal(again.translate(x), trained.model.translate(x))
+    assert again.adversarial == adversarial and again.l1_weight == 100
+    assert int(again.g_optimizer.iterations.numpy()) == trained.steps  # optimizer state restored
+    again.fit(pairs.to_tf_dataset(batch_size=8), epochs=1, verbose=0)  # and it keeps training
+    light = pix2pix.load(run.path, compile=False)
+    assert np.array_equal(light.translate(x), trained.model.translate(x))
+    with pytest.raises(ValueError, match="not a pix2pix run"):
+        run.write_config(gan={"family": "gan"})
+        pix2pix.load(run.path)
+
+
+@pytest.mark.slow
+def test_shared_callbacks_sample_grid_and_nan_guard(tmp_path):
+    pairs = tiny_pairs(n=16)
+    grid = pix2pix.TranslationGrid(pairs.input_images[:3], pairs.target_images[:3], folder=tmp_path, display=False)
+    assert isinstance(grid, callbacks.SampleGrid)
+    model = pix2pix.build(pairs, pix2pix.knobs(**TINY))
+    guard = callbacks.NaNGuard(verbose=False)
+    model.fit(pairs.to_tf_dataset(batch_size=8), epochs=2, verbose=0, callbacks=[grid, guard])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert grid.grids[2].shape == (3 * (32 + 2) + 2, 3 * (32 + 2) + 2)  # input, output, target rows
+    assert not guard.triggered
+    # a NaN in the data: the shared guard stops and restores the last good weights
+    weights = [w.numpy().copy() for w in model.generator.weights]
+    nan_batches = pairs.to_tf_dataset(batch_size=8).map(lambda a, b: (a * np.float32("nan"), b))
+    model.fit(nan_batches, epochs=1, verbose=0, callbacks=[guard])
+    assert guard.triggered
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(weights, model.generator.weights))
+
+
+def test_pairs_need_pairs():
+    pairs = tiny_pairs(n=8)
+    model = pix2pix.build(pairs, pix2pix.knobs(**TINY))
+    with pytest.raises(ValueError, match="pairs"):
+        model.unpack(pairs.input_images)
+
+
+def test_mixed_precision_uses_loss_scaling_and_float32_outputs():
+    try:
+        accel.configure(mixed_precision=True, verbose=False, force=True)
+        pairs = tiny_pairs(n=16)
+        model = pix2pix.build(pairs, pix2pix.knobs(**TINY))
+        assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        logs = model.fit(pairs.to_tf_dataset(batch_size=8), epochs=1, verbose=0).history
+        assert all(np.isfinite(v[-1]) for v in logs.values())
+        assert model.translate(pairs.input_images[:2]).dtype == np.float32
+        assert model.generator.layers[-1].dtype_policy.compute_dtype == "float32"
+    finally:
+        accel.reset()
+
+
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    sys.path.insert(0, sys.argv[1])
+    from test_pix2pix import TINY, tiny_pairs
+    from medgan_helpers import accel, pix2pix
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    setup = accel.configure(strategy=strategy, mixed_precision=True, xla=True, verbose=False)
+    pairs = tiny_pairs(n=32)
+    model = pix2pix.build(pairs, pix2pix.knobs(**TINY), scope=setup.scope())
+    before = [w.numpy().copy() for w in model.ema_generator.weights]
+    history = model.fit(pairs.to_tf_dataset(batch_size=8), epochs=1, verbose=0)
+    print("RESULT " + json.dumps({
+        "replicas": setup.num_replicas, "strategy": type(model.distribute_strategy).__name__,
+        "policy": __import__("keras").mixed_precision.global_policy().name,
+        "iterations": int(model.g_optimizer.iterations.numpy()),
+        "loss_scale": float(model.g_optimizer.dynamic_scale.numpy()),
+        "ema_changed": any(not np.allclose(a, w.numpy()) for a, w in zip(before, model.ema_generator.weights)),
+        "logs": {k: float(v[-1]) for k, v in history.history.items()},
+        "finite": bool(np.isfinite(model.translate(pairs.input_images[:4])).all()),
+    }))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_mirrored_strategy_with_mixed_precision_on_two_logical_cpus(tmp_path):
+    script = tmp_path / "mirrored_pix2pix.py"
+    script.write_text(MIRRORED_SCRIPT)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MEDGAN_ARTIFACTS": str(tmp_path / "artifacts")}
+    proc = subprocess.run([sys.executable, str(script), os.path.dirname(__file__)], capture_output=True,
+                          text=True, timeout=140, env=env)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["replicas"] == 2 and result["strategy"] == "MirroredStrategy"
+    assert result["policy"] == "mixed_float16"
+    # 32 pairs / global batch 8 = 4 steps; with λ = 100 the first scaled gradients overflow float16:
+    # such a step is skipped and the loss scale halved (from 2**15), the others are applied
+    halvings = round(np.log2(2**15 / result["loss_scale"]))
+    assert result["iterations"] >= 1 and result["iterations"] + halvings == 4, result
+    assert result["ema_changed"] and result["finite"]
+    assert all(np.isfinite(v) for v in result["logs"].values()), result["logs"]
