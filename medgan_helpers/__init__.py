@@ -8,7 +8,8 @@ one module (or small subpackage) per stage:
 - ``data/``       medical image sources -> ``ImageSet`` -> ``tf.data``
 - ``recipe``      the default hyper-parameters (one source for models, training, notebooks)
 - ``models``      the generator G and the discriminator D (Keras 3 functional)
-- ``gan``         losses, DiffAugment/ADA, the ``GAN`` model with its ``train_step``
+- ``augment``     DiffAugment (differentiable augmentation of real and fake images)
+- ``gan``         losses, the ``GAN`` model with its ``train_step`` (EMA, ADA, penalties)
 - ``callbacks``   sample grids, the NaN guard, the training-health monitor
 - ``training``    ``train()``: ImageSet -> GAN.fit -> run folder, in one call
 - ``runs``        the run folder: config.json, weights, locks, loading
@@ -20,6 +21,9 @@ one module (or small subpackage) per stage:
 - ``config``      paths (cache, artifacts, pretrained), quick mode, seeding
 - ``exercises``   check functions for the notebook exercises
 - ``colab``       the notebooks' setup cell logic (installs on Colab only)
+
+Also ``pix2pix`` (image-to-image: U-Net G, PatchGAN D) and ``train`` (the
+command-line trainer, also across machines).
 
 Repository jobs: ``runner`` (the main job, and the one notebook executor),
 ``pretrain`` (the shipped generator), ``synthetic``, ``own_data``, ``demo``.
@@ -40,6 +44,7 @@ _SUBMODULES = (
     "data",
     "recipe",
     "models",
+    "augment",
     "gan",
     "callbacks",
     "training",
@@ -55,6 +60,8 @@ _SUBMODULES = (
     "synthetic",
     "own_data",
     "demo",
+    "pix2pix",
+    "train",
 )
 
 __all__ = [*_SUBMODULES, "__version__"]

@@ -3,7 +3,7 @@
 - Losses are plain functions of D's raw scores (logits), passed to
   ``GAN.compile`` as ``d_loss_fn`` / ``g_loss_fn`` (the keras-io WGAN-GP idiom);
   ``LOSSES`` names the three pairs the kit teaches.
-- ``diff_augment``: differentiable augmentation of real *and* fake images
+- ``diff_augment`` (from ``augment``): differentiable augmentation of real *and* fake images
   (DiffAugment, Zhao et al. 2020), applied to each image with probability
   ``p``; with ``ada_target`` set, ``p`` is steered ADA-style (Karras et al.
   2020) by how confidently D calls the real images real.
@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from medgan_helpers.augment import AUGMENT_POLICIES, diff_augment, parse_policy  # noqa: F401 (taught here)
 from medgan_helpers.sampling import SamplerMixin
 
 # --------------------------------------------------------------------------- losses
@@ -72,111 +73,6 @@ LOSSES = {
 
 #: D's loss when it outputs 0 for every image ("chance"): hinge 1 + 1, BCE 2 ln 2.
 CHANCE_D_LOSS = {"hinge": 2.0, "bce": 1.3862943611198906}
-
-# --------------------------------------------------------------------------- DiffAugment
-# Medical-safe by default: no flips (left/right anatomy matters), no hue (grey images).
-
-AUGMENT_POLICIES = {
-    "medical": ("translation", "cutout", "brightness", "contrast"),
-    "medical-flip": ("translation", "cutout", "brightness", "contrast", "flip"),
-    "translation": ("translation",),
-    "color": ("brightness", "contrast"),
-}
-_AUGMENTATIONS = ("translation", "cutout", "brightness", "contrast", "flip")
-
-
-def parse_policy(augment) -> tuple[str, ...]:
-    """A policy name, a comma-separated string, a list of augmentations or None -> a tuple."""
-    if augment is None or augment is False or augment == "none":
-        return ()
-    if isinstance(augment, str):
-        if augment in AUGMENT_POLICIES:
-            return AUGMENT_POLICIES[augment]
-        augment = [a.strip() for a in augment.split(",") if a.strip()]
-    unknown = [a for a in augment if a not in _AUGMENTATIONS]
-    if unknown:
-        raise ValueError(
-            f"augment={augment!r}: unknown augmentation(s) {unknown}. Use None, a policy "
-            f"name ({', '.join(AUGMENT_POLICIES)}) or a list of {', '.join(_AUGMENTATIONS)}."
-        )
-    return tuple(augment)
-
-
-def diff_augment(
-    images,
-    policy: str | tuple | None = "medical",
-    seed=None,
-    *,
-    probability=1.0,
-    translation_ratio: float = 0.125,
-    cutout_ratio: float = 0.25,
-    brightness: float = 0.1,
-    contrast: float = 0.1,
-):
-    """Randomly augment a batch of images in [-1, 1], differentiably (DiffAugment).
-
-    Args:
-        images: N×H×W×C float tensor or array.
-        policy: ``"medical"`` (translation, cutout, brightness, contrast), another
-            name in ``AUGMENT_POLICIES``, a list of augmentation names, or None.
-        seed: an int or a ``keras.random.SeedGenerator``.
-        probability: each image is augmented with this probability (a number or
-            a scalar variable — ADA steers it), else left as it is.
-        translation_ratio: largest shift as a fraction of the side (gap filled with -1 = black).
-        cutout_ratio: side of the zeroed square as a fraction of the side.
-        brightness: largest added offset (images span 2.0).
-        contrast: largest relative change of contrast around each image's mean.
-    """
-    x = ops.convert_to_tensor(images)
-    policy = parse_policy(policy)
-    if not policy:
-        return x
-    dtype = x.dtype
-    x = ops.cast(x, "float32")
-    original = x
-    n = ops.shape(x)[0]
-    height, width = int(x.shape[1]), int(x.shape[2])
-    if "brightness" in policy:
-        x = x + keras.random.uniform((n, 1, 1, 1), -brightness, brightness, seed=seed)
-    if "contrast" in policy:
-        mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
-        factor = keras.random.uniform((n, 1, 1, 1), 1.0 - contrast, 1.0 + contrast, seed=seed)
-        x = (x - mean) * factor + mean
-    if "translation" in policy:
-        x = _translate(x, height, width, translation_ratio, seed)
-    if "cutout" in policy:
-        x = _cutout(x, height, width, cutout_ratio, seed)
-    if "flip" in policy:  # opt-in only
-        flip = keras.random.uniform((n, 1, 1, 1), seed=seed) < 0.5
-        x = ops.where(flip, ops.flip(x, axis=2), x)
-    if not (isinstance(probability, (int, float)) and probability >= 1):
-        chosen = keras.random.uniform((n, 1, 1, 1), seed=seed) < ops.cast(probability, "float32")
-        x = ops.where(chosen, x, original)
-    return ops.cast(x, dtype)
-
-
-def _translate(x, height, width, ratio, seed):
-    pad = max(1, int(round(height * ratio)))
-    n = ops.shape(x)[0]
-    shift_y = keras.random.randint((n, 1), -pad, pad + 1, seed=seed)
-    shift_x = keras.random.randint((n, 1), -pad, pad + 1, seed=seed)
-    padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], constant_values=-1.0)
-    rows = ops.arange(height)[None, :] + pad - shift_y  # (N, H) source rows
-    cols = ops.arange(width)[None, :] + pad - shift_x
-    x = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(x, cols, axis=2, batch_dims=1)
-
-
-def _cutout(x, height, width, ratio, seed):
-    n = ops.shape(x)[0]
-    half_h, half_w = max(1, int(height * ratio / 2)), max(1, int(width * ratio / 2))
-    cy = keras.random.randint((n, 1, 1), 0, height, seed=seed)
-    cx = keras.random.randint((n, 1, 1), 0, width, seed=seed)
-    rows = ops.arange(height)[None, :, None]
-    cols = ops.arange(width)[None, None, :]
-    inside = (ops.abs(rows - cy) < half_h) & (ops.abs(cols - cx) < half_w)
-    return x * ops.cast(~inside, x.dtype)[..., None]
-
 
 # --------------------------------------------------------------------------- the GAN
 
