@@ -67,20 +67,26 @@ def test_sharpness_sees_blur_and_noise():
 def test_invented_detail_is_detail_that_the_target_lacks():
     truth = structured()
     assert iq.invented_detail(truth, truth) == pytest.approx(0.0, abs=1e-12)
-    # blur removes detail but invents none; more contrast (and a brighter image) invents none either
-    blurred = ndimage.gaussian_filter(truth, (0, 2.0, 2.0, 0))
-    assert iq.invented_detail(blurred, truth) < 0.05
-    assert iq.invented_detail(1.5 * truth + 0.1, truth) == pytest.approx(0.0, abs=1e-9)
-    # texture that is not in the target, or true texture in the wrong place, is invented
+    # blur loses detail but invents none; a brighter image invents none either
+    for sigma in (0.7, 1.5, 3.0):
+        assert iq.invented_detail(ndimage.gaussian_filter(truth, (0, sigma, sigma, 0)), truth) < 0.01
+    assert iq.invented_detail(truth + 0.1, truth) == pytest.approx(0.0, abs=1e-6)
+    # exaggerated detail counts: 1.5x the contrast is 2.25x the detail energy, 1.25x of it beyond the truth
+    assert iq.invented_detail(1.5 * truth, truth) == pytest.approx(1.25, rel=1e-6)
+    # texture that is not in the target, or true detail in the wrong place, is invented
     rng = np.random.default_rng(0)
     fake_texture = truth + 0.2 * iq.high_pass(rng.normal(0, 1, truth.shape))
     shifted = np.roll(truth, 4, axis=2)
     assert iq.invented_detail(fake_texture, truth) > 0.3
-    assert iq.invented_detail(shifted, truth) > 0.3
+    assert iq.invented_detail(shifted, truth) > 0.1
     per_image = iq.invented_detail(fake_texture, truth, per_image=True)
     assert per_image.shape == (len(truth),) and (per_image > 0).all()
+    np.testing.assert_allclose(  # the set's number weighs images by their own detail energy
+        iq.invented_detail(fake_texture, truth),
+        np.sum(per_image * iq.local_detail_energy(truth).sum((1, 2, 3))) / iq.local_detail_energy(truth).sum())
     where = iq.invented_detail_map(fake_texture[0], truth[0])
     assert where.shape == truth.shape[1:3] and where.max() > 0
+    assert iq.invented_detail_map(truth[0], truth[0]).max() == 0
 
 
 def test_compare_scores_every_method_and_fd_in_a_feature_space():
