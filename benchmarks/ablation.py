@@ -36,7 +36,7 @@ from medgan_helpers.runs import write_json
 OLD = {
     "batch_size": 32, "latent_dim": 64, "g_base_filters": 16, "d_base_filters": 16, "max_filters": 128,
     "upsampling": "transpose", "conditioning": "embedding", "spectral_norm": True, "minibatch_std": False,
-    "loss": "hinge", "gp_weight": 0.0, "r1_weight": 0.0, "augment": "medical", "ada_target": None,
+    "loss": "hinge", "gp_weight": 0.0, "r1_weight": 0.0, "augment": "diffaugment", "ada_target": None,
     "ema_decay": 0.999, "d_steps": 1, "g_lr": 2e-4, "d_lr": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
 }
 
@@ -49,7 +49,7 @@ OLD_PLUS = {
     "old + wider G and D (32/256)": {"g_base_filters": 32, "d_base_filters": 32, "max_filters": 256},
     "old + R1 instead of SN": {"spectral_norm": False, "r1_weight": 0.5, "r1_every": 4},
     "old + no augmentation": {"augment": None},
-    "old + translation only": {"augment": "translation"},
+    "old + gentle augmentation (2 px shift)": {"augment": "medical"},
     "old + ADA (target 0.6)": {"ada_target": 0.6},
     "old + nearest upsampling": {"upsampling": "nearest"},
     "old + minibatch std": {"minibatch_std": True},
