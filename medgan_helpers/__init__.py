@@ -13,7 +13,10 @@ one module (or small subpackage) per stage:
 - ``callbacks``   sample grids, the NaN guard, the training-health monitor
 - ``training``    ``train()``: ImageSet -> GAN.fit -> run folder, in one call
 - ``runs``        the run folder: config.json, weights, locks, loading
-- ``evaluation/`` fidelity, diversity, memorisation and utility metrics
+- ``evaluation/`` fidelity, diversity, memorisation and utility metrics (and image quality
+                  of paired outputs: PSNR, SSIM, sharpness, invented detail)
+- ``pix2pix``     image-to-image translation: the ``Pix2Pix`` model and its ``train_step``
+                  (notebook 08); its U-Net and PatchGAN in ``pix2pix_models``
 - ``sampling``    the sampler protocol, latents, interpolation, latent directions
 - ``pictures``    image grids, strips and PNG files
 - ``widgets``     the ipywidgets sampler (UI only)
@@ -51,6 +54,8 @@ _SUBMODULES = (
     "runs",
     "accel",
     "evaluation",
+    "pix2pix",
+    "pix2pix_models",
     "sampling",
     "pictures",
     "widgets",

@@ -1,0 +1,116 @@
+"""Checks for the exercises of notebook 08 · Image-to-image translation.
+
+Each check recomputes the answer from what the student passes (the model, the
+pairs) with the kit's own code, prints a verdict and returns ``True``/``False``;
+a wrong answer gets a hint, never the solution.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from medgan_helpers.exercises._verdict import verdict
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def check_psnr_by_hand(value: Any) -> bool:
+    """PSNR (dB) of an output that is off by exactly 0.1 at every pixel, on the kit's [-1, 1] scale."""
+    expected = 10 * math.log10(2.0**2 / 0.1**2)  # range 2, MSE 0.01
+    got = _number(value)
+    if got is not None and math.isclose(got, 10 * math.log10(1.0 / 0.1**2), abs_tol=0.05):
+        return verdict(False, "", "you used a peak value of 1; the kit's images span [-1, 1], a range of 2.")
+    return verdict(
+        got is not None and math.isclose(got, expected, abs_tol=0.05),
+        f"{expected:.2f} dB: MSE = 0.1² = 0.01, PSNR = 10·log10(2² / 0.01). Halving the error adds 6 dB.",
+        "PSNR = 10·log10(range² / MSE); every pixel is off by 0.1, so what is the mean squared error?",
+    )
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    """A shape without its batch axis (given or not): ``(None, 32, 32, 8)`` -> ``(32, 32, 8)``."""
+    try:
+        dims = list(value)
+        return tuple(int(d) for d in (dims[1:] if len(dims) == 4 else dims))
+    except (TypeError, ValueError):
+        return None
+
+
+def check_skip_connection(generator: Any, shapes: Any, layer: str = "skip_32x32") -> bool:
+    """The shapes (no batch axis) of the two tensors the U-Net joins at ``layer``, in any order."""
+    try:
+        inputs = generator.get_layer(layer).input
+    except (ValueError, AttributeError):
+        return verdict(False, "", f"pass the U-Net itself (a Keras model with a layer named {layer!r}).")
+    expected = sorted(tuple(int(d) for d in t.shape[1:]) for t in inputs)
+    try:
+        got = sorted(_shape(s) for s in shapes)
+    except TypeError:
+        got = None
+    if got is None or None in got or len(got) != 2:
+        return verdict(False, "", "give a list of two shapes, e.g. [(32, 32, 8), (32, 32, 8)].")
+    return verdict(
+        got == expected,
+        f"{expected[0]} and {expected[1]}: the decoder's upsampled features and the encoder's features "
+        "of the same size. The encoder's half never went through the 4×4 bottleneck, so it still knows "
+        "exactly where each edge is — that is what the skip connection carries.",
+        "one tensor comes up from the decoder (its 'up_relu_…' layer), the other straight across from "
+        "the encoder ('down_lrelu_…' of the same size); print models.layer_shapes(G).",
+    )
+
+
+def check_lambda_experiment(model: Any, pairs: Any, my_psnr: Any, baseline_psnr: float | None = None) -> bool:
+    """A pix2pix model trained with another λ, and its mean PSNR on ``pairs`` as the student measured it."""
+    from medgan_helpers.evaluation import image_quality
+
+    weight = getattr(model, "l1_weight", None)
+    if weight is None or not hasattr(model, "translate"):
+        return verdict(False, "", "pass the trained model (from pix2pix.train(..., l1_weight=...)).model.")
+    if math.isclose(weight, 100.0):
+        return verdict(False, "", "this model was trained with the default λ = 100; train one with another "
+                       "l1_weight (e.g. 10 or 1000).")
+    expected = float(np.mean(image_quality.psnr(model.translate(pairs.input_images), pairs.target_images)))
+    got = _number(my_psnr)
+    if got is None or abs(got - expected) > 0.05:
+        return verdict(False, "", "compute image_quality.psnr(model.translate(pairs.input_images), "
+                       "pairs.target_images) and take its mean over the images.")
+    change = "" if baseline_psnr is None else f" ({expected - baseline_psnr:+.2f} dB against λ = 100)"
+    return verdict(
+        True,
+        f"λ = {weight:g} gives {expected:.2f} dB{change}. A smaller λ lets the adversarial term push towards "
+        "sharp, 'real-looking' texture at the cost of PSNR; a larger one pulls towards the L1 average (blur).",
+        "",
+    )
+
+
+def check_blur_numbers(sharpness: Any, invented: Any, targets: Any) -> bool:
+    """``image_quality.sharpness`` and ``invented_detail`` of the targets blurred with σ = 1 px."""
+    from scipy import ndimage
+
+    from medgan_helpers.evaluation import image_quality
+
+    truth = np.asarray(targets, np.float64)
+    blurred = ndimage.gaussian_filter(truth, (0, 1.0, 1.0, 0))
+    want_sharp = image_quality.sharpness(blurred, truth)
+    want_invented = image_quality.invented_detail(blurred, truth)
+    got_sharp, got_invented = _number(sharpness), _number(invented)
+    ok = (got_sharp is not None and got_invented is not None and math.isclose(got_sharp, want_sharp, rel_tol=0.02)
+          and abs(got_invented - want_invented) < 0.005)
+    return verdict(
+        ok,
+        f"sharpness {want_sharp:.2f} (blur removed most of the fine detail) but invented detail "
+        f"{want_invented:.3f} (≈ 0): a blurry output is honest about what it does not know. "
+        "A GAN's sharp output can score better on sharpness *and* worse on invented detail.",
+        "blur with scipy.ndimage.gaussian_filter(targets, (0, 1, 1, 0)) — not the batch or channel "
+        "axes — then call image_quality.sharpness(blurred, targets) and "
+        "image_quality.invented_detail(blurred, targets).",
+    )

@@ -1,0 +1,70 @@
+"""The exercise checks of notebook 08 accept right answers and reject wrong ones."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from medgan_helpers import exercises, pix2pix, pix2pix_models
+from medgan_helpers.evaluation import image_quality
+from medgan_helpers.exercises import nb08
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_pix2pix import TINY, tiny_pairs  # noqa: E402
+
+
+def test_checks_are_reexported():
+    for name in ("check_psnr_by_hand", "check_skip_connection", "check_lambda_experiment", "check_blur_numbers"):
+        assert getattr(exercises, name) is getattr(nb08, name)
+
+
+def test_psnr_by_hand(capsys):
+    assert nb08.check_psnr_by_hand(10 * math.log10(4 / 0.01)) is True
+    assert nb08.check_psnr_by_hand(26.0) is True
+    assert nb08.check_psnr_by_hand(20.0) is False  # peak 1 instead of range 2
+    assert "range of 2" in capsys.readouterr().out
+    assert nb08.check_psnr_by_hand(None) is False
+    assert nb08.check_psnr_by_hand(30.0) is False
+
+
+def test_skip_connection_reads_the_model():
+    G = pix2pix_models.build_unet(64, 2, 1, base_filters=8, max_filters=32)
+    right = [tuple(t.shape[1:]) for t in G.get_layer("skip_32x32").input]
+    assert right == [(32, 32, 8), (32, 32, 8)]
+    assert nb08.check_skip_connection(G, right) is True
+    assert nb08.check_skip_connection(G, [(None, 32, 32, 8), (None, 32, 32, 8)]) is True  # batch axis allowed
+    assert nb08.check_skip_connection(G, [(32, 32, 16)]) is False
+    assert nb08.check_skip_connection(G, [(32, 32, 8), (32, 32, 16)]) is False
+    assert nb08.check_skip_connection(G, []) is False
+    assert nb08.check_skip_connection("G", right) is False
+    wider = pix2pix_models.build_unet(64, 2, 1, base_filters=16, max_filters=64)
+    assert nb08.check_skip_connection(wider, right) is False  # the answer depends on the model
+
+
+@pytest.mark.slow
+def test_lambda_experiment_recomputes_the_psnr():
+    pairs = tiny_pairs(n=16)
+    default = pix2pix.train(pairs, epochs=1, **TINY).model
+    other = pix2pix.train(pairs, epochs=1, l1_weight=10, **TINY).model
+    psnr = float(np.mean(image_quality.psnr(other.translate(pairs.input_images), pairs.target_images)))
+    assert nb08.check_lambda_experiment(other, pairs, psnr, baseline_psnr=psnr - 1) is True
+    assert nb08.check_lambda_experiment(other, pairs, psnr + 0.5) is False
+    assert nb08.check_lambda_experiment(default, pairs, psnr) is False  # λ = 100 is not an experiment
+    assert nb08.check_lambda_experiment(None, pairs, psnr) is False
+
+
+def test_blur_numbers():
+    rng = np.random.default_rng(0)
+    targets = np.clip(ndimage.gaussian_filter(rng.normal(0, 1, (6, 32, 32, 1)), (0, 1, 1, 0)) * 3, -1, 1)
+    blurred = ndimage.gaussian_filter(targets, (0, 1.0, 1.0, 0))
+    sharp, invented = image_quality.sharpness(blurred, targets), image_quality.invented_detail(blurred, targets)
+    assert sharp < 0.8 and invented < 0.01
+    assert nb08.check_blur_numbers(sharp, invented, targets) is True
+    wrong_axes = ndimage.gaussian_filter(targets, 1.0)  # blurs across images and channels too
+    assert nb08.check_blur_numbers(image_quality.sharpness(wrong_axes, targets), invented, targets) is False
+    assert nb08.check_blur_numbers(None, None, targets) is False
