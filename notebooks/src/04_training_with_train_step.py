@@ -211,30 +211,63 @@ ax.legend(ncol=3, fontsize=8)
 plt.show()
 
 # %% [markdown]
+# Written out, with `r` = D's logits for real images and `f` = D's logits for fakes:
+#
+# | loss | D minimises | G minimises |
+# |---|---|---|
+# | BCE (non-saturating G) | mean softplus(−r) + mean softplus(f) | mean softplus(−f) |
+# | hinge | mean relu(1 − r) + mean relu(1 + f) | −mean f |
+# | WGAN-GP | mean f − mean r + λ·GP | −mean f |
+#
 # - **BCE** (the original GAN) is a classifier's cross-entropy. For G the kit uses
 #   the *non-saturating* form, `mean(softplus(-fake_logits))`: it still gives G a
 #   strong gradient when D easily spots the fakes (early in training).
-# - **Hinge** (the kit's default, with spectral normalisation in D) stops pushing
-#   once a real image scores above +1 or a fake below −1: D does not waste effort
-#   on images it already gets right, and training is calmer.
+# - **Hinge** (the kit's default) stops pushing D once a real image scores above
+#   +1 or a fake below −1: D does not waste effort on images it already gets
+#   right. G's hinge loss is simply `−mean D(G(z))`: raise D's score of the fakes.
 # - **WGAN-GP** lets D (a "critic") output unbounded scores whose difference
 #   estimates a distance between the real and fake distributions; a *gradient
 #   penalty* keeps D's slope near 1. Its norm uses `sqrt(sum + 1e-12)` so that the
 #   gradient stays finite even where the input gradient is exactly zero.
+#
+# **Reference values to read the curves with.** If D outputs 0 for every image —
+# it cannot tell real from fake at all — its hinge loss is `relu(1) + relu(1) = 2.0`
+# and its BCE loss `2·ln 2 ≈ 1.386` (`gan.CHANCE_D_LOSS`). A D loss that climbs to
+# that value and stays there does **not** mean a calm, balanced game: it means D
+# has stopped discriminating, so G no longer gets a useful gradient. The health
+# monitor below raises a "D at chance" alarm when that lasts several epochs.
 
 # %%
 print(inspect.getsource(gan.d_loss_hinge))
+print(inspect.getsource(gan.g_loss_mean))
+zeros = np.zeros((4, 1), "float32")
+print("D loss when D outputs 0 everywhere — hinge:", float(gan.d_loss_hinge(zeros, zeros)),
+      "| BCE:", round(float(gan.d_loss_bce(zeros, zeros)), 3))
 
 # %% [markdown]
 # ## DiffAugment: augmentation that G can see through
 #
-# With a few thousand images D soon memorises the training set, and its scores
+# With a few thousand images D can memorise the training set, and its scores
 # stop helping G. DiffAugment (Zhao et al. 2020) augments **both** real and fake
 # images every time D looks at them, with operations that are differentiable, so
 # G's gradients flow through the augmentation. The kit's `"medical"` policy only
 # uses changes that keep anatomy plausible: small shifts, a cut-out square, mild
-# brightness and contrast. No flips (left and right matter in many scans) and no
-# colour changes. Top row: real slices; bottom row: what D sees.
+# brightness and contrast, and no colour changes. Top row: real slices; bottom
+# row: what D sees.
+#
+# Two cautions. **Augmentation can leak into G**: D only ever sees augmented
+# images, so it cannot punish a G that draws shifted or cut-out brains itself —
+# with strong, always-on augmentation G may learn to imitate the augmentation.
+# **Augmentation also weakens D**: every augmented real image is harder to call
+# real. That is why ADA (Karras et al. 2020) *steers* the augmentation
+# probability `p` instead of fixing it: it raises `p` while D calls more than a
+# target share (0.6) of the real images real (`r_t = E[sign D(real)]`, D is
+# overfitting) and lowers it otherwise; with `p < 1` a non-leaking augmentation
+# is never forced on every image. In the kit: `ada_target=0.6`.
+#
+# **Flips** are off in `"medical"` because left and right differ in many scans
+# (the heart, the liver, a lesion's side); the MNI brain template is nearly
+# symmetric, so for it `augment="medical-flip"` is a reasonable choice.
 
 # %%
 batch = real.images[:: max(1, len(real) // 8)][:8]
@@ -302,9 +335,12 @@ with setup.scope():
 # - `SampleGrid` draws the **same** 16 latent vectors after every epoch (one
 #   column per class) — the picture below updates in place, and each epoch's grid
 #   is saved as a PNG in the run folder;
-# - `TrainingHealth` prints one line per epoch: D's accuracy on real and on fake
-#   images, gradient norms, and sample diversity compared with the real images
-#   (an alarm sounds when the samples all look alike: *mode collapse*);
+# - `TrainingHealth` prints one line per epoch: D's loss and its accuracy on real
+#   and on fake images, gradient norms, and sample diversity compared with the
+#   real images — overall and **for each class** (a class whose samples all look
+#   alike raises the *mode collapse* alarm even when the other classes keep the
+#   average up), and a "D at chance" alarm when D's loss sits at 2.0 for several
+#   epochs;
 # - `NaNGuard` stops and rolls back to the last good weights if a loss turns NaN;
 # - `keras.callbacks.BackupAndRestore` saves a checkpoint after every epoch: if
 #   the kernel dies or Colab disconnects, run the notebook again and training
@@ -350,36 +386,47 @@ plt.show()
 # class, precision/recall); training longer on a GPU, or with more data, helps.
 
 # %% [markdown]
-# And the real images, one column per class, for comparison:
+# The last grid beside real images, one column per class, at the same size
+# (four real slices of each class, spread over the class's range of positions):
 
 # %%
-per_class = [np.flatnonzero(real.labels == k)[:4] for k in range(num_classes)]
-real_grid = pictures.image_grid(real.images[np.stack(per_class, 1).ravel()], columns=num_classes)
-plt.figure(figsize=(3.4, 3.4))
-plt.imshow(real_grid, cmap="gray")
-plt.axis("off")
+per_class = [np.flatnonzero(real.labels == k) for k in range(num_classes)]
+picks = np.stack([rows[np.linspace(0, len(rows) - 1, 4).astype(int)] for rows in per_class], 1)
+real_grid = pictures.image_grid(real.images[picks.ravel()], columns=num_classes)
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
+for ax, grid, title in zip(axes, [sample_grid.grids[saved[-1]], real_grid],
+                           [f"generated (epoch {saved[-1]})", "real"]):
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=255)
+    ax.set_title(title)
+    ax.axis("off")
 plt.show()
 
 # %% [markdown]
 # ## Loss and health curves
 #
-# GAN losses do not go to zero: the two players push against each other, and a
-# healthy run looks like two roughly **flat, noisy** curves. Warning signs: D's
-# loss falling towards 0 while G's climbs (D wins, G stops learning), or
-# diversity dropping (mode collapse).
+# GAN losses do not go to zero: the two players push against each other. Read
+# D's loss against its chance level (the dotted line, 2.0 for hinge): below it,
+# D still tells real from fake and G gets a signal; stuck at it, D has given up.
+# D's loss falling towards 0 while G's climbs means the opposite (D wins, G stops
+# learning). The right panel shows each class's sample diversity relative to the
+# real images of that class: a class far below 1 is collapsing.
 
 # %%
 h = history.history
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
 axes[0].plot(h["d_loss"], label="D loss")
 axes[0].plot(h["g_loss"], label="G loss")
+axes[0].axhline(gan.CHANCE_D_LOSS.get(LOSS, np.nan), color="grey", ls=":", label="D at chance")
 axes[1].plot(h["d_real_acc"], label="D accuracy on real")
 axes[1].plot(h["d_fake_acc"], label="D accuracy on fake")
-axes[2].plot([r["diversity_ratio"] for r in health.records], label="sample diversity / real")
-for ax, title in zip(axes, ["losses", "D accuracy", "diversity"]):
+for name in real.class_names:
+    axes[2].plot([(r["class_diversity_ratio"] or {}).get(name, np.nan) for r in health.records], label=name)
+axes[2].axhline(1.0, color="grey", lw=0.8)
+for ax, title in zip(axes, ["losses", "D accuracy", "diversity per class / real"]):
     ax.set(title=title, xlabel="epoch")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
 plt.show()
+print(callbacks.TrainingHealth.describe(health.records[-1]))
 
 # %% [markdown]
 # ## G versus its moving average
