@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from medgan_helpers import data, demo, own_data
+import numpy as np
+import pytest
+
+from medgan_helpers import callbacks, data, demo, evaluation, own_data
 from medgan_helpers.exercises import nb07
+from tests.helpers import blob_set, tiny_gan
 
 
 def test_min_images():
@@ -31,3 +35,57 @@ def test_privacy_scan(tmp_path):
     assert not nb07.check_privacy_scan(only_name, tmp_path)
     (tmp_path / "leak.txt").write_text(demo.DEMO_PATIENT_ID)
     assert not nb07.check_privacy_scan(own_data.privacy_scan(needles, folders=[tmp_path]), tmp_path)
+
+
+# --- the exercises that change the evaluation and measure it (issue 14) -------------------------
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    train, test = blob_set(80, seed=0), blob_set(40, seed=1)
+    model = tiny_gan()
+    # stand-in "generated" images that vary like real ones (an untrained G's all look alike)
+    fakes = np.clip(blob_set(48, seed=3).images + np.random.default_rng(3).normal(0, 0.1, (48, 32, 32, 1)), -1, 1)
+    return model, train, test, fakes.astype(np.float32)
+
+
+def _features(images):
+    flat = np.asarray(images, np.float64).reshape(len(images), -1)
+    return flat[:, ::64]  # 16 of the 1,024 pixels: a stand-in feature space
+
+
+def test_copy_threshold(small_run):
+    _, train, test, fakes = small_run
+    numbers, _ = evaluation.memorisation(fakes, train.images, test.images, _features(fakes),
+                                         _features(train.images), _features(test.images), percentile=5)
+    right = numbers["pixel"]["possible_copies_fraction"]
+    assert nb07.check_copy_threshold(right, fakes, train, test, percentile=5)
+    at_one, _ = evaluation.memorisation(fakes, train.images, test.images, _features(fakes),
+                                        _features(train.images), _features(test.images), percentile=1)
+    if at_one["pixel"]["possible_copies_fraction"] != right:
+        assert not nb07.check_copy_threshold(at_one["pixel"]["possible_copies_fraction"], fakes, train, test)
+    assert not nb07.check_copy_threshold(right + 0.1, fakes, train, test)
+    assert not nb07.check_copy_threshold(None, fakes, train, test)
+
+
+def test_fd_sample_size(small_run):
+    _, train, _, fakes = small_run
+    real = _features(train.images)
+    fd_20 = evaluation.frechet_distance(real, _features(fakes[:20]))
+    fd_all = evaluation.frechet_distance(real, _features(fakes))
+    assert nb07.check_fd_sample_size(fd_20, fd_all, _features, train, fakes)
+    assert not nb07.check_fd_sample_size(fd_all, fd_20, _features, train, fakes)  # swapped
+    assert not nb07.check_fd_sample_size(fd_20, fd_20, _features, train, fakes)
+    assert not nb07.check_fd_sample_size(None, None, _features, train, fakes)
+
+
+def test_truncated_diversity(small_run):
+    model, train, _, _ = small_run
+    real_64 = train.images[np.random.default_rng(0).permutation(len(train))[:64]]
+    real_diversity = callbacks.sample_diversity(real_64)
+    plain = callbacks.sample_diversity(model.generate(64, seed=0)) / real_diversity
+    truncated = callbacks.sample_diversity(model.generate(64, seed=0, truncation=0.5)) / real_diversity
+    assert nb07.check_truncated_diversity(plain, truncated, 0.5, model, train)
+    assert not nb07.check_truncated_diversity(plain, plain, 0.5, model, train)  # truncation forgotten
+    assert not nb07.check_truncated_diversity(truncated, plain, 0.5, model, train)
+    assert not nb07.check_truncated_diversity(None, None, 0.5, model, train)

@@ -105,3 +105,68 @@ def check_pipeline(tfds: Any, imageset: Any, batch_size: int = 32) -> bool:
     if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6 or first.dtype != tf.float32:
         return verdict(False, "", "the images should be float32 in [-1, 1]")
     return verdict(True, f"batches of {batch_size} float32 images in [-1, 1], no labels.", "")
+
+
+def _soft_tissue_ct() -> np.ndarray:
+    """pydicom's real CT test slice (128 x 128) in the soft-tissue window, float32 in [0, 1]."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from medgan_helpers import data
+
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    hu = ct.pixel_array.astype(np.float32) * float(ct.RescaleSlope) + float(ct.RescaleIntercept)
+    return data.window(hu, *data.CT_WINDOWS["soft-tissue"]).astype(np.float32)
+
+
+def downsampling_scores(my_downsample: Callable[[np.ndarray, int], np.ndarray], factor: int = 4) -> dict:
+    """Measure a downsampling function: the aliasing it lets through and its distance to the kit's resize.
+
+    - ``aliasing``: standard deviation of the output for a grating of vertical
+      stripes 3 pixels apart (0 to 1), finer than an image ``factor`` times smaller
+      can show. Every bit of pattern left is false (aliased) pattern.
+    - ``aliasing_subsampling``: the same for keeping every ``factor``-th pixel.
+    - ``difference_to_kit``: mean absolute difference, on a real CT slice, to the
+      kit's anti-aliased resize (``data.pad_to_square_and_resize``, LANCZOS).
+    """
+    from medgan_helpers import data
+
+    n = 128
+    grating = np.repeat((0.5 + 0.5 * np.cos(2 * np.pi * np.arange(n) / 3.0))[None, :], n, axis=0)
+    ct = _soft_tissue_ct()
+    scores = {"aliasing_subsampling": float(grating[::factor, ::factor].std())}
+    kit = data.pad_to_square_and_resize(np.rint(ct * 255).astype(np.uint8), n // factor) / 255.0
+    for name, image in (("grating", grating.astype(np.float32)), ("ct", ct)):
+        out = np.asarray(my_downsample(image.copy(), factor), dtype=np.float64)
+        if out.shape != (n // factor, n // factor):
+            raise ValueError(f"for a {n}x{n} image and factor {factor} the result should be "
+                             f"{n // factor}x{n // factor}, not {'x'.join(map(str, out.shape))}")
+        if name == "grating":
+            scores["aliasing"] = float(out.std())
+        else:
+            scores["difference_to_kit"] = float(np.abs(out - kit).mean())
+            scores["mean_change"] = float(abs(out.mean() - image.mean()))
+    return scores
+
+
+def check_downsample(my_downsample: Callable[[np.ndarray, int], np.ndarray]) -> bool:
+    """Exercise 3: ``my_downsample(image, factor)`` shrinks an image ``factor`` times without aliasing."""
+    try:
+        scores = downsampling_scores(my_downsample)
+    except Exception as error:  # a student's function may fail in any way
+        return verdict(False, "", f"{type(error).__name__}: {error}")
+    measured = (f"false pattern left from the grating: {scores['aliasing']:.3f} (every 4th pixel: "
+                f"{scores['aliasing_subsampling']:.3f}); mean difference to the kit's resize on the CT "
+                f"slice: {scores['difference_to_kit']:.3f}")
+    if scores["mean_change"] > 0.02:
+        return verdict(False, "", f"{measured}. The image's mean brightness changed by "
+                       f"{scores['mean_change']:.3f}: average the pixels, do not sum them.")
+    if scores["aliasing"] > 0.5 * scores["aliasing_subsampling"]:
+        return verdict(False, "", f"{measured}. Keeping single pixels lets fine stripes through as a "
+                       "false, coarser pattern. Let every output pixel be the average of the factor x factor "
+                       "block of input pixels it covers.")
+    if scores["difference_to_kit"] > 0.03:
+        return verdict(False, "", f"{measured}. The grating is suppressed, but the CT slice ends up far "
+                       "from the kit's resize: does every output pixel cover its own block of the input?")
+    return verdict(True, f"{measured}. Averaging blocks removes most of the false pattern; the kit's "
+                   "LANCZOS filter removes even more.", "")

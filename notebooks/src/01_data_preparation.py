@@ -159,6 +159,7 @@ hu = ct.pixel_array.astype(np.float32) * float(ct.RescaleSlope) + float(ct.Resca
 mr_raw = mr.pixel_array.astype(np.float32)
 print(f"CT: stored {ct.pixel_array.dtype}, slope {ct.RescaleSlope}, intercept {ct.RescaleIntercept} -> HU {hu.min():.0f}..{hu.max():.0f}")
 print(f"MR: stored {mr.pixel_array.dtype}, values {mr_raw.min():.0f}..{mr_raw.max():.0f} (arbitrary units)")
+ct_spacing = ct.PixelSpacing[1]  # mm per pixel: a display tag, not an identifier
 del ct, mr  # keep only the pixels, never the header
 
 # %% [markdown]
@@ -168,15 +169,35 @@ del ct, mr  # keep only the pixels, never the header
 # and the settings, so only their relative order means something.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+counts, edges = np.histogram(hu[hu < -500], bins=40)
+dark_peak = (edges[counts.argmax()] + edges[counts.argmax() + 1]) / 2
+fig, axes = plt.subplots(1, 3, figsize=(13, 3), gridspec_kw={"width_ratios": [2, 2, 1]})
 axes[0].hist(hu.ravel(), bins=120, color="tab:orange")
 axes[0].set_title("CT slice: Hounsfield units")
 for x, label in [(-1000, "air"), (0, "water"), (1000, "bone")]:
     axes[0].axvline(x, color="k", lw=0.8, ls="--")
     axes[0].text(x, axes[0].get_ylim()[1] * 0.9, label, ha="center", fontsize=8)
+axes[0].axvline(dark_peak, color="tab:red", lw=0.8)
+axes[0].text(dark_peak, axes[0].get_ylim()[1] * 0.7, "lung", color="tab:red", ha="center", fontsize=8)
 axes[1].hist(mr_raw.ravel(), bins=120, color="tab:green")
 axes[1].set_title("MR slice: arbitrary units")
+axes[2].imshow(data.window(hu, -600, 1500), cmap="gray", vmin=0, vmax=1)
+axes[2].set_title("the CT slice (window −600 / 1500 HU)", fontsize=9)
+axes[2].axis("off")
 plt.show()
+print(f"darkest CT pixel: {hu.min():.0f} HU | the dark peak sits at about {dark_peak:.0f} HU | "
+      f"field of view: {hu.shape[1] * float(ct_spacing):.0f} mm across")
+
+# %% [markdown]
+# Where is the air peak at −1000 HU? There is none, because there is no air in
+# this picture. The test file is a small crop (128 × 128 pixels of 0.66 mm, so
+# about 85 mm across) of a chest CT around a thoracic vertebra; its darkest
+# tissue is the **lung** in the top corners. A lung voxel is air mixed with the
+# thin walls of the air sacs, small vessels and blood, and a CT voxel reports the
+# *average* of everything inside it (the **partial-volume** effect); lung
+# therefore measures roughly −900 to −700 HU, not −1000. Pure air would appear
+# only outside the body or in the large airways, and neither is in the crop.
+# The windowing below is not the cause: it is applied after these numbers.
 
 # %% [markdown]
 # ## 3 · Why and how we normalise
@@ -438,24 +459,36 @@ exercises.check_percentile_clip(my_clip)
 # ```
 # </details>
 #
-# ### Exercise 3 · Into the generator's range
+# ### Exercise 3 · Measure the aliasing
 #
-# Complete `my_scale(pixels)`: uint8 0–255 to float32 in [−1, 1].
+# Section 4 showed by eye what keeping every 4th pixel does. Now change the
+# downsampling and *measure* the difference. Complete `my_downsample(image,
+# factor)` (a 2-D float image whose sides are multiples of `factor`) so that it
+# shrinks the image `factor` times without aliasing. The check feeds it a grating
+# of stripes 3 pixels apart — finer than a 4× smaller image can show, so every
+# pattern left in the output is false — and a real CT slice, and prints how much
+# false pattern survives next to plain subsampling, and how far the result is
+# from the kit's LANCZOS resize.
 
 # %%
-def my_scale(pixels):
-    return pixels / 255.0  # replace this line
+def my_downsample(image, factor):
+    return image[::factor, ::factor]  # keeps every factor-th pixel: measure it, then fix it
 
 
-exercises.check_to_model_range(my_scale)
+exercises.check_downsample(my_downsample)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
 # ```python
-# def my_scale(pixels):
-#     return pixels.astype(np.float32) / 127.5 - 1.0
+# def my_downsample(image, factor):
+#     h, w = image.shape
+#     return image.reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
 # ```
+#
+# Each output pixel is the mean of the block it covers (a "box" filter). The
+# false pattern falls to a quarter of what subsampling leaves; the kit's LANCZOS
+# filter, which weighs a wider neighbourhood, removes almost all of it.
 # </details>
 #
 # ### Exercise 4 · An unconditional pipeline

@@ -518,39 +518,138 @@ exercises.check_generator_loss(my_g_loss)
 # confidently rejects the fakes (`x` very negative) — exactly when G needs it most.
 # </details>
 #
-# **3. How far behind is the EMA?** A weight jumps to 1.0 and stays there; its EMA
-# starts at 0 with `decay = 0.9`. What is the EMA after 10 updates?
+# The next three exercises change the training and measure what the change
+# does, each with a number the kit computes. They train small runs of their own
+# — 1,200 brain slices at 32 px, 10 epochs (375 steps; quick mode: 800 slices,
+# 6 epochs) — a minute or two each on a CPU, seconds on a GPU.
 
 # %%
-ema = 0.0
-# ... update ema ten times here ...
-exercises.check_ema_after_steps(ema)
+EX_IMAGES = training.quick_subset(data.load_dataset(DATASET, image_size=32, split="train", seed=SEED),
+                                  config.quick_or(1200, 800))
+EX_KNOBS = {**RECIPE, "epochs": config.quick_or(10, 6), "max_images": None, "seed": SEED}
+EX_RUN = {"verbose": 0, "display": False, "resume": False}  # train() options: quiet, always a fresh run
+print(len(EX_IMAGES), "images of", EX_IMAGES.image_size, "px;", EX_KNOBS["epochs"], "epochs")
+
+# %% [markdown]
+# **3. R1 instead of spectral normalisation.** Without spectral normalisation
+# nothing stops D from making its score very steep around the real images. The
+# R1 penalty (Mescheder et al. 2018) adds $\tfrac{\gamma}{2}\,\mathbb{E}\lVert
+# \nabla_x D(x)\rVert^2$ on real images to D's loss (`r1_weight` = γ, computed
+# every `r1_every`-th step: `gan.GAN.r1_penalty`, printed above). Train two runs
+# with `spectral_norm=False` — one with `r1_weight=10`, one without — everything
+# else as in `EX_KNOBS`. The check measures D's mean gradient norm at the real
+# images, with the kit's `_input_gradient_norm`, and passes when R1 has at least
+# halved it.
+
+# %%
+with_r1, without_r1 = None, None  # two results of training.train(EX_IMAGES, ...)
+exercises.check_r1_effect(with_r1, without_r1, EX_IMAGES)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
 # ```python
-# ema = 0.0
-# for _ in range(10):
-#     ema = 0.9 * ema + 0.1 * 1.0
+# with_r1 = training.train(EX_IMAGES, **{**EX_KNOBS, "spectral_norm": False, "r1_weight": 10.0}, **EX_RUN)
+# without_r1 = training.train(EX_IMAGES, **{**EX_KNOBS, "spectral_norm": False, "r1_weight": 0.0}, **EX_RUN)
+# exercises.check_r1_effect(with_r1, without_r1, EX_IMAGES)
 # ```
-# It is `1 - 0.9**10 ≈ 0.651`. With the kit's `decay = 0.999`, the EMA needs
-# about 1 000 steps to catch up — which is why the kit ramps the decay up from
-# small values during the first steps.
+# R1 is the other common way to keep D smooth: a soft penalty, measured at the
+# real images only, instead of a hard bound on every layer (notebook 03).
 # </details>
 #
-# **4. More discriminator steps.** With `d_steps=2` and 75 batches per epoch, how
-# many updates does D's optimizer make in one epoch? (Then try it: build a GAN
-# with `d_steps=2`, fit one epoch and read `model.d_optimizer.iterations`.)
+# **4. The least-squares GAN.** LSGAN (Mao et al. 2017) replaces the logistic
+# losses with squared distances to targets — 1 for real, 0 for fake:
+# D minimises $\tfrac12\mathbb{E}[(D(x)-1)^2] + \tfrac12\mathbb{E}[D(G(z))^2]$,
+# G minimises $\tfrac12\mathbb{E}[(D(G(z))-1)^2]$, with $D$ the raw score (no
+# sigmoid). Write the two losses as functions of logits, like `gan.d_loss_hinge`,
+# then build a GAN on `EX_IMAGES` (32 px, the widths of `RECIPE`), compile it with
+# `d_loss_fn=` and `g_loss_fn=` and fit it for `EX_KNOBS["epochs"]` epochs. The
+# check compares your losses with the formulas and measures your trained D's
+# mean score on real and on generated images.
 
 # %%
-d_updates = 0  # your answer
-exercises.check_discriminator_updates(d_updates)
+def lsgan_d_loss(real_logits, fake_logits):
+    return ops.mean(real_logits) * 0  # replace with your loss
+
+
+def lsgan_g_loss(fake_logits):
+    return ops.mean(fake_logits) * 0  # replace with your loss
+
+
+lsgan = None  # build, compile with your losses, and fit
+exercises.check_lsgan(lsgan_d_loss, lsgan_g_loss, lsgan, EX_IMAGES)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# 150: the loop `for _ in range(self.d_steps)` runs D's update twice per batch;
-# G still updates once per batch (75 times). Extra D steps were the rule for
-# WGAN (5 per G step); with hinge loss and spectral norm, 1 is usually enough.
+# ```python
+# def lsgan_d_loss(real_logits, fake_logits):
+#     real, fake = ops.cast(real_logits, "float32"), ops.cast(fake_logits, "float32")
+#     return 0.5 * ops.mean(ops.square(real - 1.0)) + 0.5 * ops.mean(ops.square(fake))
+#
+#
+# def lsgan_g_loss(fake_logits):
+#     return 0.5 * ops.mean(ops.square(ops.cast(fake_logits, "float32") - 1.0))
+#
+#
+# k = len(EX_IMAGES.class_names)
+# lsgan = GAN(models.build_generator(32, 1, LATENT_DIM, k, base_filters=G_FILTERS, max_filters=MAX_FILTERS),
+#             models.build_discriminator(32, 1, k, base_filters=D_FILTERS, max_filters=MAX_FILTERS),
+#             latent_dim=LATENT_DIM, num_classes=k, seed=SEED)
+# lsgan.compile(g_optimizer=keras.optimizers.Adam(RECIPE["g_lr"], beta_1=RECIPE["beta_1"]),
+#               d_optimizer=keras.optimizers.Adam(RECIPE["d_lr"], beta_1=RECIPE["beta_1"]),
+#               d_loss_fn=lsgan_d_loss, g_loss_fn=lsgan_g_loss)
+# lsgan.fit(data.to_tf_dataset(EX_IMAGES, batch_size=BATCH_SIZE, seed=SEED), epochs=EX_KNOBS["epochs"], verbose=0)
+# exercises.check_lsgan(lsgan_d_loss, lsgan_g_loss, lsgan, EX_IMAGES)
+# ```
+# A hinge or WGAN critic can push its scores as far as it likes; the
+# least-squares D is pulled to its targets and no further, which is what keeps
+# its gradients for G finite. (Reference values: a D that outputs 0 for every
+# image has LSGAN loss ½; one that outputs ½ for every image — the optimum once
+# G matches the data — has ¼.)
+# </details>
+#
+# **5. An ablation, read against the noise.** Does the EMA generator (or
+# DiffAugment) help *in this run*? Train the recipe twice with two seeds
+# (`SEED` and `SEED + 1`), and once with one component off and the first seed
+# (`ema_decay=None` or `augment=None`). Measure FD and coverage of each in the
+# kit's feature space — `exercises.fidelity_of(result, EX_IMAGES, extractor)`
+# with `extractor = evaluation.feature_extractor(EX_IMAGES, ...)` — and report the
+# ablation's effect on FD (FD without the component minus FD with it, same seed)
+# and your reading: `"beyond noise"` when the change in FD *and* in coverage is
+# larger than the difference between the two seeds of the unchanged recipe,
+# else `"within noise"`.
+
+# %%
+effect_fd, reading = None, None  # your number and "beyond noise" / "within noise"
+recipe_run, recipe_other_seed, ablated_run, extractor = None, None, None, None  # your three runs and the extractor
+exercises.check_ablation(effect_fd, reading, recipe_run, recipe_other_seed, ablated_run, EX_IMAGES, extractor)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# from medgan_helpers import evaluation
+#
+# extractor = evaluation.feature_extractor(EX_IMAGES, epochs=evaluation.settings(config.is_quick())["feature_epochs"])
+# recipe_run = training.train(EX_IMAGES, **EX_KNOBS, **EX_RUN)
+# recipe_other_seed = training.train(EX_IMAGES, **{**EX_KNOBS, "seed": SEED + 1}, **EX_RUN)
+# ablated_run = training.train(EX_IMAGES, **{**EX_KNOBS, "ema_decay": None}, **EX_RUN)
+# scores = {name: exercises.fidelity_of(run, EX_IMAGES, extractor)
+#           for name, run in (("recipe", recipe_run), ("other seed", recipe_other_seed), ("ablated", ablated_run))}
+# print(scores)
+# effect_fd = scores["ablated"]["fd"] - scores["recipe"]["fd"]
+# spread_fd = abs(scores["other seed"]["fd"] - scores["recipe"]["fd"])
+# effect_cov = scores["ablated"]["coverage"] - scores["recipe"]["coverage"]
+# spread_cov = abs(scores["other seed"]["coverage"] - scores["recipe"]["coverage"])
+# reading = "beyond noise" if abs(effect_fd) > spread_fd and abs(effect_cov) > spread_cov else "within noise"
+# exercises.check_ablation(effect_fd, reading, recipe_run, recipe_other_seed, ablated_run, EX_IMAGES, extractor)
+# ```
+# In runs this short, two seeds of the *same* recipe can differ in FD by more
+# than switching a component off does: a single pair of runs says little. (The
+# EMA does not change training at all — only which weights are sampled — so
+# `ema_decay=None` samples exactly the raw G of the first run. After 375 steps
+# the kit's ramped decay is about 0.98, an average over roughly the last 40
+# steps, so it lags G a little.) `benchmarks/quality.py` compares recipes over
+# three seeds.
 # </details>

@@ -118,7 +118,7 @@ print("generated:", fake.shape, "values in", (round(float(fake.min()), 2), round
 # %%
 def show_rows(rows, titles, n=8):
     """Rows of images side by side, each row with a title on its left."""
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.5 * n, 1.6 * len(rows)))
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.5 * n, 1.6 * len(rows)), squeeze=False)
     for r, (images, title) in enumerate(zip(rows, titles)):
         for c in range(n):
             axes[r, c].imshow(images[c, :, :, 0], cmap="gray", vmin=-1, vmax=1)
@@ -173,6 +173,40 @@ plt.title("Feature space, first two principal components")
 plt.show()
 
 # %% [markdown]
+# Look for red points with no blue or green point near them: generated images
+# that resemble no real image, at least in this feature space. (Two dimensions
+# can also *hide* a gap — points that overlap here may be far apart in the other
+# 126 — so we count in all 128.) Around every real train image draw a ball that
+# reaches its 5th nearest real neighbour; a generated image inside no ball has no
+# real neighbours. Their share is exactly 1 − precision of section 4. Which
+# classes do they come from, and what do they look like next to their nearest
+# real image?
+
+# %%
+real_radius = np.sort(evaluation.pairwise_distances(f_train, f_train), axis=1)[:, 5]  # column 0: itself
+lonely = ~(evaluation.pairwise_distances(f_train, f_fake) <= real_radius[:, None]).any(axis=0)
+nearest_real, distance = evaluation.nearest_neighbours(f_fake, f_train)
+print(f"{lonely.sum()} of {len(fake)} generated images ({lonely.mean():.1%}) have no real neighbour")
+if labels is not None:
+    for k, name in enumerate(sampler.class_names):
+        print(f"  {name:<28} {lonely[labels == k].sum():4d} of {(labels == k).sum()}")
+
+# %%
+shown = np.flatnonzero(lonely)[np.argsort(-distance[lonely])][:8]
+if len(shown):
+    show_rows([fake[shown], real_train.batch_images(nearest_real[shown])],
+              ["generated, far from every real image", "its nearest real train image"], n=len(shown))
+else:
+    print("Every generated image lies inside at least one real image's ball.")
+
+# %% [markdown]
+# A tight cluster of such images is a **mode of the generator that the data
+# does not have**: G draws it again and again, and no real slice is like it.
+# Precision (section 4) counts these images; the scatter shows where they sit.
+# Small numbers of lonely images are normal (every finite sample has a few
+# outliers); a whole cluster is a defect to look at.
+
+# %% [markdown]
 # ## 2 · Fréchet distance (FD): two clouds as two Gaussians
 #
 # Fit a Gaussian (a mean vector $\mu$ and a covariance matrix $\Sigma$) to each
@@ -225,8 +259,12 @@ print(f"KID train half vs half: {kid_mean * 1000:.2f} ± {kid_std * 1000:.2f}  (
 # ## 4 · Precision, recall, density, coverage: quality and variety apart
 #
 # One number mixes two failures: *bad* images and *too few kinds* of images.
-# Naeem et al. (2020) separate them with k-nearest-neighbour balls (k = 5):
-# around every real point draw a ball reaching its 5th nearest real neighbour.
+# Kynkäänniemi et al. (2019) separate them with k-nearest-neighbour balls
+# (**precision** and **recall**): around every real point draw a ball reaching
+# its k-th nearest real neighbour (k = 5 here). Naeem et al. (2020) added
+# **density** and **coverage**, which count the balls instead of only asking
+# "inside any ball?", so that a few outlying real images with huge balls cannot
+# inflate the score.
 #
 # - **precision** — share of generated points inside some real ball (realistic?)
 # - **recall** — share of real points inside some generated ball (all kinds made?)
@@ -275,6 +313,54 @@ report = evaluation.evaluate(
 
 # %%
 print(report.table())
+
+# %% [markdown]
+# ### Collapse, or noise? Two rules for the table
+#
+# **Diversity within a class.** 1 − MS-SSIM is a rough measure of how much two
+# images differ. The share of the real variety that generated pairs keep is
+# $(1 - \text{MS-SSIM}_\text{generated}) / (1 - \text{MS-SSIM}_\text{real})$.
+# When a class keeps less than half (the threshold `TrainingHealth` uses for its
+# collapse alarm during training), call it what it is: **mode collapse** in that
+# class — its samples are variations of very few images — not "partial"
+# collapse or "a bit less varied". When the two means differ by less than two
+# standard errors, the difference is **within noise** at this number of pairs.
+#
+# **Utility.** Each accuracy is a mean over `len(UTILITY_SEEDS)` classifier
+# seeds, and the ± is their spread. A difference between two rows smaller than
+# two standard errors of the difference is within noise: "real + synthetic"
+# scoring a little above "real only" then means *no measurable gain*, not "the
+# synthetic images help". (Two standard errors is a rough yardstick; with three
+# seeds, more seeds are the better cure.)
+#
+# The cell computes both for this run.
+
+# %%
+def mean_and_se(values):
+    """Mean and standard error of the mean."""
+    return values.mean(), values.std(ddof=1) / np.sqrt(len(values))
+
+
+pairs = max(20, EVAL["diversity_pairs"] // 4)
+groups = ([(name, labels == k, real_train.labels == k) for k, name in enumerate(sampler.class_names)]
+          if labels is not None else [("all images", slice(None), slice(None))])
+for name, fake_mask, real_mask in groups:
+    (g, g_se) = mean_and_se(evaluation.ms_ssim_pairs(fake[fake_mask], pairs, seed=SEED))
+    (r, r_se) = mean_and_se(evaluation.ms_ssim_pairs(real_train.images[real_mask], pairs, seed=SEED + 1))
+    kept = (1 - g) / (1 - r)
+    verdict = ("within noise" if abs(g - r) <= 2 * np.hypot(g_se, r_se) else "COLLAPSED" if kept < 0.5
+               else "less varied than real" if g > r else "more varied than real")
+    print(f"{name:<28} MS-SSIM generated {g:.3f} ± {g_se:.3f}, real {r:.3f} ± {r_se:.3f} · "
+          f"variety kept {kept:.2f} → {verdict}")
+
+utility = report.utility or {}
+for key, name in (("tstr", "synthetic only"), ("mixed", "real + synthetic")):
+    if key in utility and "trtr" in utility:
+        difference = utility[key]["accuracy"] - utility["trtr"]["accuracy"]
+        # the ± in the table is the population std over the seeds: SE of a mean = std / sqrt(n - 1)
+        se = np.hypot(utility[key]["accuracy_std"], utility["trtr"]["accuracy_std"]) / np.sqrt(len(UTILITY_SEEDS) - 1)
+        print(f"accuracy, {name} minus real only: {difference:+.3f} (two standard errors: {2 * se:.3f}) → "
+              f"{'within noise' if abs(difference) <= 2 * se else 'beyond noise'}")
 
 # %% [markdown]
 # The FD bars with their two references. A generated set is close to the real

@@ -50,7 +50,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from IPython.display import display
+from IPython.display import Image, display
 
 import medgan_helpers
 from medgan_helpers import config, data, evaluation, exercises, pictures, sampling, training, widgets
@@ -118,6 +118,32 @@ sampler = widgets.Sampler(model, dataset=real, n_directions=N_DIRECTIONS, pca_sa
 display(sampler)
 
 # %% [markdown]
+# A saved notebook keeps the widget's controls but not its pictures (GitHub, for
+# one, shows no live widgets), so after each widget the notebook also stores a
+# still picture of what it shows, made from the sampler's own state: the current
+# sample, its nearest real training image, and the interpolation strip.
+
+# %%
+def snapshot(sampler, scale=2):
+    """A PNG of what the sampler shows now: sample | nearest real image, and the strip below."""
+    top = [sampler.current_image]
+    if sampler.nearest_index is not None:
+        top.append(np.asarray(real.batch_images([sampler.nearest_index])[0], np.float32))
+    strip = pictures.image_strip(sampler.strip_images)
+    canvas = np.ones((strip.shape[0] * 2 + 6, strip.shape[1], strip.shape[2]), np.float32)  # white
+    pair = pictures.image_strip(np.stack(top))
+    canvas[: pair.shape[0], : pair.shape[1]] = pair
+    canvas[-strip.shape[0]:] = strip
+    where = f"seed {sampler.seed}" + (f" · {sampler.class_names[sampler.label]}" if sampler.label is not None else "")
+    if sampler.nearest_index is not None:
+        where += f" · right: nearest real image #{sampler.nearest_index} (L2 distance {sampler.nearest_distance:.1f})"
+    print(f"{where}; below: interpolation to seed {sampler.strip_seed_slider.value}")
+    return Image(pictures.to_png(canvas, scale=scale))
+
+
+snapshot(sampler)
+
+# %% [markdown]
 # How were the direction sliders found? The line below says it. In short: the
 # sampler generated a few hundred images, found the main ways in which they
 # differ (principal components of the pixels), and asked which move of `z`
@@ -135,6 +161,12 @@ print(f"one sample takes about {sampler.time_render():.0f} ms to generate, searc
 sampler.set(seed=42, label=1 if sampler.num_classes else None)
 print("seed", sampler.seed, "| class", sampler.label, "| nearest real image #", sampler.nearest_index,
       f"at distance {sampler.nearest_distance:.1f}")
+
+# %% [markdown]
+# What the widget shows now, as a still picture:
+
+# %%
+snapshot(sampler)
 
 # %% [markdown]
 # ## Walking the latent space

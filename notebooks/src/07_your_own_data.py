@@ -344,47 +344,90 @@ assert scan.clean, "an identifying string was found: do not share these outputs"
 #
 # ## Exercises
 #
-# **Exercise 1.** Choose a `MIN_IMAGES_PER_CLASS` that drops exactly one class —
-# the smallest one — and keeps all the others.
+# Each exercise changes one thing in the evaluation and measures what it does,
+# with the kit's own functions. They reuse this notebook's run (`gan`, `fakes`,
+# `train`, `test`), so they take seconds.
+#
+# **Exercise 1 · A stricter-looking copy threshold.** The privacy section flags
+# a generated image when it is closer to its nearest training image than 99 % of
+# training images are to the rest (the 1st percentile). Move the line to the 5th
+# percentile and measure the flagged share in pixel space: call
+# `evaluation.memorisation(fakes, train.images, test.images, f_fake, f_train,
+# f_test, percentile=5)` with the three feature arrays of
+# `extractor = evaluation.feature_extractor(train, epochs=EVAL["feature_epochs"])`,
+# and read `["pixel"]["possible_copies_fraction"]`. Is the model more of a
+# copier now?
 
 # %%
-exercises.check_min_images(MIN_IMAGES_PER_CLASS, splits["train"].class_counts(),
-                           drop=min(counts["train"], key=counts["train"].get))
+copies_at_5 = None  # your number
+exercises.check_copy_threshold(copies_at_5, fakes, train, test, percentile=5)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# Any value above the smallest class's count and at most the next-smallest
-# works; on the demo folder the pydicom samples class has one or two training
-# images, so the default 10 does it.
+# ```python
+# extractor = evaluation.feature_extractor(train, epochs=EVAL["feature_epochs"])
+# numbers, _ = evaluation.memorisation(fakes, train.images, test.images, extractor(fakes),
+#                                      extractor(train.images), extractor(test.images), percentile=5)
+# copies_at_5 = numbers["pixel"]["possible_copies_fraction"]
+# ```
+#
+# No: the flagged share rises because the line moved, not because the model
+# changed. About 5 % of *new* images from the training distribution fall below
+# the 5th percentile by construction, so the share must be read against the
+# percentile, and the flagged pairs looked at.
 # </details>
 #
-# **Exercise 2.** How many files did the loader skip, and how many of those were
-# duplicates of another file?
+# **Exercise 2 · How many images does an FD need?** Measure the Fréchet
+# distance between the real training images and (a) the first 20 generated
+# images, (b) all of them, in the kit's feature space:
+# `evaluation.frechet_distance(extractor(train.images), extractor(...))`.
 
 # %%
-n_skipped, n_duplicates = 0, 0  # replace with your counts
-exercises.check_skipped(n_skipped, n_duplicates, splits["train"].report)
+fd_20, fd_all = None, None  # your two numbers
+extractor = evaluation.feature_extractor(train, epochs=EVAL["feature_epochs"], verbose=False)
+exercises.check_fd_sample_size(fd_20, fd_all, extractor, train, fakes)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# `len(report.skipped)` and `sum("duplicate" in reason for _, reason in report.skipped)`
-# with `report = splits["train"].report` — each skipped item is a `(file, reason)` pair.
+# ```python
+# real_features = extractor(train.images)
+# fd_20 = evaluation.frechet_distance(real_features, extractor(fakes[:20]))
+# fd_all = evaluation.frechet_distance(real_features, extractor(fakes))
+# ```
+#
+# The same generator gets two different numbers: FD depends on the sample size
+# (the covariance of a small sample is a poor estimate), which is why two runs
+# are compared only at equal numbers of images — and why the report prints the
+# sizes next to the scores.
 # </details>
 #
-# **Exercise 3.** Scan the export folder for the demo patient's ID as well as the
-# name (`demo.DEMO_PATIENT_ID`, `demo.DEMO_PATIENT_NAME`).
+# **Exercise 3 · What truncation costs the export.** A synthetic dataset made
+# with truncation looks cleaner. Measure its variety: the diversity ratio is
+# `callbacks.sample_diversity(generated) / callbacks.sample_diversity(real)`,
+# with 64 generated images (`gan.generate(64, seed=0)`, and the same with
+# `truncation=0.5`) and 64 real training images
+# (`train.images[np.random.default_rng(0).permutation(len(train))[:64]]`).
 
 # %%
-export_scan = own_data.privacy_scan([demo.DEMO_PATIENT_NAME], folders=[export])  # add the ID
-exercises.check_privacy_scan(export_scan, export)
+ratio_plain, ratio_truncated = None, None  # your two numbers
+exercises.check_truncated_diversity(ratio_plain, ratio_truncated, 0.5, gan, train)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# `own_data.privacy_scan([demo.DEMO_PATIENT_NAME, demo.DEMO_PATIENT_ID], folders=[export])`
-# — then `print(export_scan)` to see how many files were searched.
+# ```python
+# from medgan_helpers import callbacks
+#
+# real_64 = train.images[np.random.default_rng(0).permutation(len(train))[:64]]
+# real_diversity = callbacks.sample_diversity(real_64)
+# ratio_plain = callbacks.sample_diversity(gan.generate(64, seed=0)) / real_diversity
+# ratio_truncated = callbacks.sample_diversity(gan.generate(64, seed=0, truncation=0.5)) / real_diversity
+# ```
+#
+# Truncation trades variety for typical-looking images; if you export with it,
+# say so (and by how much) in the data card.
 # </details>
 #
 # **Exercise 4 (open).** Point `DATA` at your own folder, rerun, and read the
