@@ -267,8 +267,9 @@ def build_generator(
         max_filters: cap on the width of any block.
         embedding_dim: length of the learned label embedding (``conditioning="embedding"``).
         upsampling: ``"transpose"`` (Conv2DTranspose, 4x4 kernel, stride 2: even
-            overlap, but a learned kernel can still print a faint grid) or
-            ``"nearest"`` (UpSampling2D + 3x3 Conv2D: no transposed-convolution grid).
+            overlap, but a learned kernel can still print a faint grid),
+            ``"nearest"`` (UpSampling2D + 3x3 Conv2D: no transposed-convolution
+            grid) or ``"bilinear"`` (the same with bilinear upsampling: smoother).
         conditioning: ``"embedding"`` (a label embedding concatenated to ``z``) or
             ``"cbn"`` (class-conditional batch norm in every block).
 
@@ -287,7 +288,7 @@ def build_generator(
     ]:
         _check_positive(knob, value)
     _check_num_classes(num_classes)
-    _check_choice("upsampling", upsampling, ("transpose", "nearest"))
+    _check_choice("upsampling", upsampling, ("transpose", "nearest", "bilinear"))
     _check_choice("conditioning", conditioning, ("embedding", "cbn"))
 
     z = keras.Input(shape=(latent_dim,), name="z")
@@ -322,7 +323,7 @@ def build_generator(
                 width, 4, strides=2, padding="same", use_bias=False, name=f"up_{size}x{size}"
             )(x)
         else:
-            x = layers.UpSampling2D(2, interpolation="nearest", name=f"upsample_{size}x{size}")(x)
+            x = layers.UpSampling2D(2, interpolation=upsampling, name=f"upsample_{size}x{size}")(x)
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{size}x{size}")(x)
         x = normalise(x, size)
         x = layers.ReLU(name=f"relu_{size}x{size}")(x)

@@ -26,7 +26,7 @@ RECIPE: MappingProxyType = MappingProxyType({
     "g_base_filters": 16,        # width of G's last block; doubles towards z
     "d_base_filters": 16,        # width of D's first block; doubles towards the logit
     "max_filters": 128,
-    "upsampling": "transpose",   # "transpose" (4x4 stride-2) or "nearest" (upsample + 3x3 conv)
+    "upsampling": "transpose",   # "transpose" (4x4 stride-2), "nearest" or "bilinear" (upsample + 3x3 conv)
     "conditioning": "embedding",  # how G sees the class: "embedding" (concat to z) or "cbn"
     "spectral_norm": True,       # on every layer of D
     "minibatch_std": False,      # D sees the spread of the batch (Karras et al. 2018)

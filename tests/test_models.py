@@ -51,8 +51,25 @@ def test_width_knobs_change_parameter_count():
     small = models.build_generator(64, 1, LATENT, base_filters=8, max_filters=64)
     big = models.build_generator(64, 1, LATENT, base_filters=16, max_filters=128)
     assert big.count_params() > 2 * small.count_params()
-    nearest = models.build_generator(64, 1, LATENT, base_filters=8, max_filters=64, upsampling="nearest")
-    assert "upsample_64x64" in [layer.name for layer in nearest.layers]
+    for mode in ("nearest", "bilinear"):
+        upsampled = models.build_generator(64, 1, LATENT, base_filters=8, max_filters=64, upsampling=mode)
+        assert upsampled.get_layer("upsample_64x64").interpolation == mode
+        assert upsampled.output.shape[1:] == (64, 64, 1)
+
+
+def test_conditional_batch_norm_and_minibatch_std_shapes_and_build_settings():
+    G = models.build_generator(32, 1, LATENT, 3, base_filters=4, max_filters=16, conditioning="cbn")
+    names = [layer.name for layer in G.layers]
+    assert "cbn_32x32" in names and "label_embedding" not in names
+    out = np.asarray(G([np.zeros((2, LATENT), "float32"), np.array([[0], [2]])], training=False))
+    assert out.shape == (2, 32, 32, 1)
+    D = models.build_discriminator(32, 1, 3, base_filters=4, max_filters=16, minibatch_std=True)
+    assert D.get_layer("minibatch_std").output.shape[-1] == 8 + 1  # the 8 maps before the last block, plus one
+    assert np.asarray(D([np.zeros((4, 32, 32, 1), "float32"), np.zeros((4, 1), "int32")])).shape == (4, 1)
+    settings = models.build_settings(G)
+    assert settings["conditioning"] == "cbn" and settings["base_filters"] == 4
+    rebuilt = models.build_generator(**settings)
+    assert [w.shape for w in rebuilt.weights] == [w.shape for w in G.weights]
 
 
 def test_discriminator_spectral_norm_switch():
@@ -109,6 +126,8 @@ def test_bad_knobs_are_named():
     with pytest.raises(ValueError, match="num_classes"):
         models.build_discriminator(32, num_classes=1)
     with pytest.raises(ValueError, match="upsampling"):
-        models.build_generator(32, upsampling="bilinear")
+        models.build_generator(32, upsampling="bicubic")
+    with pytest.raises(ValueError, match="conditioning"):
+        models.build_generator(32, 1, LATENT, 2, conditioning="film")
     assert models.is_conditional(models.build_generator(32, 1, LATENT, 2, base_filters=4))
     assert not models.is_conditional(models.build_generator(32, 1, LATENT, base_filters=4))
