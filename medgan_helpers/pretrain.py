@@ -72,9 +72,9 @@ start sampling in seconds (notebooks 05/06, `widgets.Sampler`).
 | epochs | {epochs} |
 | steps (generator updates) | {steps} ({steps_per_epoch} per epoch, batch {batch_size}) |
 | wall time | {wall} |
-| loss | {loss}, DiffAugment `{augment}`, spectral norm on D, EMA decay {ema_decay} |
+| recipe | {recipe} |
 | optimisers | Adam, G lr {g_lr}, D lr {d_lr}, betas ({beta_1}, {beta_2}) |
-| generator | {g_params:,} parameters, base_filters {g_base_filters}, max_filters {max_filters}, latent_dim {latent_dim} |
+| generator | {g_params:,} parameters, base_filters {g_base_filters}, max_filters {max_filters}, latent_dim {latent_dim}, upsampling `{upsampling}`, conditioning `{conditioning}` |
 | file | `generator_ema.weights.h5`, {file_mb:.1f} MB |
 | final losses | d_loss {d_loss:.3f}, g_loss {g_loss:.3f} (mean over the last epoch) |
 | final health | D accuracy real {d_real_acc:.2f} / fake {d_fake_acc:.2f}; sample diversity {diversity} of real |
@@ -101,16 +101,44 @@ data: ICBM 2009a copyright notice (see `data/README.md`).
 
 ## Evaluation
 
-<!-- EVALUATION: to be filled in by the maintainers from
-     evaluation.evaluate_run("data/pretrained/{dataset}-{size}") (FD, KID,
-     precision/recall/density/coverage against train and test, MS-SSIM diversity,
-     memorisation, TSTR vs TRTR). Until then: not yet evaluated. -->
+{evaluation}
+"""
 
-*Not yet evaluated — numbers will be added here.*
+EVALUATION = """Measured by `{command} --evaluate` (`evaluation.evaluate_run` on this folder,
+{n} generated images, full settings; the report itself goes to
+`artifacts/evaluations/pretrained-{name}/`, never into `data/`). Numbers are in the
+kit's own feature space: not comparable with published FID values.
+
+{headline}
+
+Diversity within each class (MS-SSIM between random pairs of the same class;
+lower = more varied; a generated value far above the real one is mode collapse):
+
+| class | generated | real |
+| --- | --- | --- |
+{per_class}
 """
 
 
-def export(result, out: Path, command: str) -> Path:
+def _recipe_line(knobs: dict) -> str:
+    parts = [f"{knobs['loss']} loss"]
+    parts.append("spectral norm on D" if knobs["spectral_norm"] else "no spectral norm")
+    if knobs["r1_weight"]:
+        parts.append(f"R1 {knobs['r1_weight']} every {knobs['r1_every']} steps")
+    if knobs["minibatch_std"]:
+        parts.append("minibatch std in D")
+    augment = f"augmentation `{knobs['augment']}`" if knobs["augment"] else "no augmentation"
+    if knobs["augment"] and knobs["ada_target"] is not None:
+        augment += f" steered by ADA (target {knobs['ada_target']})"
+    parts.append(augment)
+    if knobs["diversity_weight"]:
+        parts.append(f"mode-seeking weight {knobs['diversity_weight']}")
+    parts.append(f"EMA decay {knobs['ema_decay']}")
+    return ", ".join(parts)
+
+
+def export(result, out: Path, command: str, evaluation_text: str = "*Not evaluated yet: run "
+           "`python -m medgan_helpers.pretrain --evaluate-only`.*") -> Path:
     """Write the sampling-only files of a finished ``training.train`` result into ``out``."""
     import keras
     import numpy as np
@@ -169,9 +197,9 @@ def export(result, out: Path, command: str) -> Path:
         steps_per_epoch=trained["steps_per_epoch"],
         batch_size=knobs["batch_size"],
         wall=f"{result.seconds / 60:.1f} min",
-        loss=knobs["loss"],
-        augment=knobs["augment"],
-        ema_decay=knobs["ema_decay"],
+        recipe=_recipe_line(knobs),
+        upsampling=knobs["upsampling"],
+        conditioning=knobs["conditioning"],
         g_lr=knobs["g_lr"],
         d_lr=knobs["d_lr"],
         beta_1=knobs["beta_1"],
@@ -186,6 +214,7 @@ def export(result, out: Path, command: str) -> Path:
         d_real_acc=health.get("d_real_acc", float("nan")),
         d_fake_acc=health.get("d_fake_acc", float("nan")),
         diversity=f"{ratio:.2f}x" if ratio else "n/a",
+        evaluation=evaluation_text,
     )
     pictures.write_atomic(out / "MODEL_CARD.md", card.encode("utf-8"))
     return out
@@ -195,28 +224,84 @@ def _today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
 
+def evaluate(out: Path, command: str, n_samples: int = 1000) -> str:
+    """Evaluate the exported generator (full settings) and return the card's Evaluation text."""
+    from medgan_helpers import evaluation
+
+    sizes = evaluation.settings(quick=False)
+    sizes["n_samples"] = n_samples
+    report = evaluation.evaluate_run(out, **sizes)
+    headline = "\n".join(f"- **{key}**: {value}" for key, value in report.headline.items())
+    per_class = "\n".join(
+        f"| {name} | {c['fake_mean']:.3f} | {c['real_mean']:.3f} |"
+        for name, c in (report.diversity.get("per_class") or {}).items())
+    return EVALUATION.format(command=command.split(" --")[0], n=n_samples, name=out.name,
+                             headline=headline, per_class=per_class).strip()
+
+
+def _set_evaluation(out: Path, text: str) -> None:
+    from medgan_helpers.pictures import write_atomic
+
+    card = (out / "MODEL_CARD.md").read_text()
+    head = card.split("## Evaluation")[0]
+    write_atomic(out / "MODEL_CARD.md", (head + "## Evaluation\n\n" + text + "\n").encode("utf-8"))
+
+
+def _shown(path: Path) -> str:
+    """A path as the card may show it: relative to the checkout, else only its name (no machine paths)."""
+    from medgan_helpers import config
+
+    try:
+        return path.resolve().relative_to(config.REPO_ROOT).as_posix() if config.REPO_ROOT else path.name
+    except ValueError:
+        return f".../{path.name}"
+
+
+def _knob(text: str) -> tuple[str, object]:
+    import json
+
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
 def main(argv: list[str] | None = None) -> Path:
-    """Command-line entry point: train, export, print where the files went."""
+    """Command-line entry point: train, export, evaluate, print where the files went."""
     parser = argparse.ArgumentParser(prog="python -m medgan_helpers.pretrain", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="output folder (default data/pretrained/brain-mri-64)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"training epochs (default {DEFAULT_EPOCHS})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--knob", action="append", default=[], type=_knob, metavar="NAME=VALUE",
+                        help="override one recipe knob (JSON value), e.g. --knob g_base_filters=24")
     parser.add_argument("--keep-run", action="store_true", help="keep the full training run in artifacts/runs")
+    parser.add_argument("--evaluate", action="store_true", help="evaluate the export and write it into the card")
+    parser.add_argument("--evaluate-only", action="store_true", help="only (re-)evaluate an existing export")
     args = parser.parse_args(argv)
 
     from medgan_helpers import data, training
 
     out = args.out or _default_out()
-    command = "python -m medgan_helpers.pretrain" + (f" --out {args.out}" if args.out else "") + f" --epochs {args.epochs}"
+    command = "python -m medgan_helpers.pretrain" + (f" --out {_shown(args.out)}" if args.out else "") + f" --epochs {args.epochs}"
     if args.seed:
         command += f" --seed {args.seed}"
+    for key, value in args.knob:
+        command += f" --knob {key}={value}"
+    if args.evaluate_only:
+        _set_evaluation(out, evaluate(out, command))
+        print(f"Evaluation written into {out.name}/MODEL_CARD.md")
+        return out
     images = data.load_dataset(DATASET, image_size=IMAGE_SIZE, split="train")
-    result = training.train(images, resume=False, verbose=2, display=False,
-                            **training.default_config() | {"epochs": args.epochs, "seed": args.seed})
-    export(result, out, command)
+    knobs = training.default_config() | {"epochs": args.epochs, "seed": args.seed} | dict(args.knob)
+    result = training.train(images, resume=False, verbose=2, display=False, **knobs)
+    export(result, out, command + (" --evaluate" if args.evaluate else ""))
     if not args.keep_run:
         shutil.rmtree(result.run.path, ignore_errors=True)
     print(f"Pretrained generator written to {out.name} ({result.seconds / 60:.1f} min)")
+    if args.evaluate:
+        _set_evaluation(out, evaluate(out, command))
+        print(f"Evaluation written into {out.name}/MODEL_CARD.md")
     return out
 
 

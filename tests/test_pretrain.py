@@ -1,0 +1,26 @@
+"""The pretrained-model job: train, export the sampling files, write the card."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medgan_helpers import pretrain, runs
+
+
+@pytest.mark.slow
+def test_pretrain_exports_a_loadable_generator_and_a_card(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDGAN_ARTIFACTS", str(tmp_path / "artifacts"))
+    out = tmp_path / "brain-mri-64"
+    pretrain.main(["--out", str(out), "--epochs", "1", "--knob", "max_images=64", "--knob", "g_base_filters=4",
+                   "--knob", "d_base_filters=4", "--knob", "max_filters=8", "--knob", 'upsampling="nearest"'])
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "generator_ema.weights.h5",
+                                                       "samples.png"]
+    config = runs.RunFolder(out).config
+    assert config["kind"] == "pretrained" and config["models"]["generator"]["upsampling"] == "nearest"
+    sampler = runs.load_generator(out)
+    assert sampler.num_classes == 4 and np.isfinite(sampler.generate(4, seed=0)).all()
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "--knob upsampling=nearest" in card and "upsampling `nearest`" in card
+    assert "Not evaluated yet" in card and str(tmp_path) not in card
+    assert not list((tmp_path / "artifacts" / "runs").glob("*"))  # the training run is removed
