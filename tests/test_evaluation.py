@@ -140,6 +140,43 @@ def test_exact_copies_of_training_images_are_flagged_as_memorised():
     assert mem_fresh["pixel"]["possible_copies_fraction"] < 0.2
 
 
+def test_held_out_training_images_are_flagged_at_about_the_chosen_percentile():
+    """The copy threshold comes from the training distribution itself (leave-one-out distances in
+    train), so new images from that distribution are flagged at about the percentile — and the
+    shifted test split's threshold, kept as a second number, flags many more of them."""
+    from medgan_helpers import data
+
+    brain = data.load_dataset("brain-mri", image_size=32, split="train")
+    shifted = data.load_dataset("brain-mri", image_size=32, split="test").images
+    order = np.random.default_rng(0).permutation(len(brain))
+    held_out, train = brain.images[order[:600]], brain.images[order[600:]]
+    flat = lambda x: x.reshape(len(x), -1)[:, ::8]  # noqa: E731 — a fixed feature map
+    for percentile in (1.0, 5.0):
+        mem, _ = evaluation.memorisation(held_out, train, shifted, flat(held_out), flat(train), flat(shifted),
+                                         percentile=percentile)
+        flagged = mem["pixel"]["possible_copies_fraction"] * 100
+        assert percentile / 3 <= flagged <= percentile * 2.5, (percentile, flagged)
+        assert mem["pixel"]["possible_copies_fraction_test"] * 100 > 2 * flagged
+    copies = train[:50] + np.random.default_rng(1).normal(0, 0.002, train[:50].shape).astype("float32")
+    mem, _ = evaluation.memorisation(copies, train, shifted, flat(copies), flat(train), flat(shifted))
+    assert mem["pixel"]["possible_copies_fraction"] == 1.0 and mem["feature"]["possible_copies_fraction"] == 1.0
+
+
+def test_small_samples_negative_kid_and_floors_are_explained():
+    meta = {"n_train": 150, "n_test": 600, "n_fake": 1000}
+    fid = {"fake_vs_train": {"fd": 0.1, "kid": -0.0004}, "floor_train_halves": {"fd": 0.2, "kid": 0.001},
+           "test_vs_train": {"fd": 13.0, "kid": 0.5}, "fake_vs_test": {"fd": 20.0, "kid": 0.9}}
+    notes = evaluation.reading_notes({"meta": meta, "fidelity": fid})
+    assert any("Small samples" in n and "real train 150" in n for n in notes)
+    assert any("negative" in n and "unbiased" in n for n in notes)
+    assert any("below the noise floor" in n for n in notes)
+    head = evaluation.headline_numbers({"fidelity": fid, "notes": notes})
+    assert any(k.startswith("note") and "Small samples" in v for k, v in head.items())
+    quiet = {"n_train": 2400, "n_test": 600, "n_fake": 1000}
+    fid_ok = {**fid, "fake_vs_train": {"fd": 0.5, "kid": 0.001}}
+    assert evaluation.reading_notes({"meta": quiet, "fidelity": fid_ok}) == []
+
+
 # --------------------------------------------------------------------------- bad input
 def test_bad_shapes_and_ranges_raise_clear_errors():
     train, _ = blobs(40)
