@@ -113,8 +113,8 @@ def check_r1_effect(with_r1, without_r1, imageset) -> bool:
 
     ``with_r1`` and ``without_r1`` are ``training.train`` results with the same
     settings except ``r1_weight`` (> 0 and 0), both with ``spectral_norm=False``.
-    Passes when the R1 run's mean gradient norm at real images is at most half of
-    the other's.
+    Passes when R1 has lowered D's mean gradient norm at the real images by at
+    least 30 % (to at most 0.7 times the norm without R1).
     """
     try:
         a, b = _gan_of(with_r1), _gan_of(without_r1)
@@ -135,10 +135,10 @@ def check_r1_effect(with_r1, without_r1, imageset) -> bool:
     measured = (f"mean |grad_x D(x)| at real images: {norm_r1:.3g} with R1 (weight {a.r1_weight:g}), "
                 f"{norm_plain:.3g} without, after {steps[0]} steps")
     return verdict(
-        norm_r1 <= 0.5 * norm_plain,
+        norm_r1 <= 0.7 * norm_plain,
         f"{measured}. R1 keeps D flat around the real images, so D cannot win by making its score "
         "arbitrarily steep there — the job spectral normalisation does in the kit's recipe.",
-        f"{measured}: not yet half. Train longer, or with a larger r1_weight.",
+        f"{measured}: not yet 30 % lower. Train longer, or with a larger r1_weight.",
     )
 
 
@@ -273,7 +273,7 @@ def check_ablation(effect_fd: float, reading: str, full, full_other_seed, ablate
         number_ok = False
     if not number_ok:
         return verdict(False, "", f"{measured}. The effect on FD is FD(without {off}) minus FD(recipe, "
-                       "first seed), each from exercises.fidelity_of(result, EX_IMAGES, extractor).")
+                       "first seed), each from exercises.nb04.fidelity_of(result, EX_IMAGES, extractor).")
     if reading not in ("beyond noise", "within noise"):
         return verdict(False, "", 'read the effect: answer "beyond noise" or "within noise".')
     return verdict(

@@ -538,8 +538,8 @@ print(len(EX_IMAGES), "images of", EX_IMAGES.image_size, "px;", EX_KNOBS["epochs
 # every `r1_every`-th step: `gan.GAN.r1_penalty`, printed above). Train two runs
 # with `spectral_norm=False` — one with `r1_weight=10`, one without — everything
 # else as in `EX_KNOBS`. The check measures D's mean gradient norm at the real
-# images, with the kit's `_input_gradient_norm`, and passes when R1 has at least
-# halved it.
+# images, with the kit's `_input_gradient_norm`, and passes when R1 has lowered
+# it by at least 30 %.
 
 # %%
 with_r1, without_r1 = None, None  # two results of training.train(EX_IMAGES, ...)
@@ -613,7 +613,7 @@ exercises.check_lsgan(lsgan_d_loss, lsgan_g_loss, lsgan, EX_IMAGES)
 # DiffAugment) help *in this run*? Train the recipe twice with two seeds
 # (`SEED` and `SEED + 1`), and once with one component off and the first seed
 # (`ema_decay=None` or `augment=None`). Measure FD and coverage of each in the
-# kit's feature space — `exercises.fidelity_of(result, EX_IMAGES, extractor)`
+# kit's feature space — `exercises.nb04.fidelity_of(result, EX_IMAGES, extractor)`
 # with `extractor = evaluation.feature_extractor(EX_IMAGES, ...)` — and report the
 # ablation's effect on FD (FD without the component minus FD with it, same seed)
 # and your reading: `"beyond noise"` when the change in FD *and* in coverage is
@@ -635,7 +635,7 @@ exercises.check_ablation(effect_fd, reading, recipe_run, recipe_other_seed, abla
 # recipe_run = training.train(EX_IMAGES, **EX_KNOBS, **EX_RUN)
 # recipe_other_seed = training.train(EX_IMAGES, **{**EX_KNOBS, "seed": SEED + 1}, **EX_RUN)
 # ablated_run = training.train(EX_IMAGES, **{**EX_KNOBS, "ema_decay": None}, **EX_RUN)
-# scores = {name: exercises.fidelity_of(run, EX_IMAGES, extractor)
+# scores = {name: exercises.nb04.fidelity_of(run, EX_IMAGES, extractor)
 #           for name, run in (("recipe", recipe_run), ("other seed", recipe_other_seed), ("ablated", ablated_run))}
 # print(scores)
 # effect_fd = scores["ablated"]["fd"] - scores["recipe"]["fd"]

@@ -35,7 +35,7 @@ import numpy as np
 import pydicom
 
 import medgan_helpers
-from medgan_helpers import config, data, demo, evaluation, exercises, own_data, synthetic, training
+from medgan_helpers import config, data, demo, evaluation, exercises, own_data, pictures, synthetic, training
 
 print("medgan_helpers", medgan_helpers.__version__, "| pydicom", pydicom.__version__)
 
@@ -235,6 +235,25 @@ gan, run_dir = result.gan, result.run_dir
 last = result.health.records[-1]
 print(f"saved run: {run_dir.name} · {last['epoch']} epochs · last health check: "
       + ("; ".join(last["alarms"]) or "ok"))
+
+# %% [markdown]
+# Generated and real images side by side, at the same scale, one column per
+# class (the real ones are the first four training images of each class,
+# repeated when a class has fewer):
+
+# %%
+columns = len(kept)
+rows_of = [np.flatnonzero(train.labels == k) for k in range(columns)]
+real_grid = pictures.image_grid(train.batch_images([rows_of[k][r % len(rows_of[k])] for r in range(4)
+                                                    for k in range(columns)]), columns=columns)
+fake_grid = pictures.image_grid(gan.generate(4 * columns, labels=np.tile(np.arange(columns), 4), seed=SEED),
+                                columns=columns)
+fig, axes = plt.subplots(1, 2, figsize=(2.6 * columns, 5.2))
+for ax, grid, title in zip(axes, (real_grid, fake_grid), ("real (train)", "generated")):
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=255)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+plt.show()
 
 # %% [markdown]
 # On the demo folder (about 100 training images) the GAN learns the outline of
