@@ -62,7 +62,9 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
             the L1-only baseline (no adversarial term, no D).
         l1_weight: λ, the weight of the pixel-wise L1 loss next to the adversarial one.
         ema_decay: decay of the generator's moving average (None: translate with G itself).
-        seed: seeds the model's ``keras.random.SeedGenerator``.
+        seed: recorded with the run (the step draws no random numbers; the order of
+            the pairs comes from the data pipeline's seed, the weights from
+            ``config.seed_everything``).
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model | None = None,
@@ -76,7 +78,6 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
             raise ValueError(f"l1_weight={l1_weight!r} must be >= 0.")
         self.generator, self.discriminator = generator, discriminator
         self.l1_weight, self.ema_decay, self.seed = float(l1_weight), ema_decay, int(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
         self.ema_generator = None
         if ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
@@ -246,10 +247,11 @@ class TranslationGrid(callbacks.SampleGrid):
 
 
 def comparison_figure(inputs: np.ndarray, outputs: dict[str, np.ndarray], targets: np.ndarray,
-                      indices, title: str = "", error_max: float = 0.5):
+                      indices, title: str = "", error_max: float = 0.5, invented_max: float | None = None):
     """Input, every method's output and the target side by side at the same size and grey scale,
     then each output's error map ``|output - target|`` and its invented-detail map
-    (``evaluation.image_quality.invented_detail_map``), each kind on one shared colour scale.
+    (``evaluation.image_quality.invented_detail_map``), each kind on one shared colour scale
+    (``invented_max``: its top, the same for several figures; default: this figure's own).
 
     Returns the matplotlib figure (one block of three rows per index in ``indices``).
     """
@@ -262,7 +264,8 @@ def comparison_figure(inputs: np.ndarray, outputs: dict[str, np.ndarray], target
                                                              size // inputs.shape[1], 2)  # nearest: see the pixels
     names = list(outputs)
     invented = {(i, n): image_quality.invented_detail_map(outputs[n][i], targets[i]) for i in indices for n in names}
-    invented_max = max(float(np.percentile(m, 99.5)) for m in invented.values()) or 1.0
+    if invented_max is None:
+        invented_max = max(float(np.percentile(m, 99.5)) for m in invented.values()) or 1.0
     cols = len(names) + 2
     fig, axes = plt.subplots(3 * len(indices), cols, figsize=(1.9 * cols, 1.95 * 3 * len(indices)), squeeze=False)
     for block, i in enumerate(indices):

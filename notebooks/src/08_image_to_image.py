@@ -38,8 +38,8 @@
 # - say what that means for clinical use.
 #
 # **Time:** about 10 minutes on a 2-core CPU with the default settings (four short
-# trainings; read on while they run), 3–4 minutes on a Colab GPU; plus 20 minutes
-# of exercises.
+# trainings; read on while they run; not yet timed on a GPU); plus 20 minutes of
+# exercises.
 
 # %%
 # setup-cell
@@ -333,11 +333,13 @@ plt.show()
 
 # %% [markdown]
 # Read the table with the pictures. Both models get the contrast right: GM/WM maps
-# determine a T1 image almost completely, so L1 alone already does well. The GAN
-# wins on FD (its outputs look more like real slices to the classifier) while its
-# PSNR stays close to the baseline's. PSNR and SSIM reward the *average* answer:
-# when the input leaves some doubt, the blurry average has the smallest squared
-# error, even though no real slice looks like it.
+# determine a T1 image almost completely, so L1 alone already does well here and
+# neither model has much to invent. What the adversarial term buys above all is
+# realism as the classifier sees it (FD). Here the GAN is also a little ahead on
+# PSNR and SSIM, because after 6 epochs the L1 baseline is still catching up (in
+# the 12-epoch benchmark of the README the two are within 0.1 dB). Keep in mind
+# that PSNR and SSIM reward the *average* answer: where the input leaves doubt, the
+# blurry average has the smallest squared error, although no real slice looks like it.
 #
 # ## 4× super-resolution, trained on three of the four levels
 #
@@ -369,15 +371,17 @@ seen_table = image_quality.compare(seen_out, seen.target_images, extractor=extra
 print(image_quality.format_table(seen_table, f"4x super-resolution, test planes of the levels seen ({len(seen)})"))
 
 # %%
+INVENTED_SCALE = 0.06  # the same colour scale for invented detail on seen and unseen levels
 fig = pix2pix.comparison_figure(seen.input_images, seen_out, seen.target_images, [60, 400],
-                                title="4x super-resolution on levels seen in training")
+                                title="4x super-resolution on levels seen in training",
+                                invented_max=INVENTED_SCALE)
 plt.show()
 
 # %% [markdown]
 # Both networks beat bicubic clearly: they have learned what brain slices look
-# like at 64 px. The GAN's outputs carry more fine texture (sharpness closer to 1,
-# lower FD) — and more of it is *invented*: look where its error maps light up
-# inside the brain, where the 16 px input had no information to give.
+# like at 64 px. Compare the GAN with the L1 baseline on sharpness, FD and invented
+# detail: the adversarial term buys texture that looks real. On the levels it was
+# trained on, little of that texture is invented.
 #
 # ## The hallucination test: a level the model never saw
 #
@@ -391,13 +395,23 @@ print(image_quality.format_table(unseen_table, f"4x super-resolution, held-out l
 
 # %%
 fig = pix2pix.comparison_figure(unseen.input_images, unseen_out, unseen.target_images, [30, 105],
-                                title=f"4x super-resolution on {held_out!r}, a level left out of training")
+                                title=f"4x super-resolution on {held_out!r}, a level left out of training",
+                                invented_max=INVENTED_SCALE)
 fig.savefig(run.path / "hallucination.png", dpi=110)
 plt.show()
 
 # %% [markdown]
-# One number per method for invented detail, on the levels seen and on the one
-# never seen, next to the PSNR change against bicubic:
+# The invented-detail map is the output's fine-detail energy *beyond* the truth's,
+# place by place: where it lights up, the output has texture or edges that the real
+# slice does not have there. One number per method, on the levels seen and on the
+# one never seen, next to the PSNR change against bicubic:
+
+# %%
+for name in unseen_out:
+    before, after = seen_table[name], unseen_table[name]
+    print(f"{name:<20} invented detail {before['invented']:.3f} (levels seen) -> {after['invented']:.3f} "
+          f"({held_out}); PSNR gain over bicubic {before['psnr'] - seen_table['bicubic']['psnr']:+.2f} dB -> "
+          f"{after['psnr'] - unseen_table['bicubic']['psnr']:+.2f} dB")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -409,16 +423,17 @@ for offset, (part, table) in enumerate((("levels seen", seen_table), (f"{held_ou
 for ax, title in zip(axes, ["invented detail (lower = more faithful)", "PSNR gain over bicubic (dB)"]):
     ax.set_xticks(np.arange(len(names)) + 0.19, names, fontsize=8)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8)
+fig.subplots_adjust(bottom=0.22)
 plt.show()
 
 # %% [markdown]
 # **What this means for clinical use.** Bicubic upsampling invents nothing: it
 # only loses detail, and its blur says honestly "this is all the input holds". The
-# L1 network adds a little structure. The GAN adds the most, and it is *sharp and
-# plausible*: on anatomy it never saw, it draws the kind of detail it learned from
-# other anatomy — folds, edges, texture — at places where the patient's fine
-# structure is unknown, while its PSNR stays close to the others'. Nothing in the
+# networks invent more on the level they never saw than on the levels they know,
+# and the GAN the most: its detail is *sharp and plausible*, drawn from what it
+# learned on other anatomy — texture, folds, edges — at places where the patient's
+# fine structure is unknown, and PSNR hardly tells it apart from the L1 baseline. Nothing in the
 # output marks which detail is measured and which is made up; the error maps need
 # the truth, which a real patient's low-resolution scan does not come with. So a
 # GAN-translated or GAN-upsampled image is **not a measurement of the patient**:
