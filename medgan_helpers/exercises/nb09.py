@@ -106,7 +106,7 @@ def check_generator_gradients(fn: Callable[[float], Any]) -> bool:
                                "both derivatives are negative.")
             which = "saturating" if not close[0] else "non-saturating"
             return verdict(False, "", f"at logit {logit:g} your {which} gradient is {got[close.index(False)]:.4g}. "
-                           "Use d/dl log(sigma(l)) = 1 - sigma(l) and d/dl log(1 - sigma(l)) = -sigma(l).")
+                           "Differentiate with the chain rule and sigma'(l) = sigma(l) * (1 - sigma(l)).")
     return verdict(True, f"at logit -10 the saturating loss gives {want_at(-10)[0]:.2e}, the non-saturating "
                    f"{want_at(-10)[1]:.3f}: the same direction, 22,000 times the strength.", "")
 

@@ -44,7 +44,9 @@
 # back to the software that made it.
 
 # %%
+import importlib.util
 import inspect
+import json
 
 import keras
 import matplotlib.pyplot as plt
@@ -52,7 +54,7 @@ import numpy as np
 import tensorflow as tf
 
 import medgan_helpers
-from medgan_helpers import config, data, exercises, models
+from medgan_helpers import config, data, exercises, models, pictures
 
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_helpers", medgan_helpers.__version__)
 
@@ -217,14 +219,14 @@ for padding in ["valid", "same"]:
         print(f"input 4×4, kernel {k}, stride {s}, padding={padding!r:8} -> output {out[1]}×{out[2]}")
 
 # %% [markdown]
-# ### Why the kit uses kernel 4 with stride 2
+# ### Kernel 4 with stride 2: even overlap
 #
 # When the kernel size is not a multiple of the stride, some output pixels get
 # more overlapping stamps than their neighbours. Feed in a flat image of ones and
 # the result is not flat: it shows a **checkerboard**, a pattern you can see in
 # the samples of badly designed GANs (Odena et al., 2016, "Deconvolution and
 # checkerboard artifacts"). With kernel 4 and stride 2, every inner output pixel
-# gets the same number of stamps.
+# gets the same number of stamps: the *uneven overlap* is gone.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
@@ -237,13 +239,19 @@ for ax, k in zip(axes, [3, 4]):
 plt.show()
 
 # %% [markdown]
+# Even overlap is not the same as "no grid", though: every stamp is a *learned*
+# kernel, and a learned kernel can itself write a pattern that repeats every 2
+# pixels. Section 4 measures that grid in the kit's own samples, and shows the
+# alternative the kit offers, `upsampling="nearest"`.
+
+# %% [markdown]
 # ## 3 · The kit's generator, layer by layer
 #
 # `models.build_generator` stacks these ideas into a DCGAN-style generator
 # (Radford et al., 2016):
 #
-# 1. a `Dense` layer turns `z` into 4·4·256 numbers, reshaped to a 4×4 map
-#    with 256 channels;
+# 1. a `Dense` layer turns `z` into 4·4·C numbers, reshaped to a 4×4 map
+#    with C channels (C = 128 with the kit's default widths);
 # 2. **blocks** that each double the size: `Conv2DTranspose` (kernel 4,
 #    stride 2) → `BatchNormalization` → `ReLU`, with fewer channels as the
 #    picture grows;
@@ -269,10 +277,12 @@ print(f"{'total':<62}{G.count_params():>12,}")
 
 # %% [markdown]
 # Two things to notice. First, the widths: the map gets *larger* (4 → 64) while
-# the number of channels gets *smaller* (256 → 32), so every block does roughly
-# comparable work. Second, the parameter counts: `up_8x8` alone holds
-# 4·4·256·256 = 1,048,576 weights (no bias, because batch norm right after it
-# adds its own shift), almost half of G.
+# the number of channels gets *smaller* (128 → 16), so the blocks do roughly
+# comparable work (each upsampling block after the first costs about the same
+# number of multiplications). Second, the parameter counts: `up_8x8` alone holds
+# 4·4·128·128 = 262,144 weights (no bias, because batch norm right after it
+# adds its own shift), as many as `latent_to_features`; the two together are
+# three quarters of G.
 
 # %% [markdown]
 # ### The code you read is the package's code
@@ -327,8 +337,9 @@ plt.show()
 
 # %% [markdown]
 # Let us stretch the contrast to see the texture. The faint grid-like pattern is
-# the fingerprint of the stacked transposed convolutions; training will turn it
-# into anatomy.
+# the fingerprint of the stacked transposed convolutions. Training turns most of
+# the picture into anatomy — but, as the next section measures, not necessarily
+# all of the grid.
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(8, 2.2))
@@ -353,6 +364,84 @@ for ax, image, t in zip(axes, walk[:, :, :, 0], steps[:, 0]):
     ax.set_title(f"t = {t:.2f}", fontsize=8)
     ax.axis("off")
 plt.show()
+
+# %% [markdown]
+# ### The grid, measured: transposed convolution or nearest-neighbour upsampling?
+#
+# Kernel 4 with stride 2 removes the *uneven overlap* of section 2, and only
+# that. Each output pixel of a stride-2 transposed convolution is made by one of
+# four 2×2 "phases" of the learned kernel (which kernel weights land on it
+# depends on whether its row and column are even or odd), and nothing forces the
+# four phases to agree. Four such layers stacked can print a grid that repeats
+# every 2, 4, 8 or 16 pixels. Odena et al. (2016) suggest another way up:
+# **resize, then convolve** — repeat every pixel 2×2 (nearest neighbour), then
+# apply an ordinary 3×3 convolution, whose one kernel is used at every position.
+# The kit builds that with `upsampling="nearest"`.
+#
+# To compare the two we need a number. `grid_strength` (from the kit's
+# failure-gallery script, `benchmarks/failure_gallery.py`) takes each image's
+# fine detail — the image minus the mean of its 3×3 neighbourhood — and measures
+# how much of it repeats every 4 pixels in both directions (period 2 included):
+# about 0.004 for detail without any grid, 1 for a pure grid.
+
+# %%
+spec = importlib.util.spec_from_file_location("failure_gallery", config.REPO_ROOT / "benchmarks" / "failure_gallery.py")
+failure_gallery = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(failure_gallery)
+print(inspect.getsource(failure_gallery.grid_strength))
+
+# %% [markdown]
+# First, both generators untrained, on the same eight `z` (contrast stretched as
+# above), and the grid strength of each row:
+
+# %%
+G_nearest = models.build_generator(image_size=IMAGE_SIZE, channels=real.channels, latent_dim=LATENT_DIM,
+                                   upsampling="nearest")
+untrained = {"transpose (kernel 4, stride 2)": fake, "nearest + 3×3 conv": np.asarray(G_nearest(z, training=False))}
+fig, axes = plt.subplots(2, 4, figsize=(8, 4.4))
+for row, (name, images) in zip(axes, untrained.items()):
+    for ax, image in zip(row, images[:4, :, :, 0]):
+        ax.imshow(image, cmap="gray")
+        ax.axis("off")
+    row[0].set_title(f"{name}: grid strength {failure_gallery.grid_strength(images):.3f}", fontsize=9, loc="left")
+plt.show()
+
+# %% [markdown]
+# Untrained, the difference is plain: the transposed-convolution G prints a
+# fine regular grid over the whole image; the nearest G makes blotches with
+# faint streaks, and no grid. What matters is what is left after
+# training. The kit's gallery script trained both generators with the same
+# recipe, seed and number of steps (notebook 09 shows the whole gallery); its
+# stored sample grids are shown here at the same scale as real training images,
+# one column per class, with the grid strength of 64 samples of each.
+
+# %%
+gallery_dir = config.REPO_ROOT / "docs" / "gallery"
+gallery = json.loads((gallery_dir / "gallery.json").read_text())
+panels = {"real training images": ("real.png", gallery["real"]["grid_strength"])}
+for case, title in (("baseline", "transpose, kernel 4 stride 2"), ("nearest", "nearest + 3×3 conv")):
+    panels[title] = (f"{case}.png", gallery["cases"][case]["grid_strength"])
+fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
+for ax, (title, (file, strength)) in zip(axes, panels.items()):
+    ax.imshow(pictures.from_png((gallery_dir / file).read_bytes())[..., 0], cmap="gray", vmin=0, vmax=255)
+    ax.set_title(f"{title}\ngrid strength {strength:.3f}", fontsize=9)
+    ax.axis("off")
+steps = gallery["cases"]["baseline"]["steps"]
+fig.suptitle(f"after the same {steps} training steps", fontsize=10)
+plt.show()
+
+# %% [markdown]
+# After 900 steps neither generator draws anatomy yet: both make brain-shaped
+# blobs of about the right size for each class (small ones in the last column,
+# the vertex), without ventricles or folds. The transposed-convolution samples
+# carry a fine, grainy texture, and their grid strength is several times that
+# of real images: the kernel-4 layers still print a periodic pattern, although
+# their overlap is even. The nearest-neighbour samples score close to real
+# images on grid strength, but they show straight vertical and horizontal
+# streaks instead — an artefact of their own, which the grid strength does not
+# count because it does not repeat every few pixels. Neither is clean. The two
+# are one argument apart: `upsampling="transpose"` or `"nearest"`, in
+# `models.build_generator` and in `training.train`.
 
 # %% [markdown]
 # ## 5 · Conditioning on a class
@@ -422,9 +511,12 @@ plt.show()
 # - A transposed convolution stamps a scaled kernel for every input pixel,
 #   `stride` pixels apart, and sums the overlaps. Output side:
 #   $(n-1)s + \max(k,s)$ with `"valid"` padding, $n\cdot s$ with `"same"`.
-# - Kernel 4 with stride 2 avoids uneven overlaps (checkerboards).
-# - The kit's G: `Dense` → 4×4×256 → four (Conv2DTranspose, BatchNorm, ReLU)
-#   blocks → 3×3 conv → `tanh`; about 2.3 million weights for 64 px.
+# - Kernel 4 with stride 2 avoids *uneven overlap*, and only that: a learned
+#   kernel can still print a grid, and the kit's samples show one.
+#   `upsampling="nearest"` (resize, then a 3×3 convolution) avoids the
+#   transposed convolution's grid; the grid strength measures the difference.
+# - The kit's G: `Dense` → 4×4×128 → four (Conv2DTranspose, BatchNorm, ReLU)
+#   blocks → 3×3 conv → `tanh`; about 0.7 million weights for 64 px.
 # - An untrained G makes mid-grey, faintly textured images; it is already a
 #   smooth function of `z`.
 # - A conditional G concatenates a learned label embedding to `z`.

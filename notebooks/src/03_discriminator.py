@@ -128,12 +128,14 @@ plt.show()
 # ## 2 · The kit's discriminator
 #
 # `models.build_discriminator` mirrors the generator backwards: four blocks, each
-# a `Conv2D` with kernel 4 and stride 2 (which *halves* the picture) followed by
-# `LeakyReLU(0.2)`, take the image from 64×64 down to 4×4 while the channels grow
-# 32 → 256. Each convolution is wrapped in `SpectralNormalization` (section 4).
-# The 4×4×256 map is flattened into 4,096 **features** $\phi(x)$, and a `Dense`
-# layer named `realness` turns them into the logit. There is no batch norm in D:
-# spectral normalisation does the stabilising.
+# a `Conv2D` with kernel 4 and stride 2 (which *halves* the picture) followed by a
+# LeakyReLU with slope 0.2, take the image from 64×64 down to 4×4 while the
+# channels grow 16 → 128 (the kit's default widths). Each convolution is wrapped
+# in `SpectralNormalization` (section 4). The 4×4×128 map is flattened into
+# 2,048 **features** $\phi(x)$, and a `Dense` layer named `realness` turns them
+# into the logit. There is no batch norm in D: spectral normalisation does the
+# stabilising. (The LeakyReLU is the kit's `LeakyReLUFromRelu`, written as
+# $0.8\,\mathrm{relu}(x) + 0.2\,x$ — the same function; its docstring says why.)
 
 # %%
 D = models.build_discriminator(image_size=IMAGE_SIZE, channels=real.channels)
@@ -150,8 +152,17 @@ print(f"{'total':<56}{D.count_params():>12,}")
 # %% [markdown]
 # The parameters of a `SpectralNormalization` layer include the wrapped layer's
 # kernel and bias, plus one small non-trainable vector `u` (one number per output
-# channel) that section 4 explains. D is about a third of G's size (2.3 M): a
-# classifier needs less capacity than a painter.
+# channel) that section 4 explains. How D's size compares with the generator of
+# notebook 02 (the untrained `G` built above):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"D: {D.count_params():,} parameters | G: {G.count_params():,} | D / G = {D.count_params() / G.count_params():.2f}")
+
+# %% [markdown]
+# D is about a quarter of G's size here. That is a choice, not a law: the
+# recipe sets the two widths separately (`d_base_filters`, `g_base_filters`),
+# and notebook 09 trains a D twice as wide, without spectral normalisation.
 
 # %% [markdown]
 # ## 3 · The receptive field: how much does one neuron see?
@@ -243,9 +254,13 @@ plt.show()
 # smooth is to limit how much any layer can *stretch* its input. For a weight
 # matrix $W$ the largest stretch factor is its largest **singular value**
 # $\sigma(W) = \max_{v \ne 0} \lVert Wv \rVert / \lVert v \rVert$.
-# Spectral normalisation (Miyato et al., 2018) simply uses $W / \sigma(W)$ in
-# place of $W$, so every layer stretches by at most 1 (LeakyReLU never
-# stretches either), and the whole D by at most 1.
+# Spectral normalisation (Miyato et al., 2018) uses $W / \sigma(W)$ in place of
+# $W$. For a `Dense` layer that caps the layer's stretch at 1. For a convolution
+# it caps something smaller than you might think: the $\sigma$ that is divided
+# out is that of the *reshaped kernel* (below), not of the convolution as a map
+# from a whole image to a whole feature map. Section 4 ends by measuring the
+# difference: up to a factor 2 per 4×4 stride-2 layer, so the guarantee for the
+# whole D is a bounded stretch, not a stretch of at most 1.
 #
 # Computing all singular values (an SVD) at every training step would be slow.
 # **Power iteration** finds just the largest one: multiply a vector by $W^T$
@@ -280,12 +295,20 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Keras' `SpectralNormalization` does **one** power-iteration step per training
-# call and keeps its vector `u` between calls, so the estimate sharpens as
-# training goes on, for free. In training mode it then divides the kernel by
-# the estimate. Let us watch the largest singular value of every wrapped kernel
-# (computed with NumPy's SVD) at initialisation, after one training-mode call,
-# and after ten more.
+# Keras 3's `SpectralNormalization` does **one** power-iteration step per
+# training-mode call and keeps its vector `u` between calls, so the estimate
+# $\hat\sigma$ sharpens as training goes on, for free. Then it does something a
+# reader of the paper might not expect: in a call with `training=True` it
+# **writes** $W/\hat\sigma$ (and the new `u`) **back into the wrapped layer's
+# kernel** with `kernel.assign(...)`, and only then runs the convolution with
+# that kernel. The weights stored in the model therefore change with every
+# training-mode call, even when no optimizer step is taken. With
+# `training=False` it does no power step and uses the kernel as last stored.
+#
+# Let us watch the largest singular value of every wrapped kernel (computed
+# with NumPy's SVD from `layer.layer.kernel`, the stored weights) at
+# initialisation, after one training-mode call, and after ten more — calls that
+# train nothing.
 
 # %%
 def largest_singular_values(model):
@@ -318,13 +341,114 @@ plt.show()
 
 # %% [markdown]
 # At initialisation the values are scattered around 1 (0.5 to 1.4, set by the
-# random initialiser). After one call they overshoot a little: a single power
+# random initialiser). After one call they overshoot (up to 1.4): a single power
 # step from a random `u` *under*-estimates σ, so dividing by it leaves σ above 1.
 # After a few more calls `u` has converged and every layer sits at σ ≈ 1. (The
 # `realness` layer is a matrix with a single column, for which one step is
-# already exact.) During
-# GAN training the optimiser keeps nudging the weights, and spectral
-# normalisation keeps pulling σ back to 1.
+# already exact.) No optimizer ran here: every change in these bars was written
+# into the kernels by the training-mode calls themselves. During GAN training
+# the optimiser keeps nudging the weights, and each training-mode call pulls σ
+# back towards 1.
+
+# %% [markdown]
+# ### How gradients treat σ
+#
+# Because the division happens in an `assign`, and an assignment has no
+# gradient, σ̂ is invisible to backpropagation. The gradient the optimizer gets
+# is the gradient with respect to the *stored, already normalised* kernel, as if
+# it were a plain weight; σ̂ and `u` get none. The optimizer then steps that
+# kernel freely, and the next training-mode call divides by σ̂ again. Miyato et
+# al. instead differentiate through $W/\sigma(W)$ (with the power-iteration
+# vectors held constant), which removes the part of the gradient that would only
+# rescale $W$ along its top singular direction.
+#
+# A check on one wrapped convolution: Keras' gradient equals the gradient of an
+# ordinary convolution whose kernel is the stored $W/\hat\sigma$, and differs
+# from the paper's gradient through $W/\sigma(W)$.
+
+# %%
+sn_conv = keras.layers.SpectralNormalization(keras.layers.Conv2D(8, 4, strides=2, padding="same"))
+x = tf.constant(batch[:4])
+sn_conv(x)  # builds the layer (an inference call: nothing is written)
+W_raw, u_raw = tf.constant(sn_conv.layer.kernel), tf.constant(sn_conv.vector_u)
+with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(sn_conv(x, training=True) ** 2)  # writes W / sigma into the kernel
+grad_keras = tape.gradient(loss, sn_conv.layer.kernel)
+W_stored, bias = tf.constant(sn_conv.layer.kernel), sn_conv.layer.bias
+
+
+def loss_of(kernel):
+    return tf.reduce_sum((tf.nn.conv2d(x, kernel, 2, "SAME") + bias) ** 2)
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+W_plain = tf.Variable(W_stored)
+with tf.GradientTape() as tape:
+    plain_loss = loss_of(W_plain)
+grad_plain = tape.gradient(plain_loss, W_plain)
+W_paper = tf.Variable(W_raw)
+with tf.GradientTape() as tape:  # the paper: one power step from the same u, then differentiate W / sigma(W)
+    matrix = tf.reshape(W_paper, (-1, 8))
+    v_vec = tf.stop_gradient(tf.math.l2_normalize(u_raw @ tf.transpose(matrix)))
+    u_vec = tf.stop_gradient(tf.math.l2_normalize(v_vec @ matrix))
+    sigma_hat = tf.reduce_sum((v_vec @ matrix) * u_vec)
+    paper_loss = loss_of(W_paper / sigma_hat)
+grad_paper = tape.gradient(paper_loss, W_paper)
+print("stored kernel == W / sigma-hat:", np.allclose(W_stored, W_raw / sigma_hat, atol=1e-5))
+print("Keras' gradient == plain gradient at the stored kernel:", np.allclose(grad_keras, grad_plain, rtol=1e-4, atol=1e-4))
+print("Keras' gradient == the paper's gradient:", np.allclose(grad_keras, grad_paper, rtol=1e-2, atol=1e-2))
+
+# %% [markdown]
+# Both ways keep each reshaped kernel near σ = 1; they are different
+# optimisation procedures, and the kit uses Keras' one.
+#
+# ### How much can a convolution stretch?
+#
+# Now the caveat from the start of this section. A convolution applies the same
+# reshaped kernel to every window of the image, and with a 4×4 kernel and stride
+# 2 every input pixel is read by up to 2 × 2 = 4 windows. The stretch of the
+# whole convolution is therefore at least σ(reshaped kernel) and at most
+# $\lceil k/s \rceil = 2$ times it. We measure the real stretch of each
+# normalised convolution of `D_sn`, on the size of input it sees, with the same
+# power iteration — run on the convolution itself: `tf.GradientTape` gives
+# $C^\top C x$ as the gradient of $\tfrac12\lVert Cx\rVert^2$.
+
+# %%
+def conv_stretch(conv, input_shape, steps=50):
+    """Largest ||C x|| / ||x|| of a convolution's linear part C (no bias), by power iteration."""
+    x = tf.random.normal((1, *input_shape), seed=SEED)
+    for _ in range(steps):
+        x = x / tf.norm(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            half_energy = 0.5 * tf.reduce_sum(tf.nn.conv2d(x, conv.kernel, conv.strides, conv.padding.upper()) ** 2)
+        x = tape.gradient(half_energy, x)  # C^T C x
+    return float(tf.sqrt(tf.norm(x)))
+
+
+# %%
+stretches, sigmas = [], largest_singular_values(D_sn)
+print(f"{'layer':<16}{'input':<14}{'σ(reshaped kernel)':>20}{'stretch of the conv':>22}{'ratio':>8}")
+for layer in D_sn.layers:
+    if isinstance(layer, keras.layers.SpectralNormalization) and isinstance(layer.layer, keras.layers.Conv2D):
+        sigma = sigmas[layer.name]
+        stretch = conv_stretch(layer.layer, layer.input.shape[1:])
+        stretches.append(stretch)
+        print(f"{layer.name:<16}{str(tuple(layer.input.shape[1:])):<14}{sigma:>20.2f}{stretch:>22.2f}{stretch / sigma:>8.2f}")
+print(f"product over the {len(stretches)} convolutions: {np.prod(stretches):.1f}")
+
+# %% [markdown]
+# Every normalised kernel has σ ≈ 1, yet every convolution stretches its input
+# by more than that — by a factor between 1 and 2, as predicted (the power
+# iteration approaches the true stretch from below, so these are lower bounds).
+# The first layer, with a single input channel, comes closest to 2. Chained, the
+# four convolutions can stretch an image by up to the product of their stretches
+# (LeakyReLU never stretches, the `Dense` layer `realness` at most by 1), and the
+# guaranteed bound is $2^4 = 16$. So spectral normalisation gives D a
+# **bounded** Lipschitz constant, one that growing weights cannot raise —
+# not a constant of 1. (Exact per-layer normalisation of convolutions exists,
+# e.g. Sedghi et al. 2019, at a much higher cost; the kit does not use it.)
 
 # %% [markdown]
 # ## 5 · Projection: telling D which class an image should be
@@ -355,7 +479,7 @@ plt.show()
 
 # %% [markdown]
 # If $\phi(x)$ points the same way as $e_y$, the logit goes up: the features
-# "look like" class $y$. Each class costs only one vector of 4,096 numbers. In
+# "look like" class $y$. Each class costs only one vector of 2,048 numbers. In
 # the kit this is the `ClassProjection` layer; here is its `call`, printed from
 # the package (the `spectral_norm` part divides the embedding table by its
 # largest singular value, exactly as in section 4).
@@ -539,10 +663,31 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# The message is blunt but sensible: "brighten the middle, where a brain would
-# be, much more than the border". As G improves, D must look at finer details
-# and its gradients become more specific. This is the learning signal notebook
-# 04 hands to G, step after step.
+# Three numbers describe these maps better than words: how many pixels D asks
+# to get brighter, how alike the four maps are, and how the push in the central
+# half of the image compares with the push in the outer frame.
+
+# %%
+smoothed = np.stack([ndimage.uniform_filter(gradient, size=4) for gradient in push])
+centre = np.zeros(smoothed.shape[1:], bool)
+centre[IMAGE_SIZE // 4 : 3 * IMAGE_SIZE // 4, IMAGE_SIZE // 4 : 3 * IMAGE_SIZE // 4] = True
+frame = np.ones_like(centre)
+frame[4:-4, 4:-4] = False
+print(f"pixels asked to get brighter: {np.mean(smoothed > 0):.0%}")
+print(f"smallest correlation between two of the four maps: {np.corrcoef(smoothed.reshape(4, -1)).min():.2f}")
+print(f"mean push, central half / outer 4-pixel frame: {smoothed[:, centre].mean() / smoothed[:, frame].mean():.1f}")
+
+# %% [markdown]
+# What the maps show is blunter than anatomy. The four images get practically
+# the same request (the maps correlate almost perfectly), and the request is
+# "be brighter" at more than nine pixels in ten, several times more strongly in
+# the central half of the image than near the border, where the push fades and
+# along the top and right edges turns slightly negative. There is no outline of
+# a brain in it and no dark ventricles to keep dark: trained against flat grey
+# fakes and noise, D tells them from real slices mostly by how bright the middle
+# of the image is. (The faint horizontal stripes are what is left of the
+# stride-2 pattern after smoothing.) Only when G stops being such an easy target
+# (notebook 04) does D have a reason to use finer details.
 
 # %% [markdown]
 # D wins easily: these fakes are nothing like brains. That is exactly the
@@ -556,13 +701,17 @@ plt.show()
 # ## What you learned
 #
 # - D is a binary classifier that outputs an unbounded logit ($\ell > 0$: real);
-#   the kit's D halves the image four times (64 → 4) and reads 4,096 features.
+#   the kit's D halves the image four times (64 → 4) and reads 2,048 features.
 # - Receptive field: $r \mathrel{+}= (k-1)\cdot j$, $j \mathrel{*}= s$ per layer;
 #   the last block of the 64 px D sees 46×46 pixels, and we measured it with
 #   gradients.
-# - Spectral normalisation divides each weight matrix by its largest singular
-#   value, estimated by power iteration (one step per training call in Keras),
-#   so no layer can stretch its input by more than 1.
+# - Spectral normalisation divides each (reshaped) weight matrix by its largest
+#   singular value, estimated by power iteration (one step per training-mode
+#   call in Keras). Keras 3 writes $W/\hat\sigma$ back into the kernel at every
+#   such call, and $\hat\sigma$ gets no gradient.
+# - What is guaranteed: a `Dense` layer stretches by at most 1; a 4×4 stride-2
+#   convolution by at most 2 (we measured between 1 and 2), so D's stretch is
+#   bounded — by the product over its layers — not by 1.
 # - The projection discriminator adds $\langle e_y, \phi(x)\rangle$ to the
 #   unconditional logit.
 # - Alone, D learns to reject noise and untrained-G images within a few dozen

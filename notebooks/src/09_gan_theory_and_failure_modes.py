@@ -1,0 +1,689 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · GAN theory, what the article got wrong, and a gallery of failures
+#
+# <!-- colab-badge -->
+#
+# **Read this after notebook 04**, which wrote the training step and trained a
+# GAN. Here we step back. First the theory behind the losses of notebook 04, as
+# equations, each with a small numerical check: the minimax game, the best
+# discriminator for a fixed generator, why that makes the generator minimise the
+# Jensen–Shannon divergence, why the original generator loss stops teaching, and
+# where the hinge and Wasserstein losses fit. Then the steps of the popular
+# article this kit was written to replace, each mapped to what goes wrong and to
+# the kit notebook that does it right. Last, a gallery of real failures: short
+# training runs that each break one thing, with their samples and their
+# training-health readings, so you can recognise them in your own runs.
+#
+# **Learning goals**
+#
+# - write the GAN minimax objective and derive the optimal discriminator $D^*$;
+# - show numerically that $V(D^*, G) = -\log 4 + 2\,\mathrm{JSD}(p_\text{data}\,\|\,p_G)$;
+# - explain, with the gradients on a plot, why the saturating generator loss
+#   stalls and the non-saturating one does not;
+# - place the hinge and Wasserstein losses next to the original one;
+# - name what is wrong with softmax outputs, MSE losses, `Sequential([G, D]).fit`,
+#   a "generation rate", batch size 1 and unrelated training images;
+# - recognise five failure modes from their samples and health readings, and
+#   name the fix for each.
+#
+# **Time:** about 10 minutes to read and run on a Colab GPU or a 2-core CPU (the
+# gallery is stored; the one live re-run takes a minute or two on a CPU), plus 20
+# minutes of exercises.
+
+# %%
+# setup-cell
+
+# %% [markdown]
+# ## Setup imports
+
+# %%
+import importlib.util
+import inspect
+import json
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+import medgan_helpers
+from medgan_helpers import callbacks, config, data, exercises, gan, models, pictures
+
+print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_helpers", medgan_helpers.__version__)
+
+# %% [markdown]
+# ## Parameters
+#
+# The gallery was made by `benchmarks/failure_gallery.py` and is stored in
+# `docs/gallery/`; this notebook reads it. `LIVE_CASE` is the case the live cell
+# at the end of part 3 trains again, for `LIVE_EPOCHS` × `LIVE_STEPS` steps
+# (quick mode, used by the tests, trains a tiny model for a few steps).
+
+# %% tags=["parameters"]
+DATASET = "brain-mri"
+IMAGE_SIZE = 64
+LIVE_CASE = "saturating"  # one of the gallery's cases
+LIVE_EPOCHS = config.quick_or(2, 1)
+LIVE_STEPS = config.quick_or(75, 8)
+SEED = 0
+
+# %%
+config.seed_everything(SEED)
+gallery_dir = config.REPO_ROOT / "docs" / "gallery"
+gallery = json.loads((gallery_dir / "gallery.json").read_text())
+spec = importlib.util.spec_from_file_location("failure_gallery", config.REPO_ROOT / "benchmarks" / "failure_gallery.py")
+failure_gallery = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(failure_gallery)
+print("stored gallery:", ", ".join(gallery["cases"]), "| made with:", gallery["setup"]["command"])
+
+# %% [markdown]
+# # Part 1 · The theory behind the losses
+#
+# ## 1.1 · The minimax game
+#
+# Goodfellow et al. (2014) wrote GAN training as a game with one value function.
+# $D(x) \in (0, 1)$ is D's probability that $x$ is real, $p_\text{data}$ the
+# distribution of real images and $G(z)$, $z \sim p_z$, the generated ones:
+#
+# $$\min_G \max_D \; V(D, G) = \mathbb{E}_{x \sim p_\text{data}}[\log D(x)] + \mathbb{E}_{z \sim p_z}[\log(1 - D(G(z)))].$$
+#
+# D maximises $V$: a high $D(x)$ on real images, a low $D(G(z))$ on fakes. G
+# minimises it. The kit's D outputs a logit $\ell$ with $D = \sigma(\ell)$, and
+# $\log \sigma(\ell) = -\operatorname{softplus}(-\ell)$,
+# $\log(1 - \sigma(\ell)) = -\operatorname{softplus}(\ell)$. So maximising $V$ is
+# minimising the kit's `gan.d_loss_bce`, which is exactly $-V$ estimated on a
+# batch. A check on random logits:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rng = np.random.default_rng(SEED)
+real_logits, fake_logits = rng.normal(1, 2, (256, 1)).astype("float32"), rng.normal(-1, 2, (256, 1)).astype("float32")
+sigmoid = lambda x: 1 / (1 + np.exp(-x.astype(np.float64)))  # noqa: E731
+value = np.mean(np.log(sigmoid(real_logits))) + np.mean(np.log(1 - sigmoid(fake_logits)))
+print("V on the batch:", round(value, 4), "| -d_loss_bce:", round(-float(gan.d_loss_bce(real_logits, fake_logits)), 4))
+
+# %% [markdown]
+# ## 1.2 · The best discriminator for a fixed generator
+#
+# Write $p$ for $p_\text{data}$ and $q$ for the distribution of $G(z)$. Then
+# $V = \int p(x) \log D(x) + q(x) \log(1 - D(x))\,dx$, and D can choose $D(x)$
+# separately at every $x$. The function $a \log y + b \log(1-y)$ is largest at
+# $y = a / (a+b)$, so
+#
+# $$D^*(x) = \frac{p(x)}{p(x) + q(x)}.$$
+#
+# A numerical check in one dimension: "real" data $p = \mathcal{N}(0, 1)$, a
+# generator that draws $q = \mathcal{N}(2, 0.7^2)$. We let TensorFlow *find*
+# D — one free logit per point of a grid — by gradient ascent on $V$, and compare
+# it with the formula.
+
+# %%
+x = np.linspace(-5, 6, 441)
+dx = x[1] - x[0]
+
+
+def normal(x, mean, std):
+    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+
+
+p, q = normal(x, 0.0, 1.0), normal(x, 2.0, 0.7)
+d_logits = tf.Variable(tf.zeros(len(x), tf.float64))
+optimizer = keras.optimizers.Adam(0.1)
+for _ in range(600):
+    with tf.GradientTape() as tape:
+        d = tf.sigmoid(d_logits)
+        loss = -tf.reduce_sum(p * tf.math.log(d + 1e-300) + q * tf.math.log(1 - d + 1e-300)) * dx  # -V
+    optimizer.apply_gradients([(tape.gradient(loss, d_logits), d_logits)])
+d_learned, d_star = tf.sigmoid(d_logits).numpy(), p / (p + q)
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(x, p, label="p (real)")
+ax.plot(x, q, label="q (generated)")
+ax.plot(x, d_star, "k", lw=3, alpha=0.35, label="D* = p / (p + q)")
+ax.plot(x, d_learned, "r--", label="D found by gradient ascent")
+ax.set_xlabel("x")
+ax.legend(fontsize=8)
+plt.show()
+where = (p + q) > 1e-3  # where there is probability mass to learn from
+print(f"largest |D_learned - D*| where p + q > 0.001: {np.abs(d_learned - d_star)[where].max():.4f}")
+
+# %% [markdown]
+# (At the far edges, where neither distribution has any mass, nothing pulls D
+# anywhere, and the learned values there mean nothing: the check only counts
+# the points where there is data.)
+#
+# ## 1.3 · Why that is the Jensen–Shannon divergence
+#
+# Put $D^*$ back into $V$. With the mixture $m = (p+q)/2$,
+#
+# $$V(D^*, G) = \int p \log \frac{p}{p+q} + q \log \frac{q}{p+q}
+# = -\log 4 + \mathrm{KL}(p\,\|\,m) + \mathrm{KL}(q\,\|\,m) = -\log 4 + 2\,\mathrm{JSD}(p\,\|\,q).$$
+#
+# So against a perfect D, the generator minimises the Jensen–Shannon divergence
+# between the real and the generated distribution, and the game's optimum is
+# $q = p$ with $V = -\log 4$ and $D^* = \tfrac12$ everywhere. Checked on the grid:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def kl(a, b, step=dx):
+    mask = a > 0
+    return float(np.sum(a[mask] * np.log(a[mask] / b[mask])) * step)
+
+
+m = (p + q) / 2
+jsd = 0.5 * kl(p, m) + 0.5 * kl(q, m)
+v_star = float(np.sum(p * np.log(d_star) + q * np.log(1 - d_star)) * dx)
+print(f"V(D*, G) = {v_star:.4f} | -log 4 + 2 JSD = {-np.log(4) + 2 * jsd:.4f} | JSD = {jsd:.4f} (at most log 2 = {np.log(2):.4f})")
+
+# %% [markdown]
+# The catch is the "at most log 2". Move the generated distribution away from
+# the real one: once the two barely overlap, JSD sits at $\log 2$ whatever the
+# distance, so its slope — the signal that would tell G which way to move — is
+# almost zero. The **Wasserstein-1 distance** (the earth mover's distance) keeps
+# growing with the distance; for two Gaussians of equal width it is simply the
+# distance between their means. This is the picture behind the Wasserstein GAN.
+
+# %%
+shifts = np.linspace(0, 8, 81)
+wide = np.linspace(-8, 16, 2401)  # wide enough to hold both distributions at every shift
+p_wide, jsds = normal(wide, 0.0, 1.0), []
+for shift in shifts:
+    qs = normal(wide, shift, 1.0)
+    ms = (p_wide + qs) / 2
+    jsds.append(0.5 * kl(p_wide, ms, wide[1] - wide[0]) + 0.5 * kl(qs, ms, wide[1] - wide[0]))
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(shifts, jsds, label="JSD(p, q)")
+ax.axhline(np.log(2), color="grey", ls=":", label="log 2")
+ax.plot(shifts, shifts, label="Wasserstein-1 = shift (equal widths)")
+ax.set(xlabel="shift of q = N(shift, 1) away from p = N(0, 1)", ylim=(0, 3))
+ax.legend(fontsize=8)
+plt.show()
+print(f"slope of JSD at shift 1: {np.gradient(jsds, shifts)[10]:.3f} | at shift 6: {np.gradient(jsds, shifts)[60]:.5f}")
+
+# %% [markdown]
+# ## 1.4 · The saturating and the non-saturating generator loss
+#
+# In the minimax game G minimises $\log(1 - D(G(z)))$ — the kit's
+# `gan.g_loss_saturating`. Early in training D rejects the fakes confidently: its
+# logit $\ell = \text{logit}\,D(G(z))$ is very negative. Differentiate with
+# respect to that logit:
+#
+# $$\frac{\partial}{\partial \ell} \log(1 - \sigma(\ell)) = -\sigma(\ell) \;\to\; 0 \quad (\ell \to -\infty),$$
+#
+# the gradient vanishes exactly when G is worst. Goodfellow et al. already
+# proposed the fix: let G *maximise* $\log D(G(z))$ instead, i.e. minimise
+# $-\log \sigma(\ell)$ — the kit's `gan.g_loss_bce`, the **non-saturating** loss:
+#
+# $$\frac{\partial}{\partial \ell} \bigl(-\log \sigma(\ell)\bigr) = -(1 - \sigma(\ell)) \;\to\; -1 \quad (\ell \to -\infty).$$
+#
+# Both push $\ell$ up (same sign, same fixed point); only their strength differs.
+# Here are the two gradients, computed by `tf.GradientTape` from the kit's own
+# loss functions, one logit at a time:
+
+# %%
+print(inspect.getsource(gan.g_loss_saturating))
+print(inspect.getsource(gan.g_loss_bce))
+
+# %%
+logits = tf.Variable(np.linspace(-12, 6, 181).astype("float32")[:, None])
+gradients = {}
+for name, loss_fn in (("saturating  log(1 - D(G(z)))", gan.g_loss_saturating),
+                      ("non-saturating  -log D(G(z))", gan.g_loss_bce)):
+    with tf.GradientTape() as tape:
+        total = loss_fn(logits) * logits.shape[0]  # the losses average over the batch: undo it
+    gradients[name] = np.abs(tape.gradient(total, logits).numpy()[:, 0])
+fig, ax = plt.subplots(figsize=(7, 3.2))
+for name, values in gradients.items():
+    ax.semilogy(logits.numpy()[:, 0], values, label=name)
+ax.axvspan(-12, -4, color="grey", alpha=0.15)
+ax.text(-11.5, 2e-4, "D confidently rejects the fakes\n(the start of training)", fontsize=8)
+ax.set(xlabel="D's logit for a generated image", ylabel="|∂ loss / ∂ logit|")
+ax.legend(fontsize=8)
+plt.show()
+for at in (-10, -5, 0):
+    i = int(np.argmin(np.abs(logits.numpy()[:, 0] - at)))
+    print(f"logit {at:+d}: saturating {list(gradients.values())[0][i]:.2e}, non-saturating {list(gradients.values())[1][i]:.3f}")
+
+# %% [markdown]
+# At a logit of −10 the saturating loss passes G a gradient about 20,000 times
+# smaller than the non-saturating one. The gallery below trains both: the
+# "saturating" case is that curve in practice.
+#
+# ## 1.5 · Where the hinge and Wasserstein losses fit
+#
+# - **Wasserstein (WGAN, Arjovsky et al. 2017).** The Wasserstein-1 distance is
+#   $W_1(p, q) = \sup_{\lVert f \rVert_L \le 1} \mathbb{E}_p f(x) - \mathbb{E}_q f(x)$:
+#   the best 1-Lipschitz "critic" $f$ (no sigmoid, any real score) measures the
+#   distance of the previous plot, which does not saturate. The critic minimises
+#   $\mathbb{E}_q f - \mathbb{E}_p f$ (`gan.d_loss_wasserstein`), G minimises
+#   $-\mathbb{E}_q f(G(z))$ (`gan.g_loss_mean`). Everything rests on the
+#   Lipschitz constraint: WGAN-GP enforces it softly with a gradient penalty
+#   (`GAN(gp_weight=10)`), spectral normalisation bounds it layer by layer
+#   (notebook 03: bounded, not ≤ 1).
+# - **Hinge (Lim & Ye 2017; Miyato et al. 2018).** D minimises
+#   $\mathbb{E}_p[\max(0, 1 - \ell)] + \mathbb{E}_q[\max(0, 1 + \ell)]$: a
+#   margin version of the critic that stops pushing once a real score is above
+#   +1 or a fake below −1, so D's scores cannot run away. G uses the same loss
+#   as WGAN, $-\mathbb{E}_q\,\ell$. The kit's default, with spectral norm.
+#
+# Two numbers worth knowing (they are what `callbacks.TrainingHealth` compares
+# D's loss with for its "D at chance" alarm): a D that outputs 0 for everything
+# has hinge loss 1 + 1 = 2 and BCE loss 2 log 2 ≈ 1.386. And the reason the
+# critic needs its constraint: scale its scores and its loss scales with them,
+# without bound; the hinge loss does not.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+zeros = np.zeros((8, 1), "float32")
+print("D outputs 0 everywhere -> hinge", float(gan.d_loss_hinge(zeros, zeros)), "| BCE", round(float(gan.d_loss_bce(zeros, zeros)), 4),
+      "| the kit's chance levels:", {k: round(v, 4) for k, v in gan.CHANCE_D_LOSS.items()})
+for scale in (1, 10, 100):
+    real_scores, fake_scores = np.full((8, 1), scale, "float32"), np.full((8, 1), -scale, "float32")
+    print(f"scores ±{scale:>3}: Wasserstein critic loss {float(gan.d_loss_wasserstein(real_scores, fake_scores)):>7.1f} | "
+          f"hinge {float(gan.d_loss_hinge(real_scores, fake_scores)):.1f}")
+
+# %% [markdown]
+# # Part 2 · What the article got wrong
+#
+# This kit was written to replace a widely shared article on "GANs for medical
+# images" whose code does not train a GAN. Each of its steps, what goes wrong
+# with it, and where the kit does it right:
+#
+# | the article's step | what goes wrong | done right in |
+# |---|---|---|
+# | **softmax** at the end of G and of D | softmax makes G's pixels a probability distribution (positive, summing to 1 over the image), not intensities; a softmax over D's single output is always exactly 1, so D's loss has no gradient (checked below) | G ends in `tanh`, pixels in [−1, 1] (02 §3); D outputs one unbounded logit and the losses take logits (03 §1, 04 "Three losses") |
+# | **MSE losses** on D's probability (and on images) | MSE on a sigmoid output has the gradient $(\sigma - t)\,\sigma(1-\sigma)$, which vanishes when D is confidently *wrong* — the saturation of §1.4 again; MSE between generated and real images rewards the blurry average, not a realistic sample | BCE (non-saturating) or hinge on logits (04, §1.4–1.5 here); least squares on *raw* scores is a real loss (LSGAN: notebook 04, exercise 4) |
+# | `Model(...)` built from layers that were never defined or connected | a `NameError` or a "graph disconnected" error, or a model that silently differs from the text; nothing runs | `models.build_generator` / `build_discriminator`, shapes printed and checked in 02 §3 and 03 §2, tested in `tests/test_models.py` |
+# | `Sequential([G, D]).fit(noise, ones)` as "training" | one optimizer on one loss: if D is trainable inside the stack it learns to call the *fakes real*, and it never sees a real image; there is no D step, so no game | `GAN.train_step`: a D step on real *and* fake images, then a G step through a D whose weights stay fixed, two optimizers (04 "The training step, written out") |
+# | a "generation rate" as the result | counting generated images (or the share D accepts) says nothing about fidelity, variety, copying or usefulness; a collapsed G that repeats one image scores perfectly | FD/KID and precision/recall/density/coverage against real-vs-real references, MS-SSIM diversity, memorisation, TSTR (notebook 05) |
+# | **batch size 1** | every update follows the gradient of a single image, a very noisy estimate of the gradient over the data (measured below); batch norm in G then normalises each image by its own statistics only | batches of 32 from `data.to_tf_dataset` (01 §7, the recipe) |
+# | downloading **unrelated images** to train on | a GAN learns whatever its data shows; images of other body parts, modalities or of no medicine at all give a model of *those*; their licences and the patients' consent are unknown | the dataset card, licences and load report (01), your own scans with per-patient splits and a privacy scan (07) |
+#
+# Two of these claims are easy to check here. A softmax over D's one output:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+one_output = tf.Variable(rng.normal(size=(4, 1)).astype("float32"))
+with tf.GradientTape() as tape:
+    probability = tf.nn.softmax(one_output, axis=-1)
+    article_loss = tf.reduce_mean((probability - 0.0) ** 2)  # "fakes should score 0"
+print("softmax over one output:", probability.numpy()[:, 0], "| gradient:", tape.gradient(article_loss, one_output).numpy()[:, 0])
+
+# %% [markdown]
+# And the noise of batch size 1. The gradient of a batch is an *estimate* of the
+# gradient over all the data. Two estimates from different batches should point
+# roughly the same way; we measure how well they agree (their cosine
+# similarity: 1 = the same direction, 0 = unrelated) for D's loss on real brain
+# slices, with batches of 1 and of 32 images.
+
+# %%
+real = data.load_dataset(DATASET, image_size=IMAGE_SIZE, split="train", seed=SEED)
+D = models.build_discriminator(IMAGE_SIZE, real.channels)
+
+
+def d_gradient(images):
+    """D's weight gradient for the loss "these are real" (BCE), flattened to one vector."""
+    with tf.GradientTape() as tape:
+        loss = ops.mean(ops.softplus(-D(images, training=True)))
+    return tf.concat([tf.reshape(g, [-1]) for g in tape.gradient(loss, D.trainable_weights)], 0).numpy()
+
+
+order = rng.permutation(len(real))
+for size in (1, 32):
+    cosines = []
+    for pair in range(8):
+        a, b = order[2 * pair * size : (2 * pair + 1) * size], order[(2 * pair + 1) * size : (2 * pair + 2) * size]
+        ga, gb = d_gradient(real.batch_images(np.sort(a))), d_gradient(real.batch_images(np.sort(b)))
+        cosines.append(ga @ gb / (np.linalg.norm(ga) * np.linalg.norm(gb)))
+    print(f"batches of {size:>2}: cosine between the gradients of two different batches, mean of 8 pairs: {np.mean(cosines):.2f}")
+
+# %% [markdown]
+# Even for this untrained D, where every real image asks for much the same
+# thing (a higher score), the gradients of two single images agree clearly less
+# than those of two batches of 32, and some pairs much less. With batch size 1
+# every step follows one such single-image direction; averaging 32 images is
+# what makes each step point where the whole data set points.
+#
+# # Part 3 · A gallery of failures
+#
+# Every entry is a real training run made by `benchmarks/failure_gallery.py`:
+# the kit's conditional GAN on brain-mri at 64 px, the same data, seed and
+# number of steps, with **one** thing changed. Each shows the final samples
+# (the same 16 latents, one column per class, next to real images at the same
+# scale) and the last reading of `callbacks.TrainingHealth`, the monitor of
+# notebook 04: D's loss and accuracies, gradient norms, sample diversity against
+# the real images (overall and the lowest class) and its alarms. The "grid
+# strength" is that of notebook 02: the share of the samples' fine detail that
+# repeats every 4 pixels (period 2 included); the "checkerboard strength" counts
+# period 2 alone, the pattern of uneven overlap.
+
+# %%
+def show_case(case):
+    """The stored grid of one gallery case beside the real grid, an enlarged crop, and its last health reading."""
+    entry = gallery["cases"][case]
+    panels = (("real.png", "real training images"), (f"{case}.png", f"{case}: {entry['what']}"),
+              (f"{case}_zoom.png", "the centre of one sample, 6× enlarged"))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.3), gridspec_kw={"width_ratios": [1, 1, 0.75]})
+    for ax, (file, title) in zip(axes, panels):
+        ax.imshow(pictures.from_png((gallery_dir / file).read_bytes())[..., 0], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    plt.show()
+    print(f"{entry['steps']} steps, loss {entry['loss']} · grid strength {entry['grid_strength']:.3f} · checkerboard "
+          f"strength {entry['checkerboard_strength']:.4f} (real images: {gallery['real']['grid_strength']:.3f} and "
+          f"{gallery['real']['checkerboard_strength']:.4f})")
+    print(callbacks.TrainingHealth.describe(entry["records"][-1]))
+
+
+def plot_health(cases):
+    """D's accuracies and the diversity ratio over training, for several cases."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3))
+    for case in cases:
+        records = gallery["cases"][case]["records"]
+        epochs = [r["epoch"] for r in records]
+        axes[0].plot(epochs, [r["d_real_acc"] for r in records], label=case)
+        axes[1].plot(epochs, [r["d_fake_acc"] for r in records], label=case)
+        axes[2].plot(epochs, [r["diversity_ratio"] for r in records], label=case)
+    for ax, title in zip(axes, ["D accuracy on real", "D accuracy on fake", "diversity / real diversity"]):
+        ax.set(title=title, xlabel="epoch")
+    axes[2].axhline(0.5, color="grey", ls=":")
+    axes[0].legend(fontsize=7)
+    plt.show()
+
+
+show_case("baseline")
+
+# %% [markdown]
+# The recipe, for reference. After 900 steps it draws brain-shaped blobs of
+# about the right size for each class, without inner anatomy yet, under a fine,
+# grainy texture. Its health reading: D is right on about half of the images,
+# with a loss near 2 (the hinge loss of a D that outputs 0 everywhere), G's
+# gradient a few units, the overall diversity close to the real one and the
+# lowest class near 0.6 — no alarm. Every case below is read against these
+# numbers.
+
+# %% [markdown]
+# ## A strong D without spectral normalisation
+
+# %%
+show_case("no-sn-strong-d")
+
+# %% [markdown]
+# The most anatomical samples of the gallery — dark ventricles in the second
+# column, two hemispheres in the last — and yet the monitor is worried. D is
+# right on nine images in ten, its loss is far below its chance level (BCE:
+# 2 log 2 ≈ 1.39), and G's gradient is about ten times the baseline's from the
+# first epoch on. The lowest class, the cerebellum in the first column, shows
+# nearly the same shape four times; its diversity hovers around half of the
+# real one, and the per-class collapse alarm comes and goes.
+#
+# **Recognise it:** D's accuracies near 1 with large gradients, while the
+# samples may still look good for a while. **Fix:** give D its limits back —
+# spectral normalisation (or the R1 penalty, notebook 04 exercise 3),
+# DiffAugment and the recipe's learning rate.
+
+# %% [markdown]
+# ## The saturating generator loss (with the same strong D)
+
+# %%
+show_case("saturating")
+
+# %% [markdown]
+# The same strong D; only G's loss changed, to the saturating
+# $\log(1 - D(G(z)))$. G never gets going: after 900 steps its samples are still
+# noise. From the second epoch on D is right on every image, its loss is 0, and
+# G's gradient falls epoch after epoch to about $10^{-4}$ — the vanishing
+# gradient of section 1.4 in a real run. The diversity ratio raises no alarm
+# (noise is very "diverse"); the D-wins alarm and G's gradient tell the story.
+#
+# **Recognise it:** D at 100 % on real and fake, D's loss at 0, G's gradient
+# orders of magnitude below the baseline's, samples that stop changing.
+# **Fix:** the non-saturating loss (what `loss="bce"` uses) or the hinge loss —
+# the previous case is exactly this run with that one change.
+
+# %% [markdown]
+# ## D's learning rate ×10
+
+# %%
+show_case("d-lr-x10")
+
+# %% [markdown]
+# D's learning rate ten times the recipe's. The samples find their shapes, but
+# a salt-and-pepper speckle covers them; the enlarged crop shows pixels
+# alternating with their neighbours, and the checkerboard strength is about
+# seven times the baseline's. The health monitor sees nothing wrong: D is right
+# on about two images in three, and no alarm fires.
+#
+# **Recognise it:** fine, pixel-level noise in the samples (and a high grid or
+# checkerboard strength) while losses and accuracies look normal. **Fix:** keep
+# D's learning rate within a few times G's — the monitor itself suggests 2–4×
+# when D is at chance — rather than ten.
+
+# %% [markdown]
+# ## A 3×3 stride-2 transposed convolution: the checkerboard
+
+# %%
+show_case("k3s2")
+
+# %% [markdown]
+# Kernel 3, stride 2: the uneven overlap of notebook 02, where a flat input
+# through a kernel of ones came out as a checkerboard. With learned kernels G
+# can compensate for it, and in this run it largely did: at the size of the grid
+# and in the enlarged crop the samples look much like the baseline's. Only the
+# checkerboard strength is left, about 1.7 times the baseline's (and some
+# thirty times the real images'). (Untrained, with random kernels, kernel 3 and
+# kernel 4 both print a periodic pattern: that one comes from the random
+# kernels, not from the overlap, and training removes most of it in both.)
+
+# %% [markdown]
+# **Recognise it:** a checkerboard in flat regions of the samples — in an
+# enlarged crop, or in the checkerboard strength — more than in a glance at the
+# grid. **Fix:** a kernel size divisible by the stride (4 with stride 2), or
+# resize-then-convolve (`upsampling="nearest"`, notebook 02).
+
+# %% [markdown]
+# ## Mode collapse
+
+# %%
+show_case("collapse")
+
+# %% [markdown]
+# No DiffAugment, no spectral normalisation, BCE, G's learning rate ten times
+# higher and a D a quarter as wide: a weak critic that G can satisfy with one
+# image per class. Down every column the four samples are the same image. The
+# overall diversity ratio looks perfect (about 1), because the four classes
+# still differ from one another; only the per-class ratios, below 0.1, give it
+# away — and `TrainingHealth`'s per-class alarm fires, with "D at chance" beside
+# it (D's loss at 2 log 2, its accuracies below one half).
+#
+# **Recognise it:** identical samples within a class; per-class diversity far
+# below 0.5 while the average looks fine. **Fix:** a D that can still tell real
+# from fake (spectral normalisation with the recipe's width and learning
+# rates), DiffAugment, a G learning rate no larger than D's; `minibatch_std=True`
+# lets D see the spread of a batch.
+
+# %% [markdown]
+# ## All cases side by side
+#
+# The health curves of every case over training, then one table of the last
+# readings.
+
+# %%
+plot_health(list(gallery["cases"]))
+
+# %% [markdown]
+# Two things stand out in the curves. The saturating run's D is right on every
+# image from the second epoch on, and the strong D stays near 0.9 while the
+# others drift towards one half. And the right panel is why the kit watches
+# diversity *per class*: the collapse run's overall diversity is at or above
+# the real one for the whole run, while each of its classes has collapsed.
+
+# %%
+print(f"{'case':<16}{'D loss':>7}{'D acc real':>11}{'D acc fake':>11}{'|grad G|':>10}{'diversity':>10}"
+      f"{'lowest class':>13}{'grid':>7}{'checker':>9}  alarms")
+for case, entry in gallery["cases"].items():
+    last = entry["records"][-1]
+    lowest = min((last.get("class_diversity_ratio") or {"-": float("nan")}).values())
+    alarms = ", ".join(alarm.split(":")[0] for alarm in last["alarms"]) or "-"
+    print(f"{case:<16}{last['d_loss']:>7.2f}{last['d_real_acc']:>11.2f}{last['d_fake_acc']:>11.2f}{last['g_grad_norm']:>10.3g}"
+          f"{last['diversity_ratio']:>10.2f}{lowest:>13.2f}{entry['grid_strength']:>7.3f}{entry['checkerboard_strength']:>9.4f}  {alarms}")
+
+# %% [markdown]
+# ### Run one case yourself
+#
+# The same code that made the gallery, on `LIVE_CASE`, for `LIVE_EPOCHS` ×
+# `LIVE_STEPS` steps (fewer than the gallery, so expect an earlier stage of the
+# same story). Change `LIVE_CASE` in the parameters cell to any of the cases.
+
+# %%
+live = failure_gallery.run_case(LIVE_CASE, real, epochs=LIVE_EPOCHS, steps_per_epoch=LIVE_STEPS, seed=SEED,
+                                quick=config.is_quick())
+plt.figure(figsize=(4, 4))
+plt.imshow(live["grid"], cmap="gray", vmin=0, vmax=255)
+plt.title(f"{LIVE_CASE}, after {live['steps']} steps", fontsize=9)
+plt.axis("off")
+plt.show()
+for record in live["records"]:
+    print(callbacks.TrainingHealth.describe(record))
+
+# %% [markdown]
+# Compare the live reading with the stored one of the same case: with fewer
+# steps (and, in quick mode, a tiny model) the story is at an earlier stage, and
+# the signature the gallery describes for the case may already show — for the
+# saturating loss, D right on every image and G's gradient collapsing within
+# two epochs.
+
+# %% [markdown]
+# ## What you learned
+#
+# - The GAN game: $\min_G \max_D V$; for a fixed G the best D is
+#   $p/(p+q)$, and then G minimises $2\,\mathrm{JSD} - \log 4$.
+# - JSD saturates at $\log 2$ when the distributions do not overlap; the
+#   Wasserstein distance keeps growing — the idea behind WGAN, whose critic
+#   needs a Lipschitz constraint (gradient penalty, or spectral norm's bound).
+# - The saturating G loss $\log(1 - D(G(z)))$ has a vanishing gradient exactly
+#   when D wins; the non-saturating $-\log D(G(z))$ does not. Hinge is a margin
+#   version of the critic, with the same G loss as WGAN.
+# - Softmax outputs, MSE on probabilities, a stacked `fit` and batch size 1
+#   each break GAN training; a "generation rate" measures nothing about quality.
+# - Failure modes have signatures in the samples and in the health monitor:
+#   a strong D without limits shows accuracies near 1 and large gradients (while
+#   its samples may look good); the saturating loss against it, D at 100 % and
+#   G's gradient near 0; D's learning rate ×10, speckle and a checkerboard with
+#   normal-looking losses; kernel 3 with stride 2, a checkerboard the number
+#   finds better than the eye; collapse, identical samples per class behind a
+#   normal overall diversity.
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1 · The Jensen–Shannon divergence
+#
+# Write `js_divergence(p, q)` for two discrete distributions (NumPy arrays of
+# probabilities that each sum to 1; entries may be 0). Use natural logarithms.
+# The check compares it with a reference on several pairs, including two that do
+# not overlap at all (the answer must then be $\log 2$), and verifies
+# $V(D^*) = -\log 4 + 2\,\mathrm{JSD}$ with your function.
+
+# %%
+def js_divergence(p, q):
+    return 0.0  # YOUR CODE HERE
+
+
+exercises.check_js_divergence(js_divergence)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def js_divergence(p, q):
+#     m = (p + q) / 2
+#
+#     def kl(a, b):
+#         mask = a > 0
+#         return np.sum(a[mask] * np.log(a[mask] / b[mask]))
+#
+#     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
+# ```
+#
+# Leaving out the terms where $a = 0$ is what makes it finite for distributions
+# that do not overlap ($0 \log 0 = 0$).
+#
+# </details>
+#
+# ### Exercise 2 · The two gradients at one logit
+#
+# Without autodiff: write `generator_gradients(logit)` that returns the pair
+# (d/dℓ of the saturating loss $\log(1 - \sigma(\ell))$, d/dℓ of the
+# non-saturating loss $-\log \sigma(\ell)$) for one image's logit. The check
+# compares with `tf.GradientTape` on the kit's loss functions at several logits.
+
+# %%
+def generator_gradients(logit):
+    return 0.0, 0.0  # YOUR CODE HERE
+
+
+exercises.check_generator_gradients(generator_gradients)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def generator_gradients(logit):
+#     s = 1 / (1 + np.exp(-logit))
+#     return -s, -(1 - s)
+# ```
+#
+# Both are negative (G raises the logit with either loss); at ℓ = −10 the first
+# is −4.5·10⁻⁵, the second ≈ −1.
+#
+# </details>
+#
+# ### Exercise 3 · Read the health monitor
+#
+# Below are the last health readings of three gallery runs, with their names
+# hidden and their order shuffled. Which case is which? Answer with a dict such
+# as `{"A": "saturating", "B": ..., "C": ...}` using the case names of the
+# gallery. Read D's accuracies, the gradient norms and the diversity ratios
+# before you look back at the pictures.
+
+# %%
+mystery = exercises.nb09.health_mystery(gallery)
+for letter, record in mystery.items():
+    print(letter, callbacks.TrainingHealth.describe(record))
+
+# %%
+answer = {"A": None, "B": None, "C": None}  # YOUR ANSWER
+exercises.check_health_mystery(answer, gallery)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = {"A": "collapse", "B": "saturating", "C": "no-sn-strong-d"}
+# ```
+#
+# A: the overall diversity looks normal, because the four classes differ from
+# one another, but every class keeps only a small fraction of its real variety
+# — the per-class collapse alarm. B: D is right on every image, its loss is
+# near 0, and G's gradient has almost vanished — the saturating loss against a
+# winning D. C: D is right on most images and G's gradient is many times the
+# baseline's — a strong D without spectral normalisation, with G still
+# learning through the non-saturating loss.
+#
+# </details>
