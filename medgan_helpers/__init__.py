@@ -15,8 +15,6 @@ one module (or small subpackage) per stage:
 - ``runs``        the run folder: config.json, weights, locks, loading
 - ``evaluation/`` fidelity, diversity, memorisation and utility metrics (and image quality
                   of paired outputs: PSNR, SSIM, sharpness, invented detail)
-- ``pix2pix``     image-to-image translation: the ``Pix2Pix`` model and its ``train_step``
-                  (notebook 08); its U-Net and PatchGAN in ``pix2pix_models``
 - ``sampling``    the sampler protocol, latents, interpolation, latent directions
 - ``pictures``    image grids, strips and PNG files
 - ``widgets``     the ipywidgets sampler (UI only)
@@ -25,7 +23,8 @@ one module (or small subpackage) per stage:
 - ``exercises``   check functions for the notebook exercises
 - ``colab``       the notebooks' setup cell logic (installs on Colab only)
 
-Also ``pix2pix`` (image-to-image: U-Net G, PatchGAN D) and ``train`` (the
+Also ``pix2pix`` (image-to-image, notebook 08; its U-Net G and PatchGAN D in
+``pix2pix_models``) and ``train`` (the
 command-line trainer, also across machines).
 
 Repository jobs: ``runner`` (the main job, and the one notebook executor),
@@ -54,7 +53,6 @@ _SUBMODULES = (
     "runs",
     "accel",
     "evaluation",
-    "pix2pix",
     "pix2pix_models",
     "sampling",
     "pictures",
