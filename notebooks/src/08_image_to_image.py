@@ -37,7 +37,7 @@
 #   look at error maps and put a number on invented detail;
 # - say what that means for clinical use.
 #
-# **Time:** about 10 minutes on a 2-core CPU with the default settings (four short
+# **Time:** about 5 minutes on a 2-core CPU with the default settings (four short
 # trainings; read on while they run; not yet timed on a GPU); plus 20 minutes of
 # exercises.
 
