@@ -7,8 +7,8 @@
   (DiffAugment, Zhao et al. 2020), applied to each image with probability
   ``p``; with ``ada_target`` set, ``p`` is steered ADA-style (Karras et al.
   2020) by how confidently D calls the real images real.
-- ``TrainStepHelpers``: loss scaling and the EMA generator, shared by every
-  ``train_step`` of the kit (``GAN`` here, ``pix2pix.Pix2Pix``).
+- ``TrainStepHelpers``: loss scaling, per-replica latent noise and the EMA
+  generator, shared by every ``train_step`` of the kit (``GAN`` here, ``pix2pix.Pix2Pix``).
 - ``GAN(generator, discriminator, latent_dim, ...)`` is a ``keras.Model`` whose
   ``train_step`` makes one D update (``d_steps`` of them) and one G update per
   batch with ``tf.GradientTape``, keeps an EMA copy of G for sampling, and
@@ -81,14 +81,30 @@ class TrainStepHelpers:
     """Loss scaling and the EMA generator: the bookkeeping every adversarial ``train_step`` shares.
 
     ``GAN`` (notebook 04) and ``pix2pix.Pix2Pix`` (notebook 08) both use it. It
-    needs ``self.generator``, ``self.ema_generator`` (or None), ``self.ema_decay``
-    and ``self.g_optimizer``.
+    needs ``self.generator``, ``self.ema_generator`` (or None), ``self.ema_decay``,
+    ``self.g_optimizer`` (and, for ``latent_noise``, ``self.latent_dim`` and
+    ``self.seed_generator``).
     """
 
     def scale_loss(self, loss, optimizer):
         """The loss to differentiate: / replicas (gradients are summed over devices), x loss scale."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return optimizer.scale_loss(loss / replicas)
+
+    def latent_noise(self, batch_size):
+        """``z`` ~ N(0, 1), ``batch_size`` x ``latent_dim``, different on every replica.
+
+        Every replica's random generator is in the same state, so with several
+        devices each draws the same numbers: here each takes its own slice of
+        one draw for the whole global batch. On one device it is a plain draw.
+        """
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        if replicas == 1:
+            return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        noise = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.seed_generator)
+        start = context.replica_id_in_sync_group * batch_size
+        return noise[start : start + batch_size]
 
     def update_ema(self):
         """ema_w <- decay * ema_w + (1 - decay) * w (decay ramps up over the first steps)."""
@@ -276,7 +292,7 @@ class GAN(SamplerMixin, TrainStepHelpers, keras.Model):
 
         # 1) Discriminator: score real images high and generated images low.
         for _ in range(self.d_steps):
-            z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            z = self.latent_noise(batch_size)
             fake_images = G(with_labels(z), training=True)
             with tf.GradientTape() as tape:
                 real_logits = D(with_labels(self.augment(real_images)), training=True)
@@ -291,7 +307,7 @@ class GAN(SamplerMixin, TrainStepHelpers, keras.Model):
             self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_weights))
 
         # 2) Generator: make the discriminator score fresh fakes high.
-        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        z = self.latent_noise(batch_size)
         with tf.GradientTape() as tape:
             fake_images = G(with_labels(z), training=True)
             fake_logits_for_g = D(with_labels(self.augment(fake_images)), training=True)

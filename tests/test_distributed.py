@@ -51,7 +51,14 @@ SCRIPT = textwrap.dedent(
     for ema_weight, want in zip(model.ema_generator.weights, expected):
         for replica_value in strategy.experimental_local_results(ema_weight.value):
             worst = max(worst, float(np.max(np.abs(np.asarray(replica_value) - want))))
+    @tf.function
+    def noise():
+        return strategy.run(lambda: model.latent_noise(4))
+
+    z0, z1 = (np.asarray(v) for v in strategy.experimental_local_results(noise()))
     print("RESULT " + json.dumps({
+        "noise_shapes": [list(z0.shape), list(z1.shape)],
+        "noise_differs": bool(np.abs(z0 - z1).max() > 1e-3),
         "policy": keras.mixed_precision.global_policy().name,
         "replicas": strategy.num_replicas_in_sync,
         "compute_dtype": G.layers[-3].compute_dtype,
@@ -75,3 +82,5 @@ def test_ema_update_is_exact_on_every_replica_under_mixed_precision(tmp_path):
     assert result["compute_dtype"] == "float16"  # the models really compute in half precision
     # every replica holds exactly decay * w0 + (1 - decay) * w1 (float32 EMA weights of a float16 model)
     assert result["worst_error"] < 1e-5, result
+    # each replica draws its own latents (not the same z on every device)
+    assert result["noise_shapes"] == [[4, 8], [4, 8]] and result["noise_differs"]
