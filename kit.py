@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The kit's two commands, for a fresh machine with only Python 3.10-3.13 and pip.
 
-    python3 kit.py run     # set up .venv, then run notebooks 01-07 on brain-mri into artifacts/
+    python3 kit.py run     # set up .venv, then run notebooks 01-09 on brain-mri into artifacts/
     python3 kit.py test    # set up .venv, then lint and run every test (quick mode)
 
 Both create a local virtual environment in ``.venv`` on first use and reuse it

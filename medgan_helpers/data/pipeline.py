@@ -77,7 +77,9 @@ def to_tf_dataset(
     import tensorflow as tf
 
     if not isinstance(imageset, ImageSet):
-        raise TypeError(f"to_tf_dataset needs an ImageSet, got {type(imageset).__name__}")
+        hint = (" A paired set (brain-mri-pairs, folder-pairs) makes its own pipeline: "
+                "pairs.to_tf_dataset(batch_size=...)." if hasattr(imageset, "inputs") else "")
+        raise TypeError(f"to_tf_dataset needs an ImageSet, got {type(imageset).__name__}.{hint}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     n = len(imageset)

@@ -175,7 +175,7 @@ def _kth_neighbour_radius(features: np.ndarray, k: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- PRDC
 def prdc(real_features: np.ndarray, fake_features: np.ndarray, k: int = 5) -> dict[str, float]:
-    """Precision, recall, density and coverage (Naeem et al., 2020) with ``k`` neighbours.
+    """Precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020), k-NN.
 
     - precision: share of fake samples inside some real sample's k-NN ball
     - recall: share of real samples inside some fake sample's k-NN ball

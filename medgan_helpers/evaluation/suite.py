@@ -5,7 +5,8 @@ penultimate layer of a small classifier trained on the *real train split* of the
 dataset (cached per dataset and size, frozen before any GAN is scored). In it:
 
 - **Fidelity** — Fréchet distance (FD), KID (unbiased, mean ± std over subsets) and
-  precision / recall / density / coverage (k = 5, Naeem et al. 2020), each for the
+  precision / recall (Kynkäänniemi et al. 2019) and density / coverage (Naeem et
+  al. 2020, k = 5), each for the
   generated images vs the real train split and vs the real test split. Every
   number comes with two references for scale: a *noise floor* (two disjoint
   halves of the real train split) and *real test vs real train*. The test split
