@@ -122,7 +122,7 @@ class GAN(gan.GAN):
 
         # 1) Discriminator: score real images high and generated images low.
         for _ in range(self.d_steps):
-            z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            z = self.latent_noise(batch_size)
             fake_images = G(with_labels(z), training=True)
             with tf.GradientTape() as tape:
                 real_logits = D(with_labels(self.augment(real_images)), training=True)
@@ -137,11 +137,13 @@ class GAN(gan.GAN):
             self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_weights))
 
         # 2) Generator: make the discriminator score fresh fakes high.
-        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        z = self.latent_noise(batch_size)
         with tf.GradientTape() as tape:
             fake_images = G(with_labels(z), training=True)
             fake_logits_for_g = D(with_labels(self.augment(fake_images)), training=True)
             g_loss = self.g_loss_fn(fake_logits_for_g)
+            if self.diversity_weight:
+                g_loss += self.diversity_weight * self.mode_seeking_penalty(z, fake_images, labels)
             scaled_loss = self.scale_loss(g_loss, self.g_optimizer)
         g_grads = tape.gradient(scaled_loss, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_weights))
@@ -162,24 +164,30 @@ class GAN(gan.GAN):
 # - `scale_loss` divides by the number of devices (with several GPUs each one
 #   sees a slice of the batch and the gradients are summed) and multiplies by the
 #   loss scale under mixed precision (see below). On one CPU it changes nothing.
-# - `z` and `self.augment` draw their randomness from the model's
-#   `keras.random.SeedGenerator`, so a run is repeatable from its seed.
+# - `self.latent_noise` (which draws `z`) and `self.augment` take their randomness
+#   from the model's `keras.random.SeedGenerator`, so a run is repeatable from its
+#   seed; with several devices each one takes its own slice of one draw, so the
+#   devices do not all generate from the same `z`.
 # - The penalties run only when their weight is non-zero: `gp_weight` for
-#   WGAN-GP, `r1_weight` for the R1 penalty (a Python `if`, decided once when
-#   Keras traces the step, not at every batch).
+#   WGAN-GP, `r1_weight` for the R1 penalty, `diversity_weight` for the
+#   mode-seeking term that punishes G for drawing the same image from different
+#   latents of one class (a Python `if`, decided once when Keras traces the step,
+#   not at every batch).
 #
 # The step calls only helpers for ideas this notebook explains. Here is every
 # one of them, one idea each — first the input side:
 
 # %%
-for helper in (gan.GAN.unpack, gan.GAN.augment, gan.GAN.scale_loss):
+for helper in (gan.GAN.unpack, gan.GAN.latent_noise, gan.GAN.augment, gan.GAN.scale_loss):
     print(inspect.getsource(helper))
 
 # %% [markdown]
-# the two penalties (the gradient of D's score with respect to its *input*):
+# the penalties (two on the gradient of D's score with respect to its *input*,
+# one on how alike G's images of one class are):
 
 # %%
-for helper in (gan.GAN.gradient_penalty, gan.GAN.r1_penalty, gan.GAN._input_gradient_norm):
+for helper in (gan.GAN.gradient_penalty, gan.GAN.r1_penalty, gan.GAN._input_gradient_norm,
+               gan.GAN.mode_seeking_penalty):
     print(inspect.getsource(helper))
 
 # %% [markdown]
