@@ -95,8 +95,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", nargs="+", default=list(every), help="row names (default: all)")
     parser.add_argument("--out", default=None, help="JSON path (default artifacts/benchmarks/ablation.json)")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="merge the rows of several partial runs (e.g. two processes, one per core) into --out")
     parser.add_argument("--show", default=None, metavar="JSON", help="only print the table of a saved result")
     args = parser.parse_args(argv)
+    if args.combine:
+        parts = [json.loads(Path(p).read_text()) for p in args.combine]
+        saved = {**parts[0], "rows": [r for part in parts for r in part["rows"]],
+                 "references": next(p["references"] for p in parts if p.get("references")),
+                 "seconds": sum(p.get("seconds", 0) for p in parts)}
+        saved["rows"].sort(key=lambda r: list(every).index(r["name"]) if r["name"] in every else len(every))
+        saved["table"] = format_table(saved["rows"], saved["references"], saved["steps"])
+        out = Path(args.out) if args.out else config.artifacts_dir() / "benchmarks" / "ablation.json"
+        write_json(out, saved)
+        print(saved["table"])
+        return 0
     if args.show:
         saved = json.loads(Path(args.show).read_text())
         print(format_table(saved["rows"], saved["references"], saved["steps"]))

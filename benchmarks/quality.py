@@ -84,8 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-samples", type=int, default=1000, help="generated images scored per run")
     parser.add_argument("--utility-epochs", type=int, default=8)
     parser.add_argument("--out", default=None, help="JSON path (default artifacts/benchmarks/quality.json)")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="merge the rows of several partial runs (e.g. two processes, one per core) into --out")
     parser.add_argument("--show", default=None, metavar="JSON", help="only print the table of a saved result")
     args = parser.parse_args(argv)
+    if args.combine:
+        parts = [json.loads(Path(p).read_text()) for p in args.combine]
+        saved = {**parts[0], "rows": [r for part in parts for r in part["rows"]],
+                 "references": next(p["references"] for p in parts if p.get("references")),
+                 "seconds": sum(p.get("seconds", 0) for p in parts)}
+        saved["table"] = format_table(saved["rows"], saved["trtr"], saved["references"], saved["seeds"])
+        out = Path(args.out) if args.out else config.artifacts_dir() / "benchmarks" / "quality.json"
+        write_json(out, saved)
+        print(saved["table"])
+        return 0
     if args.show:
         saved = json.loads(Path(args.show).read_text())
         print(format_table(saved["rows"], saved["trtr"], saved["references"], saved["seeds"]))
