@@ -54,18 +54,24 @@ OLD_PLUS = {
     "old + nearest upsampling": {"upsampling": "nearest"},
     "old + minibatch std": {"minibatch_std": True},
     "old + class-conditional BN": {"conditioning": "cbn"},
+    "old + Adam betas (0.0, 0.99)": {"beta_1": 0.0, "beta_2": 0.99},
     "old + batch 64": {"batch_size": 64},
     "old + EMA 0.99": {"ema_decay": 0.99},
     "old + no EMA": {"ema_decay": None},
 }
 
 
+#: knobs undone together in the "new - X" rows
+GROUPS = {"beta_1": "Adam betas", "beta_2": "Adam betas"}
+
+
 def new_minus() -> dict[str, dict]:
     """The new recipe, and the new recipe with each of its departures from OLD undone."""
-    rows = {"new recipe": {}}
+    rows: dict[str, dict] = {"new recipe": {}}
     for key, value in recipe.RECIPE.items():
         if key in OLD and OLD[key] != value:
-            rows[f"new - {key}={value}"] = {key: OLD[key]}
+            name = f"new - {GROUPS[key]}" if key in GROUPS else f"new - {key}={value}"
+            rows.setdefault(name, {})[key] = OLD[key]
     return rows
 
 

@@ -254,8 +254,9 @@ class TrainingHealth(keras.callbacks.Callback):
             alarms.append(
                 f"D at chance: D's loss has been {d_loss:.2f} (≈ {self.chance_loss:.2f}, its value when D "
                 f"outputs 0 for every image) for {streak} epochs. D no longer tells real from fake, so G "
-                "gets no useful gradient. Try: a faster D (d_lr 2-4x g_lr), a wider D, "
-                "r1_weight>0 with spectral_norm=False, or adaptive augmentation (ada_target=0.6).")
+                "gets no useful gradient. Try: weaker or adaptive augmentation (augment='medical', "
+                "ada_target=0.6: large shifts keep a small D at chance), Adam betas (0.0, 0.99), "
+                "or a faster D (d_lr 2x g_lr).")
         real_acc, fake_acc = logs.get("d_real_acc", math.nan), logs.get("d_fake_acc", math.nan)
         if real_acc > 0.98 and fake_acc > 0.98:
             alarms.append("D wins easily (accuracy > 0.98 on both): G may stop learning")

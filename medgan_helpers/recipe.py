@@ -7,7 +7,10 @@ parameter cells (and the tests) decide whether to ask for the quick values,
 with ``training.default_config(quick=...)`` when ``MEDGAN_QUICK=1``.
 
 Where a value comes from is measured, not guessed: ``benchmarks/ablation.py``
-compares each choice with its alternatives (RESULTS.md has the table).
+compares each choice with its alternatives (RESULTS.md has the table). The
+recipe until 2026-11 (``benchmarks/ablation.OLD``: transposed convolutions,
+DiffAugment with 1/8 shifts on every image, Adam betas 0.5/0.999, 30 epochs)
+left D at chance and two classes collapsed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 RECIPE: MappingProxyType = MappingProxyType({
     # schedule
-    "epochs": 30,                # passes over the training images
+    "epochs": 60,                # passes over the training images (60 x 75 = 4500 steps on brain-mri)
     "batch_size": 32,
     "max_images": None,          # None = all training images; else an evenly spaced subset
     "steps_per_epoch": None,     # None = one pass over the images per epoch
@@ -26,7 +29,7 @@ RECIPE: MappingProxyType = MappingProxyType({
     "g_base_filters": 16,        # width of G's last block; doubles towards z
     "d_base_filters": 16,        # width of D's first block; doubles towards the logit
     "max_filters": 128,
-    "upsampling": "transpose",   # "transpose" (4x4 stride-2), "nearest" or "bilinear" (upsample + 3x3 conv)
+    "upsampling": "nearest",     # "nearest" or "bilinear" (upsample + 3x3 conv), or "transpose" (4x4 stride-2)
     "conditioning": "embedding",  # how G sees the class: "embedding" (concat to z) or "cbn"
     "spectral_norm": True,       # on every layer of D
     "minibatch_std": False,      # D sees the spread of the batch (Karras et al. 2018)
@@ -37,15 +40,15 @@ RECIPE: MappingProxyType = MappingProxyType({
     "r1_weight": 0.0,            # R1 penalty on D's gradient at real images (0 = off)
     "r1_every": 4,               # lazy R1: every k-th step, weighted by k
     "diversity_weight": 0.0,     # mode-seeking term against collapse within a class (0 = off)
-    "augment": "medical",        # DiffAugment policy, or None
-    "ada_target": None,          # None = always augment; else adaptive p steered to this r_t
+    "augment": "medical",        # DiffAugment policy (gentle: 2 px shifts, cutout, brightness, contrast), or None
+    "ada_target": 0.6,           # adaptive augmentation: p rises only while D calls > 60 % of reals real
     "ema_decay": 0.999,          # EMA generator; None = sample from G itself
     "d_steps": 1,                # D updates per G update
     # optimisers (Adam for both, two learning rates)
     "g_lr": 2e-4,
     "d_lr": 2e-4,
-    "beta_1": 0.5,
-    "beta_2": 0.999,
+    "beta_1": 0.0,               # no momentum: D and G react to each other's latest move
+    "beta_2": 0.99,
     # bookkeeping
     "seed": 0,
     "sample_every": 1,           # epochs between sample grids
