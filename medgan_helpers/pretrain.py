@@ -149,6 +149,8 @@ def export(result, out: Path, command: str, evaluation_text: str = "*Not evaluat
     gan, run = result.gan, result.run
     trained = run.config
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("config.json", "generator_ema.keras"):  # a fresh export, not a merge with the old one
+        (out / stale).unlink(missing_ok=True)
     shutil.copyfile(run.path / runs.EMA_WEIGHTS, out / runs.EMA_WEIGHTS)
     history = result.history
     health = (result.health.records or [{}])[-1]
