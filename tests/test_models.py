@@ -37,8 +37,11 @@ def test_rgb_images_and_layer_names_teach():
     assert G.output.shape[1:] == (32, 32, 3)
     names = [layer.name for layer in G.layers]
     assert names[:3] == ["z", "latent_to_features", "reshape_to_4x4x16"]
-    assert "up_32x32" in names and names[-1] == "tanh"
+    assert "upsample_32x32" in names and "conv_32x32" in names and names[-1] == "tanh"
     rows = dict(models.layer_shapes(G))
+    assert rows["upsample_8x8"] == (8, 8, 16) and rows["conv_32x32"] == (32, 32, 4)
+    transposed = models.build_generator(32, 3, LATENT, base_filters=4, max_filters=16, upsampling="transpose")
+    rows = dict(models.layer_shapes(transposed))
     assert rows["up_8x8"] == (8, 8, 16) and rows["up_32x32"] == (32, 32, 4)
 
 
