@@ -108,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     trtr = bench.trtr(tuple(args.seeds))
     print(f"feature extractor + TRTR reference: {time.time() - t0:.0f} s", flush=True)
     rows = []
-    for steps in args.steps:
-        for seed in args.seeds:
-            for recipe in args.recipes:
-                row = bench.run(recipe, RECIPES[recipe], seed, steps)
+    for seed in args.seeds:
+        for recipe in args.recipes:
+            # one run per (recipe, seed), scored at every length in --steps (see Bench.run_checkpoints)
+            for row in bench.run_checkpoints(recipe, RECIPES[recipe], seed, args.steps):
                 rows.append(row)
                 print(f"  {recipe} · {row['steps']} steps · seed {seed}: FD {row['fd']:.2f}, coverage "
                       f"{row['coverage']:.3f}, MS-SSIM gap {row['worst_ms_ssim_gap']:.3f}, TSTR {row['tstr']:.3f} "

@@ -58,22 +58,54 @@ class Bench:
 
     def run(self, name: str, knobs: dict, seed: int, steps: int) -> dict:
         """Train ``knobs`` (recipe overrides) for ``steps`` generator updates and score the result."""
-        epochs = max(1, round(steps / STEPS_PER_EPOCH))
-        run_dir = self.out_root / f"{name}-seed{seed}-{epochs * STEPS_PER_EPOCH}"
+        return self.run_checkpoints(name, knobs, seed, [steps])[0]
+
+    def run_checkpoints(self, name: str, knobs: dict, seed: int, steps: list[int]) -> list[dict]:
+        """One run of ``max(steps)`` generator updates, scored after each of ``steps``.
+
+        The recipe has no schedule that depends on the run's length (constant
+        learning rates, EMA and ADA update every step), so the state after 600
+        steps of a 4 500-step run is the state a 600-step run ends in: one run
+        scored at several checkpoints replaces several runs.
+        """
+        import keras
+
+        epochs_at = sorted({max(1, round(s / STEPS_PER_EPOCH)) for s in steps})
+        run_dir = self.out_root / f"{name}-seed{seed}-{epochs_at[-1] * STEPS_PER_EPOCH}"
+        n_samples = self.n_samples
+        taken: dict[int, dict] = {}
         t0 = time.time()
+
+        class Snapshot(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch + 1 in epochs_at:
+                    labels = evaluation.balanced_labels(n_samples, self.model.num_classes)
+                    taken[epoch + 1] = {
+                        "fake": self.model.generate(n_samples, labels=labels, seed=1000 + seed), "labels": labels,
+                        "logs": dict(logs or {}), "seconds": time.time() - t0,
+                    }
+
         result = training.train(self.real_train, run_dir=run_dir, resume=False, verbose=0, display=False,
-                                **{**knobs, "epochs": epochs, "steps_per_epoch": STEPS_PER_EPOCH, "seed": seed})
-        train_seconds = time.time() - t0
-        gan = result.gan
-        labels = evaluation.balanced_labels(self.n_samples, gan.num_classes)
-        fake = gan.generate(self.n_samples, labels=labels, seed=1000 + seed)
+                                callbacks=[Snapshot()],
+                                **{**knobs, "epochs": epochs_at[-1], "steps_per_epoch": STEPS_PER_EPOCH,
+                                   "seed": seed})
+        alarms = (result.health.records or [{}])[-1].get("alarms", [])
+        rows = []
+        for epochs in epochs_at:
+            snap = taken[epochs]
+            rows.append(self._score(name, knobs, seed, epochs * STEPS_PER_EPOCH, snap["fake"], snap["labels"],
+                                    snap["logs"], alarms if epochs == epochs_at[-1] else [],
+                                    snap["seconds"], run_dir / f"evaluation-{epochs * STEPS_PER_EPOCH}"))
+        return rows
+
+    def _score(self, name, knobs, seed, steps, fake, labels, logs, alarms, train_seconds, out_dir) -> dict:
         t1 = time.time()
         report = evaluation.evaluate(
             self.real_train, self.real_test, fake, labels, extractor=self.extractor, seed=seed,
             utility=self.tstr, utility_seeds=(seed,), utility_epochs=self.utility_epochs,
             utility_settings=("tstr",), references=self.references is None, verbose=False,
         )
-        report.save(run_dir)
+        report.save(out_dir)
         if self.references is None:
             fid = report.fidelity
             self.references = {
@@ -83,10 +115,9 @@ class Bench:
             }
         f = report.fidelity["fake_vs_train"]
         per_class = report.diversity["per_class"] or {}
-        gaps = {name: c["fake_mean"] - c["real_mean"] for name, c in per_class.items()}
-        last = {k: v[-1] for k, v in result.history.items()}
+        gaps = {cls: c["fake_mean"] - c["real_mean"] for cls, c in per_class.items()}
         return {
-            "name": name, "seed": seed, "steps": epochs * STEPS_PER_EPOCH, "knobs": knobs,
+            "name": name, "seed": seed, "steps": steps, "knobs": knobs,
             "fd": f["fd"], "coverage": f["coverage"], "precision": f["precision"], "recall": f["recall"],
             "worst_ms_ssim_gap": max(gaps.values()) if gaps else math.nan,
             "ms_ssim_gap": gaps,
@@ -94,9 +125,9 @@ class Bench:
             "copies_feature": 100 * report.memorisation["feature"]["possible_copies_fraction"],
             "copies_test_threshold": 100 * report.memorisation["pixel"]["possible_copies_fraction_test"],
             "tstr": (report.utility or {}).get("tstr", {}).get("accuracy", math.nan),
-            "d_loss": last.get("d_loss", math.nan), "real_sign": last.get("real_sign", math.nan),
-            "augment_p": last.get("augment_p", math.nan),
-            "alarms": (result.health.records or [{}])[-1].get("alarms", []),
+            "d_loss": logs.get("d_loss", math.nan), "real_sign": logs.get("real_sign", math.nan),
+            "augment_p": logs.get("augment_p", math.nan),
+            "alarms": alarms,
             "train_seconds": round(train_seconds, 1), "eval_seconds": round(time.time() - t1, 1),
         }
 

@@ -253,10 +253,11 @@ class TrainingHealth(keras.callbacks.Callback):
         if streak >= self.chance_epochs:
             alarms.append(
                 f"D at chance: D's loss has been {d_loss:.2f} (≈ {self.chance_loss:.2f}, its value when D "
-                f"outputs 0 for every image) for {streak} epochs. D no longer tells real from fake, so G "
-                "gets no useful gradient. Try: weaker or adaptive augmentation (augment='medical', "
-                "ada_target=0.6: large shifts keep a small D at chance), Adam betas (0.0, 0.99), "
-                "or a faster D (d_lr 2x g_lr).")
+                f"outputs 0 for every image) for {streak} epochs. D no longer tells real from fake. That "
+                "has two readings, and only the samples tell them apart: if they still look wrong, D has "
+                "given up and G gets no useful gradient; if they look like real images, G has caught up "
+                "(the game's equilibrium also puts D at chance: measure it, notebook 05). If D gave up, "
+                f"try: {'; '.join(self._chance_remedies(model))}.")
         real_acc, fake_acc = logs.get("d_real_acc", math.nan), logs.get("d_fake_acc", math.nan)
         if real_acc > 0.98 and fake_acc > 0.98:
             alarms.append("D wins easily (accuracy > 0.98 on both): G may stop learning")
@@ -279,6 +280,21 @@ class TrainingHealth(keras.callbacks.Callback):
             "d_at_chance": streak,
             "alarms": alarms,
         }
+
+    @staticmethod
+    def _chance_remedies(model) -> list[str]:
+        """What measured to help a D at chance (benchmarks/ablation.py), minus what ``model`` already does."""
+        remedies = []
+        policy = getattr(model, "augment_policy", None)
+        if policy and getattr(model, "ada_target", None) is None:
+            remedies.append("weaker or adaptive augmentation (augment='medical', ada_target=0.6: large "
+                            "shifts keep a small D at chance)")
+        optimizer = getattr(model, "d_optimizer", None)
+        beta_1 = getattr(optimizer, "beta_1", None)
+        if beta_1 is None or float(beta_1) > 0.0:
+            remedies.append("Adam betas (0.0, 0.99)")
+        remedies.append("a faster D (d_lr 2x g_lr)")
+        return remedies
 
     def _chance_streak(self, epoch: int) -> int:
         earlier = {r["epoch"]: r.get("d_at_chance", 0) for r in self.records}

@@ -138,3 +138,19 @@ def test_nan_guard_stops_and_rolls_back_on_a_corrupt_batch():
         np.testing.assert_array_equal(before, weight.numpy())
     assert all(np.isfinite(v.numpy()).all() for v in model.d_optimizer.variables)
     assert np.isfinite(model.generate(4)).all()
+
+
+def test_d_at_chance_names_both_readings_and_only_suggests_what_the_model_does_not_do_yet():
+    from types import SimpleNamespace
+
+    old = SimpleNamespace(augment_policy=("translation",), ada_target=None, d_optimizer=SimpleNamespace(beta_1=0.5))
+    new = SimpleNamespace(augment_policy=("translation",), ada_target=0.6, d_optimizer=SimpleNamespace(beta_1=0.0))
+    old_remedies = callbacks.TrainingHealth._chance_remedies(old)
+    assert any("ada_target" in r for r in old_remedies) and any("0.99" in r for r in old_remedies)
+    assert callbacks.TrainingHealth._chance_remedies(new) == ["a faster D (d_lr 2x g_lr)"]
+    model = tiny_gan(None)
+    health = callbacks.TrainingHealth(real=blobs(32)[0], loss="hinge", chance_epochs=1, verbose=False)
+    health.set_model(model)
+    health.on_epoch_end(0, {**QUIET, "d_loss": 2.0})
+    (alarm,) = [a for a in health.records[-1]["alarms"] if "D at chance" in a]
+    assert "two readings" in alarm and "caught up" in alarm

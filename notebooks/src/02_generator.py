@@ -252,9 +252,11 @@ plt.show()
 #
 # 1. a `Dense` layer turns `z` into 4·4·C numbers, reshaped to a 4×4 map
 #    with C channels (C = 128 with the kit's default widths);
-# 2. **blocks** that each double the size: `Conv2DTranspose` (kernel 4,
-#    stride 2) → `BatchNormalization` → `ReLU`, with fewer channels as the
-#    picture grows;
+# 2. **blocks** that each double the size: `UpSampling2D` (repeat every
+#    pixel 2×2, "nearest neighbour") → a 3×3 `Conv2D` → `BatchNormalization`
+#    → `ReLU`, with fewer channels as the picture grows (the classic DCGAN
+#    uses one `Conv2DTranspose` with stride 2 instead of the first two; section
+#    4 compares them, and `upsampling="transpose"` builds that variant);
 # 3. a 3×3 convolution to one grey channel, then `tanh`, which squeezes every
 #    pixel into [−1, 1] — the same range as our real images.
 
@@ -279,10 +281,11 @@ print(f"{'total':<62}{G.count_params():>12,}")
 # Two things to notice. First, the widths: the map gets *larger* (4 → 64) while
 # the number of channels gets *smaller* (128 → 16), so the blocks do roughly
 # comparable work (each upsampling block after the first costs about the same
-# number of multiplications). Second, the parameter counts: `up_8x8` alone holds
-# 4·4·128·128 = 262,144 weights (no bias, because batch norm right after it
-# adds its own shift), as many as `latent_to_features`; the two together are
-# three quarters of G.
+# number of multiplications). Second, the parameter counts: the upsampling
+# layers learn nothing (0 weights), and `conv_8x8` holds 3·3·128·128 = 147,456
+# weights (no bias, because batch norm right after it adds its own shift);
+# `latent_to_features`, which maps 128 numbers to 4·4·128 = 2,048, holds
+# 128·2,048 = 262,144. Those two layers are more than half of G.
 
 # %% [markdown]
 # ### The code you read is the package's code
@@ -336,10 +339,11 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Let us stretch the contrast to see the texture. The faint grid-like pattern is
-# the fingerprint of the stacked transposed convolutions. Training turns most of
-# the picture into anatomy — but, as the next section measures, not necessarily
-# all of the grid.
+# Let us stretch the contrast to see the texture: an untrained G already has
+# a "handwriting" — here blotches and faint horizontal and vertical streaks
+# left by repeating pixels 2×2 and smoothing them with one 3×3 kernel.
+# Training turns most of the picture into anatomy — but, as the next section
+# measures, not necessarily all of the texture.
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(8, 2.2))
@@ -395,9 +399,10 @@ print(inspect.getsource(failure_gallery.grid_strength))
 # above), and the grid strength of each row:
 
 # %%
-G_nearest = models.build_generator(image_size=IMAGE_SIZE, channels=real.channels, latent_dim=LATENT_DIM,
-                                   upsampling="nearest")
-untrained = {"transpose (kernel 4, stride 2)": fake, "nearest + 3×3 conv": np.asarray(G_nearest(z, training=False))}
+G_transpose = models.build_generator(image_size=IMAGE_SIZE, channels=real.channels, latent_dim=LATENT_DIM,
+                                     upsampling="transpose")
+untrained = {"transpose (kernel 4, stride 2)": np.asarray(G_transpose(z, training=False)),
+             "nearest + 3×3 conv (the default)": fake}
 fig, axes = plt.subplots(2, 4, figsize=(8, 4.4))
 for row, (name, images) in zip(axes, untrained.items()):
     for ax, image in zip(row, images[:4, :, :, 0]):
@@ -441,7 +446,9 @@ plt.show()
 # streaks instead — an artefact of their own, which the grid strength does not
 # count because it does not repeat every few pixels. Neither is clean. The two
 # are one argument apart: `upsampling="transpose"` or `"nearest"`, in
-# `models.build_generator` and in `training.train`.
+# `models.build_generator` and in `training.train`. The kit's default is
+# `"nearest"`: with the rest of the recipe it gave a lower FD in the kit's
+# measured ablation (`benchmarks/ablation.py`, table in `RESULTS.md`).
 
 # %% [markdown]
 # ## 5 · Conditioning on a class
@@ -512,11 +519,12 @@ plt.show()
 #   `stride` pixels apart, and sums the overlaps. Output side:
 #   $(n-1)s + \max(k,s)$ with `"valid"` padding, $n\cdot s$ with `"same"`.
 # - Kernel 4 with stride 2 avoids *uneven overlap*, and only that: a learned
-#   kernel can still print a grid, and the kit's samples show one.
+#   kernel can still print a grid, and the gallery's transposed samples show one.
 #   `upsampling="nearest"` (resize, then a 3×3 convolution) avoids the
 #   transposed convolution's grid; the grid strength measures the difference.
-# - The kit's G: `Dense` → 4×4×128 → four (Conv2DTranspose, BatchNorm, ReLU)
-#   blocks → 3×3 conv → `tanh`; about 0.7 million weights for 64 px.
+# - The kit's G: `Dense` → 4×4×128 → four (nearest 2×2 upsampling, 3×3 conv,
+#   BatchNorm, ReLU) blocks → 3×3 conv → `tanh`; about half a million weights
+#   for 64 px (`upsampling="transpose"` gives the classic DCGAN blocks).
 # - An untrained G makes mid-grey, faintly textured images; it is already a
 #   smooth function of `z`.
 # - A conditional G concatenates a learned label embedding to `z`.

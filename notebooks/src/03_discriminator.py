@@ -160,7 +160,7 @@ print(f"{'total':<56}{D.count_params():>12,}")
 print(f"D: {D.count_params():,} parameters | G: {G.count_params():,} | D / G = {D.count_params() / G.count_params():.2f}")
 
 # %% [markdown]
-# D is about a quarter of G's size here. That is a choice, not a law: the
+# D is about a third of G's size here. That is a choice, not a law: the
 # recipe sets the two widths separately (`d_base_filters`, `g_base_filters`),
 # and notebook 09 trains a D twice as wide, without spectral normalisation.
 

@@ -33,9 +33,10 @@
 #   off on a CPU);
 # - read loss and health curves, and save a run for the next notebooks.
 #
-# **Time:** about 15 minutes on a 2-core CPU with the default settings (most of
-# it is the training cell — read on while it runs), 3–4 minutes on a Colab GPU;
-# plus 20 minutes of exercises.
+# **Time:** most of it is the training cell (60 epochs, 4,500 steps — read on
+# while it runs), which prints how long it took. The stored outputs come from a
+# 2-core CPU without a GPU, so the time printed there is that machine's; we have
+# not measured this notebook on a GPU. Plus 20 minutes of exercises.
 
 # %%
 # setup-cell
@@ -241,9 +242,11 @@ plt.show()
 # **Reference values to read the curves with.** If D outputs 0 for every image —
 # it cannot tell real from fake at all — its hinge loss is `relu(1) + relu(1) = 2.0`
 # and its BCE loss `2·ln 2 ≈ 1.386` (`gan.CHANCE_D_LOSS`). A D loss that climbs to
-# that value and stays there does **not** mean a calm, balanced game: it means D
-# has stopped discriminating, so G no longer gets a useful gradient. The health
-# monitor below raises a "D at chance" alarm when that lasts several epochs.
+# that value and stays there means D has stopped discriminating. That has two
+# readings: D gave up while the fakes are still poor (G then gets no useful
+# gradient), or G caught up (at the game's equilibrium D is at chance too).
+# The health monitor below raises a "D at chance" alarm when it lasts several
+# epochs; the samples and notebook 05's measurements tell the two apart.
 
 # %%
 print(inspect.getsource(gan.d_loss_hinge))
@@ -371,10 +374,12 @@ print(f"{EPOCHS} epochs in {(time.time() - start) / 60:.1f} min")
 # %% [markdown]
 # ## The samples, epoch by epoch
 #
-# The same latent vectors and labels at a few moments of training: grey blobs
-# first, then the outline of a head, then the anatomy of each level — cerebellum
-# and brainstem, basal ganglia and ventricles, the white matter of the centrum
-# semiovale, and the small top slices of the vertex.
+# The same latent vectors and labels at a few moments of training. In the
+# stored run, epoch 1 is grey noise with a faint bright patch in the middle;
+# by epoch 21 every column has the outline of its level — the separate lobes of
+# cerebellum and brainstem, the wide slice of the basal ganglia with a dark
+# ventricle in the middle, the oval of the centrum semiovale, the small top
+# slice of the vertex — and later epochs change mostly the inside texture.
 
 # %%
 saved = sorted(sample_grid.grids)  # epoch -> grid picture
@@ -387,11 +392,16 @@ for ax, epoch in zip(np.atleast_1d(axes), epochs_shown):
 plt.show()
 
 # %% [markdown]
-# Look down one column: the samples of a class are more alike than real slices
-# of that class are (compare with the real grid below). That is **partial mode
-# collapse**, common after a short run on a small, very regular dataset — and
-# the texture is grainier than real MRI. Notebook 05 measures both (MS-SSIM per
-# class, precision/recall); training longer on a GPU, or with more data, helps.
+# Look down one column and compare with the real grid below: are the samples
+# of a class as varied as real slices of that class? If all four looked the
+# same, that would be **mode collapse** inside the class; the health monitor
+# measures it for you (its per-class diversity curve is plotted further down).
+# In the stored run the shapes and sizes vary within each column much as the
+# real ones do. The texture is where the generated slices fall short: they are
+# brighter and flatter than real MRI, with speckles and short straight streaks
+# where real slices are smooth, and the dark rim of cortex and the folds that
+# separate grey from white matter in the real slices are mostly missing.
+# Notebook 05 measures diversity per class (MS-SSIM), fidelity and coverage.
 
 # %% [markdown]
 # The last grid beside real images, one column per class, at the same size
@@ -418,6 +428,16 @@ plt.show()
 # D's loss falling towards 0 while G's climbs means the opposite (D wins, G stops
 # learning). The right panel shows each class's sample diversity relative to the
 # real images of that class: a class far below 1 is collapsing.
+#
+# In the stored run D's loss climbs to about 1.94 and stays there, and D's
+# accuracy on both real and fake images hovers between 0.45 and 0.65: close to
+# chance, and the monitor says so. Yet the samples kept improving and every
+# class's diversity rose to 0.9-1.0 of real. D's loss near chance has two
+# readings — D gave up, or G caught up (the game's equilibrium also puts D at
+# chance) — and the loss alone cannot tell them apart; the samples and the
+# measurements of notebook 05 can. The recipe before 2026-11 also sat at
+# about 1.96, with two classes collapsed and grainy samples: there, D had
+# given up (`RESULTS.md` has the measured story).
 
 # %%
 h = history.history
@@ -440,7 +460,9 @@ print(callbacks.TrainingHealth.describe(health.records[-1]))
 # ## G versus its moving average
 #
 # The same latent vectors through the raw generator (top) and through the EMA
-# generator (bottom). The EMA images are usually smoother and more stable.
+# generator (bottom). After a long, calm run like this one the two rows are
+# nearly the same picture; the EMA copy differs most early in training and
+# when G's weights swing from step to step (exercise 5 measures what it changes).
 
 # %%
 z = model.sample_latent(8, seed=1)
@@ -529,7 +551,7 @@ exercises.check_generator_loss(my_g_loss)
 # The next three exercises change the training and measure what the change
 # does, each with a number the kit computes. They train small runs of their own
 # — 1,200 brain slices at 32 px, 10 epochs (375 steps; quick mode: 800 slices,
-# 6 epochs) — a minute or two each on a CPU, seconds on a GPU.
+# 6 epochs) — a minute or two each on a 2-core CPU.
 
 # %%
 EX_IMAGES = training.quick_subset(data.load_dataset(DATASET, image_size=32, split="train", seed=SEED),

@@ -256,14 +256,17 @@ for ax, grid, title in zip(axes, (real_grid, fake_grid), ("real (train)", "gener
 plt.show()
 
 # %% [markdown]
-# On the demo folder (about 100 training images) the GAN learns the outline of
-# each view — axial, coronal, sagittal — but not the fine anatomy, and a grid
-# pattern from the upsampling layers stays visible. That is what ~100 images
-# buy; a few thousand images (and a GPU) give much more.
+# On the demo folder (about 100 training images, a short run) the GAN learns
+# the rough outline and brightness of each view — axial, coronal, sagittal — but
+# not the fine anatomy, and its texture is blotchy. That is what ~100 images
+# and a few minutes of CPU buy; compare notebook 04's brain-mri run (2,400
+# images, 4,500 steps).
 #
-# How did it go? Losses that stay level and noisy, D accuracies near 0.5, and a
-# sample diversity close to that of the real images (ratio ≈ 1) are the signs of
-# a healthy run; a diversity ratio that sinks means mode collapse.
+# How did it go? Losses that stay level and noisy, D's loss below its chance
+# level (2.0 for the hinge loss: at 2.0 D outputs 0 for every image and G gets
+# no signal), and a sample diversity close to that of the real images
+# (ratio ≈ 1) are the signs of a healthy run; a diversity ratio that sinks
+# means mode collapse.
 
 # %%
 h, records = result.history, result.health.records
