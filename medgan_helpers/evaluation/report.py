@@ -123,11 +123,14 @@ class EvaluationReport:
 
     @property
     def nearest_distances(self) -> dict[str, np.ndarray]:
-        """Nearest-train distances: ``fake_pixel``, ``test_pixel``, ``fake_feature``, ``test_feature``."""
+        """Nearest-train distances of the generated images (``fake_*``), of real test
+        images (``test_*``) and of train images to the rest of train, leave-one-out
+        (``train_*``, the copy threshold's calibration), in ``pixel`` and ``feature`` space."""
         return {
             f"{who}_{space}": self._plot[f"nn_{who}_{space}"]
-            for who in ("fake", "test")
+            for who in ("fake", "test", "train")
             for space in ("pixel", "feature")
+            if f"nn_{who}_{space}" in self._plot
         }
 
     # ------------------------------------------------------------------ text

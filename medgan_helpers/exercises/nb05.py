@@ -94,19 +94,20 @@ def check_auc(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
 
 
 def check_possible_copies(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
-    """Check ``fn(fake_to_train, test_to_train)``: the fraction of "possible copies".
+    """Check ``fn(fake_to_train, train_to_rest)``: the fraction of "possible copies".
 
     A generated image is a possible copy when its nearest-train distance is at most
-    the 1st percentile of the real-test→train nearest distances.
+    the 1st percentile of the train images' leave-one-out distances to the rest of
+    train (the generator's target distribution, so ~1 % are flagged by chance).
     """
     if not callable(fn):
         return verdict(False, "", "pass your function itself, e.g. check_possible_copies(possible_copies).")
     rng = np.random.default_rng(11)
-    test_d = rng.gamma(4.0, 0.05, 500)
+    train_d = rng.gamma(4.0, 0.05, 500)
     cases = [
-        (rng.gamma(4.0, 0.05, 300), test_d),
-        (np.concatenate([np.zeros(30), rng.gamma(4.0, 0.05, 270)]), test_d),  # 10 % exact copies
-        (test_d[:100].copy(), test_d),
+        (rng.gamma(4.0, 0.05, 300), train_d),
+        (np.concatenate([np.zeros(30), rng.gamma(4.0, 0.05, 270)]), train_d),  # 10 % exact copies
+        (train_d[:100].copy(), train_d),
     ]
     for fake_d, t in cases:
         expected = float(np.mean(fake_d <= np.percentile(t, 1.0)))
@@ -116,7 +117,7 @@ def check_possible_copies(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
             return verdict(False, "", f"your function raised {type(err).__name__}: {err}")
         if got is None or not np.isclose(got, expected, atol=1e-9):
             hint = "return a fraction between 0 and 1, not a count." if got is not None and got > 1 else (
-                "the threshold is np.percentile(test_to_train, 1) — the 1st percentile, "
+                "the threshold is np.percentile(train_to_rest, 1) — the 1st percentile, "
                 "not the minimum or the 1 % quantile of the generated distances; count distances <= it."
             )
             return verdict(False, "", hint)
