@@ -33,3 +33,10 @@ def test_possible_copies_check(capsys):
     assert not nb05.check_possible_copies(lambda f, t: int(np.sum(f <= np.percentile(t, 1))))
     assert "fraction" in capsys.readouterr().out
     assert not nb05.check_possible_copies(lambda f, t: float(np.mean(f <= t.min())))
+
+
+def test_percentiles_read_as_english_ordinals():
+    from medgan_helpers.evaluation.report import ordinal
+
+    assert [ordinal(x) for x in (1, 2, 3, 4, 11, 12, 13, 21, 101, 2.5)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "101st", "2.5th"]

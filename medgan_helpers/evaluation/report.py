@@ -23,6 +23,15 @@ FIDELITY_ROWS = (
 UTILITY_ROWS = (("tstr", "synthetic only (TSTR)"), ("trtr", "real only (TRTR)"), ("mixed", "real + synthetic"))
 
 
+def ordinal(x: float) -> str:
+    """1 -> '1st', 2 -> '2nd', 5 -> '5th', 11 -> '11th', 2.5 -> '2.5th'."""
+    if float(x) != int(x):
+        return f"{x:g}th"
+    n = int(x)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def headline_numbers(results: dict) -> dict[str, str]:
     """The few numbers worth quoting (index page, data cards), each beside its reference.
 
@@ -167,7 +176,7 @@ class EvaluationReport:
         lines += [
             "",
             "Memorisation: distance from each generated image to its nearest real train image",
-            f"  threshold = {pct:g}th percentile of train images' distances to the rest of train "
+            f"  threshold = {ordinal(pct)} percentile of train images' distances to the rest of train "
             f"(so ~{pct:g} % are flagged by chance); in brackets: with the shifted test split's threshold",
             "  space     median (generated)  median (train→rest)  median (test)  threshold   possible copies",
         ]
@@ -256,7 +265,7 @@ class EvaluationReport:
         ax.hist(fake, bins=bins, alpha=0.6, label="generated → train", color="tab:red")
         mem = self.results["memorisation"]
         ax.axvline(mem[space]["threshold"], color="k", ls="--", lw=1,
-                   label=f"copy threshold ({mem.get('percentile', 1):g}th pct of train → rest)")
+                   label=f"copy threshold ({ordinal(mem.get('percentile', 1))} pct of train → rest)")
         ax.set_title(f"Distance to nearest train image ({space} space)")
         ax.set_xlabel("distance")
         ax.legend(fontsize=8)

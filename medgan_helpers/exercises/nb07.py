@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from medgan_helpers.evaluation.report import ordinal
 from medgan_helpers.exercises._verdict import verdict
 
 
@@ -79,7 +80,7 @@ def check_copy_threshold(fraction: float, fakes, train, test, percentile: float 
     return verdict(
         ok,
         f"{strict['possible_copies_fraction']:.1%} of the generated images are flagged at the "
-        f"{percentile:g}th percentile (threshold {strict['threshold']:.3f}), against "
+        f"{ordinal(percentile)} percentile (threshold {strict['threshold']:.3f}), against "
         f"{usual['possible_copies_fraction']:.1%} at the 1st (threshold {usual['threshold']:.3f}). By "
         f"construction about {percentile:g} % of new images from the training distribution fall below "
         "this line: a stricter-looking threshold is not a stricter test, so judge the flagged share "
