@@ -82,9 +82,21 @@ class TrainStepHelpers:
 
     ``GAN`` (notebook 04) and ``pix2pix.Pix2Pix`` (notebook 08) both use it. It
     needs ``self.generator``, ``self.ema_generator`` (or None), ``self.ema_decay``,
-    ``self.g_optimizer`` (and, for ``latent_noise``, ``self.latent_dim`` and
+    ``self.trackers`` (name -> ``keras.metrics.Mean``), ``self.g_optimizer`` (and, for ``latent_noise``, ``self.latent_dim`` and
     ``self.seed_generator``).
     """
+
+    @property
+    def metrics(self):
+        """The running means the progress bar shows (``self.trackers``), reset every epoch by Keras."""
+        return list(self.trackers.values())
+
+    def call(self, inputs, training=False):
+        """Calling the model runs the (EMA) generator: ``gan(z)``, ``gan([z, labels])``, ``pix2pix(x)``."""
+        return self._sampling_model()(inputs, training=training)
+
+    def _sampling_model(self):
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def scale_loss(self, loss, optimizer):
         """The loss to differentiate: / replicas (gradients are summed over devices), x loss scale."""
@@ -134,7 +146,7 @@ class TrainStepHelpers:
 
 
 @keras.saving.register_keras_serializable(package="medgan")
-class GAN(SamplerMixin, TrainStepHelpers, keras.Model):
+class GAN(TrainStepHelpers, SamplerMixin, keras.Model):
     """A generator and a discriminator trained against each other by ``fit``.
 
     Args:
@@ -271,17 +283,6 @@ class GAN(SamplerMixin, TrainStepHelpers, keras.Model):
         # Build the optimizer slots now, so BackupAndRestore / load_weights can restore them.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def call(self, inputs, training=False):
-        """Calling the GAN runs the (EMA) generator: ``gan(z)`` or ``gan([z, labels])``."""
-        return self._sampling_model()(inputs, training=training)
-
-    def _sampling_model(self):
-        return self.ema_generator if self.ema_generator is not None else self.generator
 
     # ---- the training step (written out in notebook 04)
     def train_step(self, batch):

@@ -122,17 +122,6 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
         if self.adversarial:
             self.d_optimizer.build(self.discriminator.trainable_variables)
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def call(self, inputs, training=False):
-        """Calling the model translates with the (EMA) generator."""
-        return self._sampling_model()(inputs, training=training)
-
-    def _sampling_model(self):
-        return self.ema_generator if self.ema_generator is not None else self.generator
-
     # ---- the training step (written out in notebook 08)
     def train_step(self, batch):
         inputs, targets = self.unpack(batch)

@@ -201,7 +201,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, forced):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MEDGAN_ARTIFACTS": str(tmp_path / "artifacts")}
     proc = subprocess.run(
         [sys.executable, str(script), *(["--mixed-precision-and-xla"] if forced else [])],
-        capture_output=True, text=True, timeout=110, env=env,
+        capture_output=True, text=True, timeout=600, env=env,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -81,7 +81,7 @@ def test_two_workers_train_in_sync_and_only_the_chief_writes(tmp_path):
         workers.append((subprocess.Popen([sys.executable, "-m", "medgan_helpers.train", *TINY], cwd=ROOT,
                                          env=env, stdout=log, stderr=subprocess.STDOUT), log))
     try:
-        codes = [process.wait(timeout=220) for process, _log in workers]
+        codes = [process.wait(timeout=600) for process, _log in workers]
     finally:
         for process, log in workers:
             if process.poll() is None:

@@ -251,7 +251,7 @@ def test_mirrored_strategy_with_mixed_precision_on_two_logical_cpus(tmp_path):
     script.write_text(MIRRORED_SCRIPT)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MEDGAN_ARTIFACTS": str(tmp_path / "artifacts")}
     proc = subprocess.run([sys.executable, str(script), os.path.dirname(__file__)], capture_output=True,
-                          text=True, timeout=140, env=env)
+                          text=True, timeout=600, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(lines[-1][len("RESULT "):])

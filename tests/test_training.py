@@ -183,7 +183,7 @@ def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path):
     assert runs.RunFolder(run).config["status"] == "running"
 
     second = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                            env=_env(tmp_path), timeout=150)
+                            env=_env(tmp_path), timeout=600)
     assert second.returncode == 0 and "FINISHED" in second.stdout, second.stdout[-2000:] + second.stderr[-2000:]
     assert list(root.iterdir()) == [run]  # the same run continued, not a new one
     epochs = _epochs_run(second.stdout)
@@ -199,7 +199,7 @@ def test_a_kill_in_the_middle_of_a_checkpoint_save_still_resumes(tmp_path):
     epoch-2 copy, so the next call resumes from it instead of failing on a truncated file."""
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
-    first = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=150,
+    first = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
                            env=_env(tmp_path, SLEEP="0", DIE_DURING_BACKUP_AT_EPOCH="3"))
     assert "KILLED DURING SAVE" in first.stdout and first.returncode == -signal.SIGKILL, first.stdout[-2000:]
     (run,) = list((tmp_path / "artifacts" / "runs").iterdir())
