@@ -74,6 +74,17 @@ def format_table(rows: list[dict], trtr: dict, refs: dict, seeds: list[int]) -> 
     return "\n".join(lines)
 
 
+def pooled(parts: list[tuple[int, dict]]) -> dict:
+    """Merge ``(n_seeds, {"x": mean, "x_std": population std, ...})`` of disjoint seed sets into one."""
+    total = sum(n for n, _ in parts)
+    out = dict(parts[0][1])
+    for key in [k for k in out if f"{k}_std" in out]:
+        mean = sum(n * d[key] for n, d in parts) / total
+        var = sum(n * (d[f"{key}_std"] ** 2 + (d[key] - mean) ** 2) for n, d in parts) / total
+        out[key], out[f"{key}_std"] = mean, var ** 0.5
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -92,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         parts = [json.loads(Path(p).read_text()) for p in args.combine]
         saved = {**parts[0], "rows": [r for part in parts for r in part["rows"]],
                  "references": next(p["references"] for p in parts if p.get("references")),
+                 "seeds": sorted({s for p in parts for s in p["seeds"]}),
+                 "trtr": pooled([(len(p["seeds"]), p["trtr"]) for p in parts]),
                  "seconds": sum(p.get("seconds", 0) for p in parts)}
         saved["table"] = format_table(saved["rows"], saved["trtr"], saved["references"], saved["seeds"])
         out = Path(args.out) if args.out else config.artifacts_dir() / "benchmarks" / "quality.json"
