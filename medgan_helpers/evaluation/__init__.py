@@ -6,6 +6,9 @@ See ``evaluation.evaluate`` (the module) for what is measured and how. The publi
 - :func:`evaluate_run`, :func:`output_dir_for` (run folders; ``python -m medgan_helpers.evaluation``)
 - :func:`feature_extractor`, :class:`FeatureExtractor`, :func:`build_classifier`, :func:`fit_classifier`
 - the groups :func:`fidelity`, :func:`diversity`, :func:`memorisation`, :func:`utility_scores`
+- realism where the eye looks, in ``realism``: :func:`classifier_two_sample_test`,
+  :func:`radial_power_spectrum`, :func:`high_frequency_ratio`, :func:`intensity_quantile_distance`,
+  :func:`body_mask`; :func:`balanced_subset` for class-balanced random subsets
 - paired outputs (image-to-image translation, notebook 08), in ``image_quality``:
   :func:`psnr`, :func:`ssim`, :func:`sharpness`, :func:`invented_detail`, :func:`high_pass`
 - the maths: :func:`frechet_distance`, :func:`kid`, :func:`prdc`, :func:`ms_ssim_pairs`,
@@ -14,7 +17,7 @@ See ``evaluation.evaluate`` (the module) for what is measured and how. The publi
 
 from __future__ import annotations
 
-from medgan_helpers.evaluation import image_quality
+from medgan_helpers.evaluation import image_quality, realism
 from medgan_helpers.evaluation.features import FeatureExtractor, build_classifier, fit_classifier
 from medgan_helpers.evaluation.image_quality import (
     high_pass,
@@ -39,9 +42,17 @@ from medgan_helpers.evaluation.metrics import (
     prdc,
 )
 from medgan_helpers.evaluation.on_runs import evaluate_run, main, output_dir_for
+from medgan_helpers.evaluation.realism import (
+    body_mask,
+    classifier_two_sample_test,
+    high_frequency_ratio,
+    intensity_quantile_distance,
+    radial_power_spectrum,
+)
 from medgan_helpers.evaluation.report import EvaluationReport, headline_numbers
 from medgan_helpers.evaluation.scores import (
     balanced_labels,
+    balanced_subset,
     check_images,
     diversity,
     fidelity,
@@ -68,6 +79,9 @@ __all__ = [
     "accuracy",
     "balanced_accuracy",
     "balanced_labels",
+    "balanced_subset",
+    "body_mask",
+    "classifier_two_sample_test",
     "binary_auc",
     "build_classifier",
     "check_images",
@@ -80,8 +94,10 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_stats",
     "headline_numbers",
+    "high_frequency_ratio",
     "high_pass",
     "image_quality",
+    "intensity_quantile_distance",
     "invented_detail",
     "kid",
     "macro_auc_ovr",
@@ -94,6 +110,8 @@ __all__ = [
     "pca_2d",
     "prdc",
     "psnr",
+    "radial_power_spectrum",
+    "realism",
     "reading_notes",
     "settings",
     "sharpness",

@@ -1,6 +1,6 @@
 """Evaluation of saved runs: where the report goes, ``evaluate_run``, and the command line.
 
-``python -m medgan_helpers.evaluation [RUN_DIR] [--quick] [--no-utility]`` scores a
+``python -m medgan_helpers.evaluation [RUN_DIR] [--quick] [--no-utility] [--no-realism]`` scores a
 run folder (default: the newest run, else the shipped pretrained generator) and
 writes ``evaluation.json`` and ``evaluation.png`` — into the run folder, or into
 ``artifacts/evaluations/<name>/`` for anything under ``data/`` (never into a data
@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-samples", type=int, default=None, help="generated images to score")
     parser.add_argument("--quick", action="store_true", help="small sample sizes (a quick look)")
     parser.add_argument("--no-utility", action="store_true", help="skip the TSTR/TRTR classifiers")
+    parser.add_argument("--no-realism", action="store_true",
+                        help="skip the realism group (two-sample CNN, spectrum, intensity)")
     parser.add_argument("--out", default=None, help="write the report here instead of the run folder")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -144,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         options["n_samples"] = args.n_samples
     if args.no_utility:
         options["utility"] = False
+    if args.no_realism:
+        options["realism"] = False
     try:
         report = evaluate_run(target, dataset=args.dataset, out_dir=args.out, seed=args.seed, **options)
     except (ValueError, FileNotFoundError, TypeError, runs.DamagedRunError) as err:

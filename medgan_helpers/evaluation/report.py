@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medgan_helpers.evaluation import realism_report
+
 FIDELITY_ROWS = (
     ("fake_vs_train", "generated vs real train"),
     ("fake_vs_test", "generated vs real test"),
@@ -36,8 +38,9 @@ def headline_numbers(results: dict) -> dict[str, str]:
     """The few numbers worth quoting (index page, data cards), each beside its reference.
 
     Works on ``report.results`` and on a loaded ``evaluation.json`` alike.
-    Privacy comes first, then fidelity against its real-vs-real scale, diversity
-    and utility.
+    Privacy comes first, then realism (a fresh CNN, spectrum, intensity), fidelity
+    against its real-vs-real scale (with a plain warning when the feature space
+    cannot separate the sets), diversity and utility.
     """
     out: dict[str, str] = {}
     mem = results.get("memorisation") or {}
@@ -51,6 +54,7 @@ def headline_numbers(results: dict) -> dict[str, str]:
                 f"to a training image than {100 - pct:g} % of training images are to the rest"
                 + (f"; with the test-split threshold {test * 100:.1f} %)" if test is not None else ")")
             )
+    out.update(realism_report.headline_rows(results))
     fid = results.get("fidelity") or {}
     train, floor, test = (fid.get(k) or {} for k in ("fake_vs_train", "floor_train_halves", "test_vs_train"))
     if train.get("fd") is not None:
@@ -58,6 +62,12 @@ def headline_numbers(results: dict) -> dict[str, str]:
             f"{_fmt(train.get('fd'), 2)} (noise floor {_fmt(floor.get('fd'), 2)}, "
             f"real test vs train {_fmt(test.get('fd'), 2)})"
         )
+    blind = realism_report.blind_spots(results)
+    if blind:
+        out["feature space (FD, precision, recall)"] = (
+            f"cannot separate generated from real: {', '.join(blind)} at the real-vs-real floor. "
+            "A limit of this ruler (it sees slice level and outline, not texture or contrast), "
+            "not proof of realism: read the realism rows.")
     for key in ("precision", "recall", "coverage"):
         if train.get(key) is not None:
             out[f"{key} vs real train"] = f"{_fmt(train.get(key))} (real test: {_fmt(test.get(key))})"
@@ -131,6 +141,11 @@ class EvaluationReport:
         return self.results.get("utility")
 
     @property
+    def realism(self) -> dict | None:
+        """Two-sample CNN accuracy, high-frequency ratio and intensity distance, with floors."""
+        return self.results.get("realism")
+
+    @property
     def nearest_distances(self) -> dict[str, np.ndarray]:
         """Nearest-train distances of the generated images (``fake_*``), of real test
         images (``test_*``) and of train images to the rest of train, leave-one-out
@@ -164,6 +179,9 @@ class EvaluationReport:
                 f"  {label:<37} {_fmt(f.get('fd'), 2):>7}  {kid:>13}  {_fmt(f.get('precision')):>9}  "
                 f"{_fmt(f.get('recall')):>6}  {_fmt(f.get('density')):>7}  {_fmt(f.get('coverage')):>8}"
             )
+        blind = realism_report.blind_spot_note(r)
+        if blind:
+            lines.append("  ⚠ " + blind)
         d = r["diversity"]
         lines += ["", "Diversity: MS-SSIM between random pairs (lower = more varied; 1 = identical)"]
         lines.append(
@@ -202,6 +220,7 @@ class EvaluationReport:
                 lines.append(
                     f"  {label:<24} {_pm(s, 'accuracy'):<16} {_pm(s, 'balanced_accuracy'):<16} {_pm(s, 'macro_auc')}"
                 )
+        lines += realism_report.table_lines(r.get("realism"))
         lines += ["", "Read: FD/KID lower is better, but compare them with the two reference rows, not with zero."]
         for note in r.get("notes") or []:
             lines.append("Note: " + note)
@@ -337,7 +356,14 @@ class EvaluationReport:
         ax.set_xlabel("FD (kit feature space, lower = closer)")
         ax.tick_params(axis="y", labelsize=8)
 
-    PLOT_NAMES = ("feature_space", "fidelity", "nearest_neighbours", "diversity", "utility")
+    PLOT_NAMES = ("feature_space", "fidelity", "nearest_neighbours", "diversity", "utility",
+                  "spectrum", "intensity", "most_fake")
+    #: the pictures of the realism group (absent when it was switched off)
+    REALISM_PLOTS = {"spectrum": realism_report.draw_spectrum, "intensity": realism_report.draw_intensity,
+                     "most_fake": realism_report.draw_most_fake}
+
+    def _has_realism(self) -> bool:
+        return "spectrum_freq" in self._plot
 
     def plot(self, name: str):
         """One matplotlib figure by name (see ``PLOT_NAMES``)."""
@@ -359,13 +385,20 @@ class EvaluationReport:
         elif name == "utility":
             fig, ax = plt.subplots(figsize=(6, 3.8))
             self._draw_utility(ax)
+        elif name in self.REALISM_PLOTS:
+            fig, ax = plt.subplots(figsize=(12, 3.6) if name == "most_fake" else (5.5, 3.8))
+            if self._has_realism():
+                self.REALISM_PLOTS[name](ax, self._plot)
+            else:
+                realism_report.draw_skipped(ax, self.results.get("realism"))
         else:
             raise ValueError(f"unknown plot {name!r}; choose one of {', '.join(self.PLOT_NAMES)}.")
         fig.tight_layout()
         return fig
 
     def plots(self) -> dict:
-        """All figures: ``feature_space``, ``fidelity``, ``nearest_neighbours``, ``diversity``, ``utility``."""
+        """All figures: ``feature_space``, ``fidelity``, ``nearest_neighbours``, ``diversity``, ``utility``,
+        and the realism pictures ``spectrum``, ``intensity``, ``most_fake``."""
         return {name: self.plot(name) for name in self.PLOT_NAMES}
 
     def save_summary_png(self, path: str | Path, dpi: int = 110) -> Path:
@@ -374,14 +407,20 @@ class EvaluationReport:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig = Figure(figsize=(17, 10))
-        grid = fig.add_gridspec(2, 3)
+        fig = Figure(figsize=(17, 15))
+        grid = fig.add_gridspec(3, 3)
         self._draw_scatter(fig.add_subplot(grid[0, 0]))
         self._draw_fd(fig.add_subplot(grid[0, 1]))
         self._draw_nn_hist(fig.add_subplot(grid[0, 2]))
         self._draw_pairs(fig.add_subplot(grid[1, 0]))
         self._draw_diversity(fig.add_subplot(grid[1, 1]))
         self._draw_utility(fig.add_subplot(grid[1, 2]))
+        for column, draw in enumerate(self.REALISM_PLOTS.values()):
+            ax = fig.add_subplot(grid[2, column])
+            if self._has_realism():
+                draw(ax, self._plot)
+            else:
+                realism_report.draw_skipped(ax, self.results.get("realism"))
         m = self.results["meta"]
         fig.suptitle(f"MedGAN evaluation — {m['dataset']} {m['image_size']} px, {m['n_fake']} generated images "
                      f"(kit feature space, not comparable with published FID)")

@@ -299,3 +299,29 @@ def utility_scores(
 def balanced_labels(n: int, num_classes: int) -> np.ndarray:
     """``n`` class labels cycling through ``0 … num_classes-1`` (equal share per class)."""
     return (np.arange(n) % num_classes).astype(np.int64)
+
+
+def balanced_subset(labels: np.ndarray | None, n: int, seed: int = 0, count: int | None = None) -> np.ndarray:
+    """Sorted indices of a random subset of at most ``n`` items with an equal share per class.
+
+    Splits are often stored sorted by class, so ``x[:n]`` is a few classes only; this
+    draws ``n // classes`` at random from each class (all of a smaller class; the
+    remainder goes to random other items). ``labels=None``: a plain random subset of
+    ``count`` items.
+    """
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        if count is None:
+            raise ValueError("balanced_subset needs labels, or count= (the number of items) when there are none.")
+        return np.sort(rng.permutation(count)[:n])
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D class indices, got shape {labels.shape}.")
+    if n >= len(labels):
+        return np.arange(len(labels))
+    classes = np.unique(labels)
+    share = n // len(classes)
+    chosen = [rng.permutation(np.flatnonzero(labels == c))[:share] for c in classes]
+    taken = np.concatenate(chosen)
+    rest = rng.permutation(np.setdiff1d(np.arange(len(labels)), taken))[: n - len(taken)]
+    return np.sort(np.concatenate([taken, rest]))

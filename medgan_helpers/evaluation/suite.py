@@ -21,6 +21,12 @@ dataset (cached per dataset and size, frozen before any GAN is scored). In it:
 - **Utility** — the same small classifier trained on synthetic only (TSTR), real
   only (TRTR) and real + synthetic, tested on the real test split: accuracy,
   balanced accuracy, macro one-vs-rest AUC, mean ± std over seeds.
+- **Realism** (``realism``) — where the eye looks, because the feature space above
+  belongs to a classifier trained to name the slice level and hardly sees texture or
+  contrast: a classifier two-sample test (a fresh CNN, real vs generated, held-out
+  accuracy against its real-vs-real floor), the radially averaged power spectrum
+  with a high-frequency energy ratio, and the intensity distribution inside the body,
+  each with a floor from two halves of the real train split.
 
 Entry points: :func:`evaluate` (arrays or ``ImageSet``s → :class:`EvaluationReport`),
 :func:`evaluate_run` (a saved run or any sampler → report files in the run
@@ -29,7 +35,7 @@ Sample sizes and classifier epochs are arguments; :func:`settings` gives the
 full values or, with ``quick=True``, the small ones the tests use.
 
 Modules: ``features`` (the frozen feature space), ``metrics`` (the maths),
-``scores`` (the four groups of numbers), ``report`` (tables, pictures, JSON),
+``scores`` (the four groups of numbers), ``realism`` (texture, spectrum, intensity), ``report`` (tables, pictures, JSON),
 ``on_runs`` (run folders and the command line); this module, ``suite``, runs them in order.
 No metric replaces a radiologist looking at the images.
 """
@@ -42,12 +48,14 @@ from typing import Any
 import numpy as np
 
 from medgan_helpers.evaluation import features, metrics
+from medgan_helpers.evaluation import realism as realism_measures
 from medgan_helpers.evaluation.features import FeatureExtractor
 from medgan_helpers.evaluation.metrics import MIN_SAMPLES
 from medgan_helpers.evaluation.report import EvaluationReport
 from medgan_helpers.evaluation.scores import (
     _check_labels,
     _unpack,
+    balanced_subset,
     check_images,
     diversity,
     fidelity,
@@ -57,9 +65,9 @@ from medgan_helpers.evaluation.scores import (
 
 #: Sample sizes and epochs of a full evaluation, and the small ones quick mode uses.
 FULL_SETTINGS = {"kid_subsets": 20, "diversity_pairs": 500, "utility_epochs": 10, "feature_epochs": 12,
-                 "n_samples": 1000}
+                 "n_samples": 1000, "realism_epochs": 5, "realism_images": 1000}
 QUICK_SETTINGS = {"kid_subsets": 10, "diversity_pairs": 100, "utility_epochs": 3, "feature_epochs": 3,
-                  "n_samples": 200}
+                  "n_samples": 200, "realism_epochs": 4, "realism_images": 200}
 #: Below this many images in a split, the report warns that the numbers are noisy.
 SMALL_SAMPLE = 200
 
@@ -119,6 +127,11 @@ def evaluate(
     kid_subsets: int = FULL_SETTINGS["kid_subsets"],
     diversity_pairs: int = FULL_SETTINGS["diversity_pairs"],
     feature_epochs: int = FULL_SETTINGS["feature_epochs"],
+    realism: bool = True,
+    realism_seeds: tuple[int, ...] = (0, 1, 2),
+    realism_epochs: int = FULL_SETTINGS["realism_epochs"],
+    realism_images: int = FULL_SETTINGS["realism_images"],
+    realism_image_size: int | None = None,
     seed: int = 0,
     dataset_name: str | None = None,
     verbose: bool = True,
@@ -142,6 +155,10 @@ def evaluate(
             many generators can compute them once and pass False afterwards.
         kid_subsets, diversity_pairs: subsets for KID, random pairs for MS-SSIM.
         feature_epochs: epochs of the feature classifier when it is trained (then cached).
+        realism: run the realism group (classifier two-sample test, spectrum, intensity);
+            ``realism_seeds`` / ``realism_epochs``: the two-sample CNN's seeds and epochs,
+            ``realism_images``: at most this many images per set, ``realism_image_size``:
+            downsample for it first (None: full size; smaller averages fine noise away).
         (``settings(quick=True)`` gives small values for all of these.)
 
     Returns:
@@ -261,9 +278,25 @@ def evaluate(
                   else "the real splits have no labels")
         util = {"skipped": reason}
 
-    # 6. pictures' data
+    # 6. realism where the eye looks: a fresh CNN, the spectrum, the intensities
+    real_raw: dict[str, Any] = {}
+    if realism:
+        say(f"Realism: two-sample CNN over {len(realism_seeds)} seeds, spectrum, intensity …", "realism")
+        real, real_raw = realism_measures.realism(fake_x, train_x, tuple(realism_seeds), realism_epochs,
+                                                  realism_images, realism_image_size, seed=seed)
+        real_raw.update(_most_fake_beside_real(real, fake_x, fake_labels, train_x, train_y, seed))
+    else:
+        real = {"skipped": "switched off"}
+
+    # 7. pictures' data: the split may be stored sorted by class, so a random class-balanced
+    # subset of each set (not the first 1,000, which may be one or two classes) is projected
+    def scatter_pick(labels: Any, count: int) -> np.ndarray:
+        plain = labels is None or np.ndim(labels) != 1
+        return balanced_subset(None if plain else labels, 1000, seed=seed, count=count)
+
     pca_train, pca_test, pca_fake = metrics.pca_2d(
-        f_train[:1000], f_test[:1000], f_fake[:1000]
+        f_train[scatter_pick(train_y, len(f_train))], f_test[scatter_pick(test_y, len(f_test))],
+        f_fake[scatter_pick(fake_labels, len(f_fake))],
     )
     results = {
         "meta": {
@@ -287,15 +320,30 @@ def evaluate(
         "diversity": div,
         "memorisation": mem,
         "utility": util,
+        "realism": real,
     }
     results["notes"] = reading_notes(results)
     say("", None)
     results["meta"]["seconds"] = round(time.time() - t0, 1)
     results["meta"]["timings"] = timings
-    plot = {"pca_train": pca_train, "pca_test": pca_test, "pca_fake": pca_fake, **div_raw, **mem_raw}
+    plot = {"pca_train": pca_train, "pca_test": pca_test, "pca_fake": pca_fake, **div_raw, **mem_raw, **real_raw}
     say(f"Evaluation done in {results['meta']['seconds']} s.")
     return EvaluationReport(results, plot)
 
+
+def _most_fake_beside_real(real: dict, fake_x: np.ndarray, fake_labels: Any, train_x: np.ndarray,
+                           train_y: Any, seed: int) -> dict[str, np.ndarray]:
+    """The generated images the two-sample CNN is surest are fake, and a random real train image
+    of the same class beside each (any class when there are no labels)."""
+    rng = np.random.default_rng(seed + 7)
+    index = np.array([m["generated_index"] for m in real["classifier"]["most_fake"]], dtype=int)
+    partners = []
+    for i in index:
+        same = (np.flatnonzero(train_y == fake_labels[i])
+                if fake_labels is not None and train_y is not None and np.ndim(train_y) == 1 else [])
+        partners.append(rng.choice(same) if len(same) else rng.integers(len(train_x)))
+    return {"most_fake": fake_x[index], "most_fake_real": train_x[np.asarray(partners, dtype=int)],
+            "most_fake_p": np.array([m["p_fake"] for m in real["classifier"]["most_fake"]])}
 
 
 def reading_notes(results: dict) -> list[str]:
@@ -325,5 +373,6 @@ def reading_notes(results: dict) -> list[str]:
         notes.append(
             f"FD to train ({fd:.2f}) is below the noise floor ({floor:.2f}). The floor compares two "
             "halves of train, each half the size, and FD grows as samples shrink; a value under the "
-            "floor means 'as close to train as another train sample', not 'better than real'.")
+            "floor means 'as close to train as another train sample' in this feature space, not "
+            "'better than real'.")
     return notes
