@@ -2,9 +2,10 @@
 
 - ``SampleGrid``     fixed latent vectors -> one PNG per epoch (+ inline in notebooks)
 - ``NaNGuard``       stops on NaN/Inf losses and rolls back to the last good weights
-- ``TrainingHealth`` D's accuracies, gradient norms, and two alarms that tell the truth:
-  mode collapse measured *per class* for conditional models, and D's loss stuck
-  at its chance level (D outputs ~0 for everything, so G learns nothing).
+- ``TrainingHealth`` D's accuracies, gradient norms, and alarms that tell the truth:
+  mode collapse measured *per class* for conditional models, D's loss stuck
+  at its chance level (D outputs ~0 for everything, so G learns nothing), and
+  samples much noisier or much smoother than real (their high-frequency energy).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from medgan_helpers.evaluation.realism import high_frequency_energy
 from medgan_helpers.gan import CHANCE_D_LOSS
 from medgan_helpers.pictures import image_grid, save_png, to_png
 from medgan_helpers.runs import write_json
@@ -180,7 +182,12 @@ class TrainingHealth(keras.callbacks.Callback):
       alarm, even when the other classes keep the average up;
     - **D at chance**: D's loss within ``chance_tolerance`` of its value when D
       outputs 0 for every image (hinge 2.0, BCE 2 ln 2 ≈ 1.386) for
-      ``chance_epochs`` epochs in a row means D has stopped discriminating.
+      ``chance_epochs`` epochs in a row means D has stopped discriminating;
+    - **fine detail**: the energy above half the Nyquist frequency of the EMA
+      samples (one batched FFT) over that of the real images. Outside
+      ``texture_range`` (default 0.5–2) the samples are much smoother (blur, flat
+      patches) or much noisier (speckle, checkerboard) than real; a cheap realism
+      signal, the full measures are in ``evaluation.realism``.
 
     ``real`` is an ``ImageSet`` (or an N×H×W×C array in [-1, 1]); only a few
     dozen images per class are read. ``records`` holds one dict per epoch; with
@@ -199,16 +206,20 @@ class TrainingHealth(keras.callbacks.Callback):
         log_path: str | Path | None = None,
         verbose: bool = True,
         seed: int = 4321,
+        texture_range: tuple[float, float] = (0.5, 2.0),
     ):
         super().__init__()
+        self.texture_range = texture_range
         self.n_samples, self.collapse_ratio, self.verbose, self.seed = n_samples, collapse_ratio, verbose, seed
         self.warmup_epochs, self.chance_epochs, self.chance_tolerance = warmup_epochs, chance_epochs, chance_tolerance
         self.chance_loss = CHANCE_D_LOSS.get(loss)
         self.log_path = Path(log_path) if log_path is not None else None
         self.real_diversity: dict[int | None, float] = {}
+        self.real_hf: float | None = None
         if real is not None and len(real) >= 2:
-            self.real_diversity = {k: sample_diversity(v) for k, v in _real_groups(real, n_samples, seed).items()
-                                   if len(v) >= 2}
+            groups = _real_groups(real, n_samples, seed)
+            self.real_diversity = {k: sample_diversity(v) for k, v in groups.items() if len(v) >= 2}
+            self.real_hf = float(high_frequency_energy(groups[None]).mean())
         self.records: list[dict] = []
         if self.log_path is not None and self.log_path.is_file():
             try:  # a resumed run keeps its earlier records
@@ -224,6 +235,13 @@ class TrainingHealth(keras.callbacks.Callback):
         for label in classes:
             found[label] = sample_diversity(model.generate_from_latent(z, np.full(len(z), label)))
         return found
+
+    def texture_now(self, model) -> float | None:
+        """High-frequency energy of the current (EMA) samples / that of the real images (1 = as real)."""
+        if not self.real_hf:
+            return None
+        samples = model.generate_from_latent(model.sample_latent(self.n_samples, seed=self.seed))
+        return float(high_frequency_energy(samples).mean()) / self.real_hf
 
     def check(self, model, logs: dict, epoch: int) -> dict:
         """The health record of one epoch (also usable on any sampler outside ``fit``)."""
@@ -246,6 +264,15 @@ class TrainingHealth(keras.callbacks.Callback):
                     f"mode collapse within classes: {which} as diverse as the real images of the class "
                     f"(alarm below {self.collapse_ratio}). The average over classes can hide this. Try "
                     "conditioning='cbn', minibatch_std=True, or more D capacity.")
+        hf_ratio = self.texture_now(model)
+        low, high = self.texture_range
+        if epoch > self.warmup_epochs and hf_ratio is not None and not low <= hf_ratio <= high:
+            alarms.append(
+                f"samples {'much noisier' if hf_ratio > high else 'much smoother'} than real: "
+                f"{hf_ratio:.2f}x the real images' energy above half the Nyquist frequency (alarm outside "
+                f"{low}-{high}). Look at the samples for "
+                + ("speckle, streaks or a checkerboard" if hf_ratio > high else "blur or flat patches")
+                + ", and measure realism properly with evaluation.evaluate (its realism group).")
         d_loss = logs.get("d_loss", math.nan)
         at_chance = (self.chance_loss is not None and math.isfinite(d_loss)
                      and abs(d_loss - self.chance_loss) <= self.chance_tolerance * self.chance_loss)
@@ -278,6 +305,7 @@ class TrainingHealth(keras.callbacks.Callback):
             "class_diversity_ratio": {(names[k] if k < len(names) else str(k)): r
                                       for k, r in ratios.items() if k is not None} or None,
             "d_at_chance": streak,
+            "hf_ratio": hf_ratio,
             "alarms": alarms,
         }
 
@@ -317,6 +345,8 @@ class TrainingHealth(keras.callbacks.Callback):
         if worst is not None:
             div += f" (lowest class {worst:.2f}x)"
         status = "; ".join(record["alarms"]) if record["alarms"] else "ok"
+        if record.get("hf_ratio") is not None:
+            div += f" · fine detail {record['hf_ratio']:.2f}x real"
         return (
             f"health epoch {record['epoch']}: D loss {record['d_loss']:.2f} · D acc real "
             f"{record['d_real_acc']:.2f} / fake {record['d_fake_acc']:.2f} · |grad D| "
