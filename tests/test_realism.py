@@ -196,3 +196,13 @@ def test_the_index_page_shows_the_realism_headline(tmp_path):
     block = runner._evaluation_block(tmp_path, "run")
     assert "can a fresh CNN tell generated from real?" in block and "0.940 ± 0.010" in block
     assert "cannot separate generated from real" in block
+
+
+def test_too_few_images_skip_realism_with_the_reason():
+    from tests.helpers import blobs
+
+    train, y = blobs(60, seed=1)
+    fake, _ = blobs(12, seed=2)
+    report = evaluation.evaluate((train, y), (train, y), fake, utility=False, kid_subsets=2, diversity_pairs=10,
+                                 feature_epochs=1, dataset_name="few", verbose=False)
+    assert "too few images" in report.realism["skipped"] and "needs 20 generated" in report.realism["skipped"]

@@ -280,7 +280,11 @@ def evaluate(
 
     # 6. realism where the eye looks: a fresh CNN, the spectrum, the intensities
     real_raw: dict[str, Any] = {}
-    if realism:
+    too_few = len(fake_x) < realism_measures.MIN_TWO_SAMPLE or len(train_x) < 2 * realism_measures.MIN_TWO_SAMPLE
+    if realism and too_few:
+        real = {"skipped": f"too few images for the two-sample test (it needs {realism_measures.MIN_TWO_SAMPLE} "
+                           f"generated and {2 * realism_measures.MIN_TWO_SAMPLE} real train images)"}
+    elif realism:
         say(f"Realism: two-sample CNN over {len(realism_seeds)} seeds, spectrum, intensity …", "realism")
         real, real_raw = realism_measures.realism(fake_x, train_x, tuple(realism_seeds), realism_epochs,
                                                   realism_images, realism_image_size, seed=seed)
