@@ -181,6 +181,7 @@ def test_evaluate_reports_realism_with_floors_pictures_and_headline(halves, tmp_
         plt.close(report.plot(name))
     montage = realism_report.most_fake_montage(report._plot)
     assert montage.shape[0] == 2 * 32 + 2  # generated above real, at the same size
+    assert realism_report.most_fake_montage(report._plot, per_row=4).shape == (4 * 32 + 3 * 2, 4 * 32 + 3 * 2, 1)
     off = evaluation.evaluate((a, train_labels), (b[600:], np.arange(len(b) - 600) % 4), fake, labels,
                               dataset_name="realism-test", realism=False, **options)
     assert off.realism == {"skipped": "switched off"} and "skipped — switched off" in off.table()

@@ -130,25 +130,31 @@ def draw_intensity(ax, plot: dict) -> None:
     ax.legend(fontsize=8)
 
 
-def most_fake_montage(plot: dict, pad: int = 2) -> np.ndarray:
-    """Most fake-looking generated images (top row) above real train images of the same class
-    (bottom row), same size, in [0, 1]."""
+def most_fake_montage(plot: dict, pad: int = 2, per_row: int = 8) -> np.ndarray:
+    """Most fake-looking generated images above real train images of the same class, same size,
+    in [0, 1]: ``per_row`` pairs per row (a generated row, then its real row)."""
     fake, real = plot["most_fake"], plot["most_fake_real"]
     h, w, c = fake.shape[1:]
-    gap = np.ones((h, pad, c), fake.dtype)
-    top = np.concatenate([b for img in fake for b in (img, gap)][:-1], axis=1)
-    bottom = np.concatenate([b for img in real for b in (img, gap)][:-1], axis=1)
-    return (np.concatenate([top, np.ones((pad, top.shape[1], c), fake.dtype), bottom]) + 1.0) / 2.0
+    gap, rows = np.ones((h, pad, c), fake.dtype), []
+    for start in range(0, len(fake), per_row):
+        for images in (fake[start : start + per_row], real[start : start + per_row]):
+            row = [b for img in images for b in (img, gap)][:-1]
+            width = per_row * (w + pad) - pad  # an unfinished last row is padded to full width
+            line = np.concatenate(row, axis=1)
+            rows.append(np.concatenate([line, np.ones((h, width - line.shape[1], c), fake.dtype)], axis=1))
+            rows.append(np.ones((pad, width, c), fake.dtype))
+    return (np.concatenate(rows[:-1]) + 1.0) / 2.0
 
 
-def draw_most_fake(ax, plot: dict) -> None:
-    img = most_fake_montage(plot)
+def draw_most_fake(ax, plot: dict, per_row: int = 8) -> None:
+    """The most fake-looking generated images (upper rows) and real images of their class (lower)."""
+    img = most_fake_montage(plot, per_row=per_row)
     ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
     p = plot["most_fake_p"]
-    ax.set_title("Most fake-looking generated (top, p(fake) "
-                 f"{p.min():.2f}–{p.max():.2f}) vs real of the same class (bottom)", fontsize=9)
+    ax.set_title(f"Most fake-looking generated (p(fake) {p.min():.2f}–{p.max():.2f}),\n"
+                 "each above a real image of its class", fontsize=9)
 
 
 def draw_skipped(ax, realism: dict | None) -> None:

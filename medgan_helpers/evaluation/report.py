@@ -415,10 +415,10 @@ class EvaluationReport:
         self._draw_pairs(fig.add_subplot(grid[1, 0]))
         self._draw_diversity(fig.add_subplot(grid[1, 1]))
         self._draw_utility(fig.add_subplot(grid[1, 2]))
-        for column, draw in enumerate(self.REALISM_PLOTS.values()):
+        for column, (name, draw) in enumerate(self.REALISM_PLOTS.items()):
             ax = fig.add_subplot(grid[2, column])
             if self._has_realism():
-                draw(ax, self._plot)
+                draw(ax, self._plot, **({"per_row": 4} if name == "most_fake" else {}))
             else:
                 realism_report.draw_skipped(ax, self.results.get("realism"))
         m = self.results["meta"]
