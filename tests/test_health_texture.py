@@ -18,13 +18,8 @@ class TransformedRealSampler(sampling.SamplerMixin):
         self.images, self.transform = images, transform
         self.latent_dim, self.num_classes, self._class_names = 8, None, None
 
-    @property
-    def image_size(self):
-        return self.images.shape[1]
-
-    @property
-    def channels(self):
-        return self.images.shape[-1]
+    image_size = property(lambda self: self.images.shape[1])
+    channels = property(lambda self: self.images.shape[-1])
 
     def generate_from_latent(self, z, labels=None, batch_size=256):
         index = (np.abs(np.asarray(z)[:, 0]) * 1e6).astype(int) % len(self.images)
