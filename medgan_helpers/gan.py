@@ -254,7 +254,7 @@ class GAN(TrainStepHelpers, SamplerMixin, keras.Model):
         Args:
             g_optimizer, d_optimizer: default Adam as in ``recipe.optimizers()``.
                 When the models compute in ``mixed_float16`` both are wrapped in a
-                ``keras.optimizers.LossScaleOptimizer``.
+                ``LossScaleOptimizer`` (:func:`loss_scaled`: one whose replicas agree to skip a step).
             d_loss_fn, g_loss_fn: functions of the logits; by default the pair
                 named by ``loss`` in ``LOSSES`` ("hinge", "bce", "wgan-gp").
             jit_compile: compile the step with XLA (``accel.configure()`` says
@@ -269,11 +269,7 @@ class GAN(TrainStepHelpers, SamplerMixin, keras.Model):
         default_g, default_d = recipe.optimizers() if g_optimizer is None or d_optimizer is None else (None, None)
         g_optimizer, d_optimizer = g_optimizer or default_g, d_optimizer or default_d
         if _computes_in_float16(self.generator):
-            g_optimizer, d_optimizer = (
-                opt if isinstance(opt, keras.optimizers.LossScaleOptimizer)
-                else keras.optimizers.LossScaleOptimizer(opt)
-                for opt in (g_optimizer, d_optimizer)
-            )
+            g_optimizer, d_optimizer = loss_scaled(g_optimizer), loss_scaled(d_optimizer)
         super().compile(jit_compile=bool(jit_compile), **kwargs)
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         named_d, named_g = LOSSES[loss]
@@ -454,6 +450,42 @@ def _check_players(generator, discriminator, latent_dim, num_classes) -> None:
 
 def _computes_in_float16(model: keras.Model) -> bool:
     return any(getattr(layer.dtype_policy, "compute_dtype", "") == "float16" for layer in model.layers)
+
+
+@keras.saving.register_keras_serializable(package="medgan")
+class ReplicaSafeLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
+    """A ``LossScaleOptimizer`` that applies a step only if every replica's gradients are finite.
+
+    Keras 3 decides from each replica's *own* gradients (under ``MirroredStrategy``
+    from the first replica's alone) and sums them across replicas only afterwards,
+    inside the inner optimizer. When only another replica's scaled gradients
+    overflow, that inf sum is applied and the weights become non-finite (seen on
+    two logical CPUs with ``mixed_float16``, about 1 run in 3). Here the replicas
+    agree first: a step with non-finite gradients on any replica is skipped by all.
+    """
+
+    def check_finite(self, grads):
+        finite = super().check_finite(grads)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return finite
+        # ReduceOp has only SUM and MEAN: count the replicas that saw a non-finite gradient
+        non_finite = context.all_reduce(tf.distribute.ReduceOp.SUM, ops.cast(ops.logical_not(finite), "float32"))
+        return ops.equal(non_finite, 0.0)
+
+
+def loss_scaled(optimizer):
+    """``optimizer`` wrapped for ``mixed_float16`` in a :class:`ReplicaSafeLossScaleOptimizer`.
+
+    A plain Keras ``LossScaleOptimizer`` is re-wrapped (same inner optimizer and
+    settings); None stays None.
+    """
+    if optimizer is None or isinstance(optimizer, ReplicaSafeLossScaleOptimizer):
+        return optimizer
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return ReplicaSafeLossScaleOptimizer(optimizer.inner_optimizer, initial_scale=optimizer.initial_scale,
+                                             dynamic_growth_steps=optimizer.dynamic_growth_steps)
+    return ReplicaSafeLossScaleOptimizer(optimizer)
 
 
 def _grad_norm(grads, optimizer):

@@ -101,7 +101,8 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
         """One Adam per network (recipe rates) and the kit's loss pair named by ``loss``.
 
         As in ``gan.GAN.compile``: optimizers are wrapped in a ``LossScaleOptimizer``
-        when the networks compute in ``mixed_float16``; ``d_loss_fn``/``g_loss_fn``
+        (``gan.loss_scaled``: its replicas agree to skip a step whose gradients overflow
+        on any of them) when the networks compute in ``mixed_float16``; ``d_loss_fn``/``g_loss_fn``
         replace the named pair.
         """
         if loss not in gan.LOSSES or loss == "wgan-gp":
@@ -110,9 +111,7 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
         if self.adversarial:
             d_optimizer = d_optimizer or keras.optimizers.Adam(RECIPE["d_lr"], beta_1=RECIPE["beta_1"])
         if gan._computes_in_float16(self.generator):
-            g_optimizer, d_optimizer = (
-                None if opt is None or isinstance(opt, keras.optimizers.LossScaleOptimizer)
-                else keras.optimizers.LossScaleOptimizer(opt) for opt in (g_optimizer, d_optimizer))
+            g_optimizer, d_optimizer = gan.loss_scaled(g_optimizer), gan.loss_scaled(d_optimizer)
         super().compile(jit_compile=bool(jit_compile), **kwargs)
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer if self.adversarial else None
         named_d, named_g = gan.LOSSES[loss]

@@ -8,12 +8,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from medgan_helpers import accel, callbacks, data, models, pix2pix, pix2pix_models, runs
+from medgan_helpers import accel, callbacks, data, gan, models, pix2pix, pix2pix_models, runs
 from medgan_helpers.data.imageset import DatasetCard, LoadReport
 
 
@@ -202,8 +203,8 @@ def test_mixed_precision_uses_loss_scaling_and_float32_outputs():
         accel.configure(mixed_precision=True, verbose=False, force=True)
         pairs = tiny_pairs(n=16)
         model = pix2pix.build(pairs, pix2pix.knobs(**TINY))
-        assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
-        assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(model.g_optimizer, gan.ReplicaSafeLossScaleOptimizer)
+        assert isinstance(model.d_optimizer, gan.ReplicaSafeLossScaleOptimizer)
         logs = model.fit(pairs.to_tf_dataset(batch_size=8), epochs=1, verbose=0).history
         assert all(np.isfinite(v[-1]) for v in logs.values())
         assert model.translate(pairs.input_images[:2]).dtype == np.float32
@@ -231,6 +232,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
     model = pix2pix.build(pairs, pix2pix.knobs(**TINY), scope=setup.scope())
     before = [w.numpy().copy() for w in model.ema_generator.weights]
     history = model.fit(pairs.to_tf_dataset(batch_size=8), epochs=1, verbose=0)
+    nets = {"generator": model.generator, "ema_generator": model.ema_generator,
+            "discriminator": model.discriminator}
     print("RESULT " + json.dumps({
         "replicas": setup.num_replicas, "strategy": type(model.distribute_strategy).__name__,
         "policy": __import__("keras").mixed_precision.global_policy().name,
@@ -238,34 +241,121 @@ MIRRORED_SCRIPT = textwrap.dedent(
         "loss_scale": float(model.g_optimizer.dynamic_scale.numpy()),
         "ema_changed": any(not np.allclose(a, w.numpy()) for a, w in zip(before, model.ema_generator.weights)),
         "logs": {k: float(v[-1]) for k, v in history.history.items()},
-        # loss scaling guarantees that no non-finite update reaches a trainable weight
-        "finite": all(bool(np.isfinite(w.numpy()).all())
-                      for w in model.generator.trainable_weights + model.ema_generator.trainable_weights),
-        # known issue: in 1 of 3 local runs the translation itself was not finite (a float16 forward
-        # pass that overflows can still move BatchNorm's moving statistics); reported, not asserted
+        # every weight (BatchNorm's moving statistics included): which ones are not finite
+        "non_finite": [f"{name}:{w.path}" for name, net in nets.items() for w in net.weights
+                       if not np.isfinite(w.numpy()).all()],
         "output_finite": bool(np.isfinite(model.translate(pairs.input_images[:4])).all()),
     }))
     """
 )
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(150)
-@pytest.mark.xfail(strict=False, reason="known bug: under MirroredStrategy + mixed_float16 with lambda=100 a run sometimes ends with non-finite weights (about 1 in 3 here); open, see the issue note")
-def test_mirrored_strategy_with_mixed_precision_on_two_logical_cpus(tmp_path):
-    script = tmp_path / "mirrored_pix2pix.py"
+def run_mirrored_script(folder: Path) -> dict:
+    """Train the tiny pix2pix for one epoch on two logical CPUs in mixed_float16, in a fresh process.
+
+    (The logical devices must be set before TensorFlow starts.) Returns the RESULT line as a dict.
+    """
+    script = folder / "mirrored_pix2pix.py"
     script.write_text(MIRRORED_SCRIPT)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MEDGAN_ARTIFACTS": str(tmp_path / "artifacts")}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MEDGAN_ARTIFACTS": str(folder / "artifacts")}
     proc = subprocess.run([sys.executable, str(script), os.path.dirname(__file__)], capture_output=True,
                           text=True, timeout=600, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT "):])
-    assert result["replicas"] == 2 and result["strategy"] == "MirroredStrategy"
-    assert result["policy"] == "mixed_float16"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def mirrored_problems(result: dict) -> list[str]:
+    """What is wrong with one :func:`run_mirrored_script` result (empty: all good)."""
+    problems = []
+    if (result["replicas"], result["strategy"], result["policy"]) != (2, "MirroredStrategy", "mixed_float16"):
+        problems.append(f"not 2 replicas of MirroredStrategy in mixed_float16: {result}")
     # 32 pairs / global batch 8 = 4 steps; with λ = 100 the first scaled gradients overflow float16:
-    # such a step is skipped and the loss scale halved (from 2**15), the others are applied
+    # such a step is skipped (on every replica) and the loss scale halved (from 2**15), the others applied
     halvings = round(np.log2(2**15 / result["loss_scale"]))
-    assert result["iterations"] >= 1 and result["iterations"] + halvings == 4, result
-    assert result["ema_changed"] and result["finite"]
-    assert all(np.isfinite(v) for v in result["logs"].values()), result["logs"]
+    if not (result["iterations"] >= 1 and result["iterations"] + halvings == 4):
+        problems.append(f"{result['iterations']} steps applied and {halvings} halvings of the loss scale, "
+                        "expected 4 steps in all")
+    if not result["ema_changed"]:
+        problems.append("the EMA generator did not move")
+    if result["non_finite"]:
+        problems.append(f"non-finite weights: {result['non_finite'][:6]}")
+    if not result["output_finite"]:
+        problems.append("the translation is not finite")
+    if not all(np.isfinite(v) for v in result["logs"].values()):
+        problems.append(f"non-finite logs: {result['logs']}")
+    return problems
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_mirrored_strategy_with_mixed_precision_on_two_logical_cpus(tmp_path):
+    # Loss scaling must keep every weight finite. It did not in about 1 run of 3 until the
+    # replicas agreed on skipping a step (gan.ReplicaSafeLossScaleOptimizer); 10 runs in a row:
+    # benchmarks/mirrored_mixed_precision.py
+    result = run_mirrored_script(tmp_path)
+    assert not mirrored_problems(result), (mirrored_problems(result), result)
+
+
+ONE_REPLICA_OVERFLOWS = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    import keras
+    from medgan_helpers import gan
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        weight = keras.Variable(np.ones(3, np.float32))
+        optimizer = gan.loss_scaled(keras.optimizers.SGD(0.1))
+        optimizer.build([weight])
+
+    @tf.function
+    def step():
+        def on_each_replica():
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            # only the second replica's gradients overflow; Keras' own optimizer looks at the first's
+            grads = tf.where(tf.equal(replica, 1), tf.fill([3], np.inf), tf.ones([3]))
+            optimizer.apply_gradients([(grads, weight)])
+        strategy.run(on_each_replica)
+
+    step()
+    print("RESULT " + json.dumps({"weight": weight.numpy().tolist(), "scale": float(optimizer.dynamic_scale.numpy()),
+                                  "iterations": int(optimizer.iterations.numpy())}))
+    """
+)
+
+
+@pytest.mark.timeout(120)
+def test_a_step_that_overflows_on_one_replica_only_is_skipped_on_all(tmp_path):
+    script = tmp_path / "one_replica_overflows.py"
+    script.write_text(ONE_REPLICA_OVERFLOWS)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result == {"weight": [1.0, 1.0, 1.0], "scale": 2.0**14, "iterations": 0}
+
+
+def test_loss_scaled_rewraps_a_keras_loss_scale_optimizer():
+    inner = keras.optimizers.Adam(1e-3)
+    given = keras.optimizers.LossScaleOptimizer(inner, initial_scale=2.0**10, dynamic_growth_steps=50)
+    wrapped = gan.loss_scaled(given)
+    assert isinstance(wrapped, gan.ReplicaSafeLossScaleOptimizer) and wrapped.inner_optimizer is inner
+    assert (wrapped.initial_scale, wrapped.dynamic_growth_steps) == (2.0**10, 50)
+    assert gan.loss_scaled(wrapped) is wrapped and gan.loss_scaled(None) is None
+    try:  # pix2pix used to drop an optimizer that was already loss-scaled (None instead of it)
+        accel.configure(mixed_precision=True, verbose=False, force=True)
+        pairs = tiny_pairs(n=8)
+        model = pix2pix.build(pairs, pix2pix.knobs(**TINY))
+        model.compile(given, keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-3)))
+        assert model.g_optimizer.inner_optimizer is inner
+        assert isinstance(model.d_optimizer, gan.ReplicaSafeLossScaleOptimizer)
+    finally:
+        accel.reset()
