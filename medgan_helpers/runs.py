@@ -9,7 +9,7 @@ A run lives in ``<artifacts>/runs/<dataset>-<size>px-<UTC time>-<4 hex>/``::
     health.json                the training-health records
     samples/epoch_XXX.png      the sample grid after each epoch
     backup/                    Keras' BackupAndRestore checkpoint while the run is live
-    run.lock                   held by the live process (pid + host)
+    run.lock                   held by the live process (pid, host, heartbeat: see runlock)
 
 :class:`RunFolder` owns that layout. ``RunFolder.write_config`` is the only
 function that writes ``config.json``; every JSON, PNG and model file is written
@@ -31,7 +31,6 @@ import math
 import os
 import re
 import secrets
-import socket
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -40,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from medgan_helpers import config
+from medgan_helpers import config, runlock
 from medgan_helpers.pictures import write_atomic
 
 SCHEMA = 2
@@ -191,31 +190,26 @@ class RunFolder:
     def samples_dir(self) -> Path:
         return self.path / "samples"
 
-    # ---- the lock held by a live run
+    # ---- the lock held by a live run (medgan_helpers.runlock: atomic, with a heartbeat)
     def lock(self) -> None:
-        """Mark this run as live (pid + host); ``RuntimeError`` if another live process holds it."""
-        holder = self.lock_holder()
-        if holder is not None and holder.get("pid") != os.getpid():
+        """Take this run's lock; ``RuntimeError`` if another live process holds it."""
+        if not self.try_lock():
+            holder = self.lock_holder() or {}
             raise RuntimeError(
                 f"run {self.path.name} is being trained by process {holder.get('pid')} on "
                 f"{holder.get('host')}; start a new run instead (train(..., resume=False))."
             )
-        write_json(self.path / LOCK, {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()})
+
+    def try_lock(self) -> bool:
+        """Take this run's lock if it is free or stale; True when this process holds it now."""
+        return runlock.acquire(self.path / LOCK)
 
     def unlock(self) -> None:
-        holder = self.lock_holder()
-        if holder is not None and holder.get("pid") == os.getpid():
-            (self.path / LOCK).unlink(missing_ok=True)
+        runlock.release(self.path / LOCK)
 
     def lock_holder(self) -> dict | None:
-        """Who holds the lock, or None when it is free or stale (its process is gone)."""
-        try:
-            holder = json.loads((self.path / LOCK).read_text())
-        except (OSError, ValueError):
-            return None
-        if holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", -1))):
-            return None  # stale: that process died without unlocking
-        return holder
+        """Who holds the lock (pid, host, heartbeat), or None when it is free or stale."""
+        return runlock.holder(self.path / LOCK)
 
     # ---- models
     def save_models(self, gan, model_settings: dict[str, dict] | None) -> None:
@@ -234,18 +228,6 @@ class RunFolder:
             _save_keras(gan.discriminator, self.path / "discriminator.keras")
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _temporary_sibling(path: Path) -> Path:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes), dir=path.parent)
     os.close(handle)
@@ -253,7 +235,7 @@ def _temporary_sibling(path: Path) -> Path:
     return Path(tmp)
 
 
-def _save_atomically(save, path: Path) -> None:
+def save_atomically(save, path: Path) -> None:
     """``save(tmp)`` to a temporary sibling of ``path``, then publish it with ``os.replace``."""
     tmp = _temporary_sibling(path)
     try:
@@ -264,11 +246,11 @@ def _save_atomically(save, path: Path) -> None:
 
 
 def _save_weights(model, path: Path) -> None:
-    _save_atomically(model.save_weights, path)
+    save_atomically(model.save_weights, path)
 
 
 def _save_keras(model, path: Path) -> None:
-    _save_atomically(model.save, path)
+    save_atomically(model.save, path)
 
 
 # --------------------------------------------------------------------------- finding runs
@@ -277,7 +259,9 @@ def _save_keras(model, path: Path) -> None:
 def scan(root: str | Path | None = None) -> list[RunFolder]:
     """Every run folder under ``root`` (default ``<artifacts>/runs``) with a readable config, newest first.
 
-    A damaged run (unreadable config.json) is skipped with a one-line warning.
+    Odd but valid configs are tolerated (``"created"`` as a number, or missing: the
+    folder's time is used). A damaged run (config.json unreadable, not an object, of
+    another schema) is skipped with a one-line note on stderr.
     """
     root = runs_dir(root)
     if not root.is_dir():
@@ -288,12 +272,39 @@ def scan(root: str | Path | None = None) -> list[RunFolder]:
             continue
         run = RunFolder(path)
         try:
-            created = run.config.get("created") or ""
+            created = _created_seconds(run.config.get("created"), path / CONFIG)
         except DamagedRunError as err:
             print(f"skipping a damaged run: {err}", file=sys.stderr)
             continue
         found.append((created, path.name, run))
-    return [run for *_, run in sorted(found, reverse=True)]
+    return [run for *_, run in sorted(found, key=lambda item: item[:2], reverse=True)]
+
+
+def _created_seconds(value: Any, config_file: Path) -> float:
+    """``created`` as epoch seconds, for sorting: ISO text, ``YYYYMMDD``, epoch seconds, else the file's time."""
+    try:
+        if isinstance(value, str):
+            stamp = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+            return stamp.timestamp()
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            if 1900_01_01 <= value <= 9999_12_31 and float(value).is_integer():
+                return datetime.strptime(str(int(value)), "%Y%m%d").replace(tzinfo=timezone.utc).timestamp()
+            return float(value)
+    except (ValueError, OverflowError, OSError):
+        pass  # odd, not damaged: fall back to when the config was written
+    try:
+        return config_file.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _config_or_none(run: RunFolder) -> dict[str, Any] | None:
+    """The run's config, or None if it was damaged after :func:`scan` listed it."""
+    try:
+        return run.config
+    except DamagedRunError:
+        return None
 
 
 def latest_run(
@@ -301,9 +312,10 @@ def latest_run(
 ) -> RunFolder | None:
     """The newest finished run (optionally of one dataset and size), or None."""
     for run in scan(artifacts_dir):
-        cfg = run.config
+        cfg = _config_or_none(run)
         if (
-            run.finished
+            cfg is not None
+            and run.finished
             and (dataset is None or cfg.get("dataset") == dataset)
             and (image_size is None or cfg.get("image_size") == image_size)
         ):
@@ -312,17 +324,23 @@ def latest_run(
 
 
 def find_resumable(dataset: str, image_size: int, knobs: dict) -> RunFolder | None:
-    """The newest interrupted run of this dataset, size and knobs that nobody is training now."""
+    """The newest interrupted run of this dataset, size and knobs that nobody is training now.
+
+    The run comes back **locked by this process** (``RunFolder.try_lock``): two
+    processes looking at once never pick the same run. The caller trains it and
+    calls ``unlock()`` (``RunFolder.lock()`` on it again is a no-op).
+    """
     wanted = json_ready(knobs)
     for run in scan():
-        cfg = run.config
+        cfg = _config_or_none(run)
         if (
-            cfg.get("status") == "running"
+            cfg is not None
+            and cfg.get("status") == "running"
             and cfg.get("dataset") == dataset
             and cfg.get("image_size") == image_size
             and cfg.get("knobs") == wanted
             and run.backup_dir.is_dir()
-            and run.lock_holder() is None
+            and run.try_lock()
         ):
             return run
     return None

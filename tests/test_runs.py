@@ -183,3 +183,33 @@ def test_config_json_has_one_writer():
                 writers.append(path.name)
     assert writers == []
     assert "def write_config" in (package / "runs.py").read_text()
+
+
+def test_scan_tolerates_odd_but_valid_configs_and_skips_damaged_ones(artifacts, capsys):
+    """Issue 21: one config.json with "created": 20261205 (a number) made scan, latest_run and
+    find_resumable crash with TypeError, which broke every train(resume=True)."""
+    knobs = {"epochs": 3}
+
+    def make(created, **fields):
+        run = runs.RunFolder.new("blobs", SIZE)
+        runs.write_json(run / runs.CONFIG, {"schema": runs.SCHEMA, "dataset": "blobs", "image_size": SIZE,
+                                            "created": created, **fields})
+        return run
+
+    older = make("2026-12-04T10:00:00+00:00", status="finished")
+    (older / runs.EMA_WEIGHTS).write_bytes(b"weights")
+    newer = make(20261205, status="finished")  # a number: YYYYMMDD
+    (newer / runs.EMA_WEIGHTS).write_bytes(b"weights")
+    interrupted = make({"odd": True}, status="running", knobs=knobs)  # odd: falls back to the file's time
+    interrupted.backup_dir.mkdir()
+    make(None, status=7, dataset=["not", "a", "name"])  # odd types, still a valid object
+    damaged = runs.RunFolder.new("blobs", SIZE)
+    (damaged / runs.CONFIG).write_text("[1, 2, 3]")  # valid JSON, but no config
+
+    found = runs.scan()
+    assert len(found) == 4 and found.index(newer) < found.index(older)
+    assert damaged not in found and "skipping a damaged run" in capsys.readouterr().err
+    assert runs.latest_run() == newer
+    resumed = runs.find_resumable("blobs", SIZE, knobs)
+    assert resumed == interrupted and resumed.lock_holder()["pid"] == os.getpid()  # handed over locked
+    resumed.unlock()
