@@ -2,7 +2,9 @@
 
 :func:`export_synthetic` writes, into ``<artifacts>/synthetic/<name>/``:
 
-- ``images/<class>/<index>.png`` — the generated images (8-bit PNG);
+- ``images/<NN>_<slug>/<index>.png`` — the generated images (8-bit PNG), one folder per
+  class, named by class index plus a safe ASCII slug of its name (``00_t1-post``,
+  ``01_class`` for a name with no ASCII letters), so two classes never share a folder;
 - ``labels.csv`` — ``file,label,class_name`` for every image;
 - ``DATA_CARD.md`` and ``data_card.json`` — a card that says, first, that the
   images are **synthetic**, then which model and run made them, with which seed
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +81,7 @@ def export_synthetic(
     class_names = list(getattr(sampler, "class_names", None) or [])
     if num_classes and len(class_names) != num_classes:
         class_names = [f"class_{i}" for i in range(num_classes)]
+    folders = class_folders(class_names) if num_classes else []
     rows = []
     groups = range(num_classes) if num_classes else [None]
     for group in groups:
@@ -85,7 +90,7 @@ def export_synthetic(
             int(n_per_class), labels=labels, seed=seed + (group or 0), truncation=truncation
         )
         class_name = "synthetic" if group is None else class_names[group]
-        subdir = folder / "images" / runs.slug(class_name)
+        subdir = folder / "images" / ("synthetic" if group is None else folders[group])
         for i, image in enumerate(data.to_uint8(images)):
             file = save_png(image, subdir / f"{i:05d}.png")
             rows.append(
@@ -119,6 +124,33 @@ def export_synthetic(
     runs.write_json(folder / "data_card.json", card)
     write_atomic(folder / "DATA_CARD.md", _card_markdown(card).encode("utf-8"))
     return folder
+
+
+def class_folders(class_names: list[str]) -> list[str]:
+    """One folder name per class: zero-padded index + ASCII slug (``["T1 post", "肿瘤"]`` ->
+    ``["00_t1-post", "01_class"]``).
+
+    The index keeps look-alike names ("T1 post" / "T1_post") and names without ASCII
+    apart; names that are the same class name twice (after Unicode normalisation) are
+    refused, since ``labels.csv``'s class_name could not tell them apart.
+    """
+    seen: dict[str, int] = {}
+    for index, name in enumerate(class_names):
+        key = unicodedata.normalize("NFKC", str(name)).casefold().strip()
+        if key in seen:
+            raise ValueError(
+                f"class {index} ({name!r}) and class {seen[key]} ({class_names[seen[key]]!r}) have the same "
+                "name: an export could not tell them apart. Rename one (the model's class_names).")
+        seen[key] = index
+    width = max(2, len(str(len(class_names) - 1)))
+    folders = []
+    for index, name in enumerate(class_names):
+        ascii_name = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40] or "class"
+        folders.append(f"{index:0{width}d}_{slug}")
+    if len({f.casefold() for f in folders}) != len(folders):  # cannot happen with the index; a guard
+        raise ValueError(f"two classes would share an export folder: {folders}")
+    return folders
 
 
 def _card_markdown(card: dict) -> str:
