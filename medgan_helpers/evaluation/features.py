@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from medgan_helpers import config
+from medgan_helpers import config, runs
+from medgan_helpers.data import cachefiles
 
 FEATURE_LAYER = "features"
 #: where Keras keeps downloaded application weights (checked, never downloaded into)
@@ -153,6 +155,30 @@ def _feature_model(classifier):
     return model
 
 
+def _load_cached(path: Path, meta_path: Path, shape: tuple[int, int, int]):
+    """``(classifier, info)`` from the cache, or None (with a warning) when the entry is cut,
+    damaged or unsafe: the caller rebuilds it. Read under the entry's shared lock."""
+    import keras
+
+    with cachefiles.file_lock(path, shared=True):
+        if not (path.is_file() and meta_path.is_file()):
+            return None
+        try:
+            info = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(info, dict) or not {"feature_shift", "feature_scale"} <= info.keys():
+                raise ValueError("its metadata lacks the feature shift and scale")
+            # safe_mode refuses Lambda layers (code inside the file); keep it on for a cache file
+            classifier = keras.saving.load_model(path, compile=False, safe_mode=True)
+            if tuple(classifier.inputs[0].shape[1:]) != shape:
+                raise ValueError(f"it expects images of shape {tuple(classifier.inputs[0].shape[1:])}")
+            classifier.get_layer(FEATURE_LAYER)
+        except Exception as err:  # noqa: BLE001 - any failure to read a cache entry means: rebuild it
+            warnings.warn(f"the cached feature extractor {path.name} is cut, damaged or unsafe "
+                          f"({type(err).__name__}: {str(err)[:200]}); rebuilding it.", stacklevel=3)
+            return None
+    return classifier, info
+
+
 def classifier_feature_extractor(
     images: np.ndarray,
     labels: np.ndarray | None,
@@ -169,7 +195,6 @@ def classifier_feature_extractor(
     (self-supervised). The trained model is frozen and cached per dataset, size
     and pixel fingerprint.
     """
-    import keras
 
     n, size, _, channels = images.shape
     safe_name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in dataset_name)[:40]
@@ -178,9 +203,9 @@ def classifier_feature_extractor(
     path = folder / f"{key}.keras"
     meta_path = folder / f"{key}.json"
     info: dict = {}
-    if cache and path.is_file() and meta_path.is_file():
-        classifier = keras.saving.load_model(path, compile=False)
-        info = json.loads(meta_path.read_text())
+    loaded = _load_cached(path, meta_path, (size, size, channels)) if cache else None
+    if loaded is not None:
+        classifier, info = loaded
         info["cached"] = True
     else:
         multilabel = labels is not None and np.asarray(labels).ndim == 2
@@ -216,12 +241,11 @@ def classifier_feature_extractor(
         raw = extractor.raw_features(images)
         info["feature_shift"] = raw.mean(0).tolist()
         info["feature_scale"] = float(np.sqrt(raw.var(0).mean()) or 1.0)
-        if cache:
+        if cache:  # the model, then its metadata (the sign that the entry is whole), under the lock
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}.keras")
-            classifier.save(tmp)
-            os.replace(tmp, path)
-            meta_path.write_text(json.dumps(info, indent=2))
+            with cachefiles.file_lock(path):
+                runs.save_atomically(classifier.save, path)
+                runs.write_json(meta_path, info)
     extractor.shift = np.asarray(info["feature_shift"], np.float64)
     extractor.scale = float(info["feature_scale"])
     return extractor
