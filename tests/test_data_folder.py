@@ -19,6 +19,7 @@ import pydicom
 import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
 
 from medgan_helpers import data
 from medgan_helpers.data import folder
@@ -43,6 +44,8 @@ def blob_image(size=48, seed=0, rgb=False):
 def write_ct(path, *, name=PATIENT_NAME, patient_id=PATIENT_ID, photometric=None, frames=None, window=None):
     """A real CT slice (pydicom's CT_small.dcm) carrying identifying fields."""
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    # a study and series of its own: copies of one file would share them, i.e. be one patient
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.PatientName = name
     ds.PatientID = patient_id
     ds.InstitutionName = INSTITUTION

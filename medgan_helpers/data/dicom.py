@@ -1,9 +1,11 @@
 """Reading one DICOM file of a ``folder:`` dataset, frame by frame.
 
 Only the display tags are read, plus — in memory only, dropped after loading —
-the values that say whose scan it is (to refuse class names that contain them)
-and which patient, study or series it belongs to (to keep a patient's images in
-one split). Frames are decoded one at a time with pydicom's ``iter_pixels`` and
+the values that say whose scan it is (to refuse class names that contain them;
+from every DICOM header in the folder, images or not) and which patient, study
+or series it belongs to (PatientID and the Study/Series Instance UIDs: the keys
+:mod:`~medgan_helpers.data.groups` joins into patients; an ID such as
+``ANONYMOUS`` is marked as a placeholder, not a key). Frames are decoded one at a time with pydicom's ``iter_pixels`` and
 resized at once, so a multi-frame file needs about one frame's memory
 (:func:`medgan_helpers.data.readers.memory_bound` of one frame).
 Rescale slope/intercept -> Hounsfield units; CT windows; MONOCHROME1 inverted.
@@ -45,30 +47,34 @@ GROUP_KINDS = {
     "StudyInstanceUID": "DICOM StudyInstanceUID",
     "SeriesInstanceUID": "DICOM SeriesInstanceUID",
 }
+#: The token of a key whose value names no one (``ANONYMOUS``): counted, never joined on.
+PLACEHOLDER = "placeholder"
 
 
 def _dicom_header(entry: FileEntry, out: ScanResult) -> dict | None:
-    """Display facts of one DICOM; identities and the group go to memory only. None: skipped."""
+    """Display facts of one DICOM; identities and grouping keys go to memory only. None: skipped."""
     import pydicom
 
     with open_regular(entry.path) as fh:
         ds = pydicom.dcmread(fh, specific_tags=HEADER_TAGS, defer_size=1024, force=True)
     try:
-        if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
-            out.skip(entry.item, "no pixel data found (a truncated file, or a DICOM without an "
-                     "image such as a report)")
-            return None
+        # every header counts for the class-name check, even one without an image (a report)
         for keyword in privacy.CHECKED_KEYWORDS:
             if keyword in ds and ds[keyword].value not in (None, ""):
                 value = ds[keyword].value
                 many = isinstance(value, (list, tuple, pydicom.multival.MultiValue))
                 out.identities.add(keyword, [str(v) for v in value] if many else str(value))
-        group = None
+        if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+            out.skip(entry.item, "no pixel data found (a truncated file, or a DICOM without an "
+                     "image such as a report)")
+            return None
+        keys = []
         for keyword in privacy.GROUP_KEYWORDS:
             value = str(ds.get(keyword, "") or "").strip()
             if value:
-                group = (privacy.group_token(keyword, value), GROUP_KINDS[keyword])
-                break
+                placeholder = keyword == "PatientID" and privacy.is_placeholder(value)
+                keys.append((GROUP_KINDS[keyword], PLACEHOLDER if placeholder else
+                             privacy.group_token(keyword, value)))
         file_window = None
         if "WindowCenter" in ds and "WindowWidth" in ds:
             c, w = ds.WindowCenter, ds.WindowWidth
@@ -94,7 +100,7 @@ def _dicom_header(entry: FileEntry, out: ScanResult) -> dict | None:
             * max(1, int(ds.get("BitsAllocated", 8) or 8) // 8),
             "pixels": int(ds.get("Rows", 0) or 0) * int(ds.get("Columns", 0) or 0),
             "syntax": str(syntax),
-            "group": group,
+            "keys": tuple(keys),
         }
     finally:
         del ds  # the header object goes as soon as its facts are out
@@ -187,5 +193,5 @@ def _keep_dicom_frame(entry, item, frame, modality, photometric, head, opts, out
         pixels = unit_to_uint8(unit)
     if photometric == "MONOCHROME1" and not colour:
         out.steps.add("MONOCHROME1 images inverted (so that bright = dense / high signal)")
-    out.add(entry, item, modality, pixels, group=head["group"])
+    out.add(entry, item, modality, pixels, keys=head["keys"])
     return 1

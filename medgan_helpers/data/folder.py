@@ -2,8 +2,10 @@
 
 * Class = the first-level sub-folder name (no sub-folders -> no labels). Class
   names are the user's labels and are kept — after a check, in memory, against
-  the patient names, IDs and birth dates in the DICOM headers: a class folder
-  named after a patient is refused.
+  the patient names, IDs and birth dates in every DICOM header of the folder
+  (NFKC, case-folded; ID digit runs alone): a class folder named after a patient
+  is refused. A folder without DICOM headers has nothing to check them against:
+  the report says so.
 * Each regular file is read by :mod:`~medgan_helpers.data.readers` or
   :mod:`~medgan_helpers.data.dicom`; FIFOs, devices and sockets are skipped
   (never opened for reading), as are unreadable, constant, NaN and duplicate images.
@@ -13,9 +15,11 @@
   (run configs, exports, feature caches, ``index.html``) see. The folder path and
   the file and sub-folder names stay in this process's memory: the report shows
   relative paths on screen (``report.with_paths()``), never in its saved form.
-* Splits are by patient: a group is the DICOM PatientID (else StudyInstanceUID,
-  else SeriesInstanceUID); for other files the sub-folder below the class folder,
-  else the file. No group is in two splits; the card counts groups per split.
+* Splits are by patient: files that share any key — DICOM PatientID, Study or
+  Series Instance UID, patient sub-folder (below the class folder) — are one
+  group (:mod:`~medgan_helpers.data.groups`; placeholder IDs such as
+  ``ANONYMOUS`` are not keys). No group is in two splits; the card counts groups
+  per split. Errors name the folder by its id, never by its path.
 * Nothing is ever written into the folder.
 """
 
@@ -30,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from medgan_helpers.data import dicom, privacy
+from medgan_helpers.data import dicom, groups, privacy
 from medgan_helpers.data.imageset import (
     SPLITS,
     DataError,
@@ -57,10 +61,7 @@ MIN_SIZE, MAX_SIZE = 8, 1024
 READERS = {"raster": read_raster, "dicom": dicom.read_dicom, "nifti": read_nifti}
 #: ``folder-`` + 8 hex digits: the name of a loaded folder.
 ID_PATTERN = re.compile(r"folder-[0-9a-f]{8}")
-GROUP_RULE = (
-    "a group is one patient: the DICOM PatientID (else StudyInstanceUID, else "
-    "SeriesInstanceUID); for other files the sub-folder below the class folder, else the file"
-)
+GROUP_RULE = groups.RULE
 PRIVACY_NOTE = (
     "Privacy — stored (in this card, the load report, the metadata and whatever is made "
     "from them): the pixels (uint8, resized), the class names (first-level folder names, "
@@ -128,10 +129,12 @@ def _walk(root: Path, opts: dict, out: ScanResult) -> tuple[list[tuple[FileEntry
         if problem is not None:
             out.skip(item, problem)
             continue
-        sub = parts[1] if labelled and len(parts) >= 3 else parts[0] if not labelled and len(parts) >= 2 else None
-        group = ("sub-folder", sub) if sub is not None else ("file", rel)
-        token = privacy.group_token(*group)
-        entries.append((FileEntry(path, item, label, token, group[0]), kind))
+        # the patient sub-folder is named with its class: benign/001 and malignant/001 are two patients
+        sub = "/".join(parts[:2]) if labelled and len(parts) >= 3 else parts[0] if not labelled and len(parts) >= 2 else None
+        keys = [(groups.FILE, privacy.group_token(groups.FILE, rel))]
+        if sub is not None:
+            keys.insert(0, (groups.SUB_FOLDER, privacy.group_token(groups.SUB_FOLDER, sub)))
+        entries.append((FileEntry(path, item, label, tuple(keys)), kind))
     return entries, local, what
 
 
@@ -216,7 +219,8 @@ def _check_class_names(class_names: list[str], identities: privacy.Identities) -
             masked = name[:1] + "*" * max(0, len(name) - 1)
             raise DataError(
                 f"Class folder {index} of {len(class_names)} in sorted order ('{masked}') contains "
-                f"the {keyword} of a patient, as found in the DICOM headers. Class names are "
+                f"the {keyword} of a patient, as found in the DICOM headers (compared after Unicode "
+                "NFKC normalisation and case folding; ID digit runs also alone). Class names are "
                 "kept (in the dataset card, run configs and exports), so the kit refuses names "
                 "that identify a patient. Rename that first-level folder to a label (e.g. "
                 "'tumour', 'normal') — or pass labels=None — and load again."
@@ -234,13 +238,20 @@ def _prepare(root: Path, image_size: int, seed: int, opts: dict) -> dict:
         READERS[kind](entry, opts, scan)
     class_names = sorted({s.label for s in scan.slices if s.label is not None})
     _check_class_names(class_names, scan.identities)
+    if class_names and not len(scan.identities):
+        scan.notes.append(
+            "class names NOT checked for patient names or IDs: no DICOM header in this folder has "
+            "any (PNG/JPEG/TIFF/BMP and NIfTI files carry none the kit reads) — make sure no class "
+            "folder is named after a patient"
+        )
     scan.identities = privacy.Identities()  # identifying values are dropped here
     if not scan.slices:
         what = ", ".join(f"{n} × {k}" for k, n in sorted(found.items())) or "no files at all"
         reasons = Counter(r.split(" (")[0] for _, r in scan.skipped)
         why = "; ".join(f"{n} × {r}" for r, n in reasons.most_common(5))
         raise DataError(
-            f"No usable images in folder {root}. Found: {what}." + (f" Skipped: {why}." if why else "")
+            f"No usable images in folder {folder_id(root)} (the folder you gave). Found: {what}."
+            + (f" Skipped: {why}." if why else "")
             + " The kit reads PNG/JPEG/TIFF/BMP, DICOM (.dcm or files with the DICM marker) and "
             "NIfTI (.nii/.nii.gz), recursively; put images of each class in its own sub-folder."
         )
@@ -268,8 +279,8 @@ def _prepare(root: Path, image_size: int, seed: int, opts: dict) -> dict:
     scan.steps.add(f"padded to a square with black, resized to {image_size}×{image_size} (LANCZOS anti-aliasing)")
     scan.steps.add("stored as uint8 0-255; scaled to [-1, 1] on use")
     labels = [s.label for s, _ in kept]
-    split_of, split_notes, groups = assign_splits([s.group for s, _ in kept], labels, opts["split_fractions"], seed)
-    unique_groups = {(s.group, s.group_kind) for s, _ in kept}
+    grouping = groups.patient_groups([s for s, _ in kept])
+    split_of, split_notes, per_split = assign_splits(grouping.groups, labels, opts["split_fractions"], seed)
     result = {
         "pixels": np.stack([p for _, p in kept]),
         "labels": None if not class_names else np.array([class_names.index(x) for x in labels], np.int64),
@@ -277,12 +288,12 @@ def _prepare(root: Path, image_size: int, seed: int, opts: dict) -> dict:
         "items": np.array([s.item for s, _ in kept]),
         "split": split_of,
         "skipped": list(scan.skipped),
-        "notes": list(scan.notes),
+        "notes": [*scan.notes, *grouping.notes],
         "kinds": Counter(scan.kinds),
         "steps": sorted(scan.steps),
         "split_notes": split_notes,
-        "groups": groups,
-        "group_kinds": Counter(kind for _, kind in unique_groups),
+        "groups": per_split,
+        "group_kinds": grouping.kinds,
         "modalities": Counter(s.modality for s, _ in kept),
         "local_paths": local_paths,
     }
@@ -359,7 +370,7 @@ def load(
     if not mask.any():
         why = prep["split_notes"] or [f"split_fractions={opts['split_fractions']} give it no group"]
         raise DataError(
-            f"The {split!r} split of folder {root} ({name}) is empty: " + "; ".join(why)
+            f"The {split!r} split of {name} (the folder you gave) is empty: " + "; ".join(why)
             + ". Use split='train', change split_fractions, or add more patients / files "
             "(each group goes wholly to one split)."
         )

@@ -377,13 +377,13 @@ def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
         kept.append((item, a, pix_a, pix_b))
     if not kept:
         raise DataError(
-            f"No pairs in {root}: A/ gave {len(scan_a.slices)} images, B/ gave {len(scan_b.slices)}, and "
+            f"No pairs in {pairs_id(root)} (the folder you gave): A/ gave {len(scan_a.slices)} images, B/ gave {len(scan_b.slices)}, and "
             "none share a relative file name. Put each input in A/ and its target in B/ under the same "
             "relative path (the extension may differ), e.g. A/patient1/slice03.dcm and B/patient1/slice03.png."
         )
-    groups = [a.group for _, a, _, _ in kept]
+    grouping = folder.groups.patient_groups([a for _, a, _, _ in kept])  # A's keys decide
     labels = [a.label for _, a, _, _ in kept]
-    split_of, split_notes, per_split = folder.assign_splits(groups, labels, opts["split_fractions"], seed)
+    split_of, split_notes, per_split = folder.assign_splits(grouping.groups, labels, opts["split_fractions"], seed)
     class_names = sorted({x for x in labels if x is not None})
     steps = sorted(scan_a.steps | scan_b.steps | {
         f"padded to a square with black, resized to {image_size}×{image_size} (LANCZOS anti-aliasing)",
@@ -393,7 +393,7 @@ def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
         "labels": None if not class_names else np.array([class_names.index(x) for x in labels], np.int64),
         "class_names": class_names, "items": np.array([i for i, _, _, _ in kept]), "split": split_of,
         "skipped": skipped, "split_notes": split_notes, "groups": per_split, "steps": steps,
-        "notes": [*scan_a.notes, *scan_b.notes], "local_paths": local,
+        "notes": [*scan_a.notes, *scan_b.notes, *grouping.notes], "local_paths": local,
         "found": {"A": sum(scan_a.kinds.values()), "B": sum(scan_b.kinds.values())},
         "modalities": sorted({s.modality for s in scan_a.slices}) + ["->"] + sorted({s.modality for s in scan_b.slices}),
     }
@@ -435,7 +435,7 @@ def load_folder_pairs(path: str, image_size: int, split: str, seed: int = 0, **o
         f"found: {prep['found']['A']} files in A/, {prep['found']['B']} in B/; "
         f"{len(prep['items'])} pairs (matched by relative name, extension ignored)",
         *prep["notes"], *prep["split_notes"],
-        "splits are by patient (A's DICOM PatientID, else sub-folder, else file): "
+        "splits are by patient (A's files joined by DICOM PatientID / UIDs and patient sub-folder): "
         + ", ".join(f"{s} {prep['groups'][s]}" for s in SPLITS) + " groups"])
     report.set_local_paths(prep["local_paths"])
     card = DatasetCard(

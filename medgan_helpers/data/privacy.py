@@ -10,6 +10,11 @@
 - :func:`needle_pattern`: a byte pattern that finds a name or an ID however it
   was written (``Doe^Jane``, ``DOE_JANE``, ``Jane Doe``, ``doe,jane``, …), used by
   :func:`medgan_helpers.own_data.privacy_scan`.
+- Both compare text after :func:`normalise` (Unicode NFKC, then case-folded), so
+  a name written in NFD (as macOS writes file names) or in full-width letters is
+  the same name; and both match an ID's digit runs of 4+ digits on their own
+  (:func:`digit_runs`: ``MRN-001234`` is found in ``case_001234`` and ``case_1234``).
+- :func:`is_placeholder`: an ID such as ``ANONYMOUS`` that names no one.
 - :func:`scrub`, :func:`printable`: error messages without paths or identifiers;
   any string (even from a non-UTF-8 file name) made safe to print.
 """
@@ -21,6 +26,7 @@ import hmac
 import os
 import re
 import tempfile
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -44,6 +50,14 @@ CHECKED_KEYWORDS = (
 GROUP_KEYWORDS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")
 #: Tokens shorter than this are too common to tell anything (and to search for).
 MIN_TOKEN = 3
+#: Digit runs of an ID at least this long are matched on their own (``MRN-001234`` -> ``001234``).
+MIN_DIGIT_RUN = 4
+#: IDs that name no one once their letters and digits are normalised (anonymisers write these).
+PLACEHOLDER_IDS = frozenset({
+    "anonymous", "anon", "anonymized", "anonymised", "anonymouspatient", "anonymous1", "anonpatient",
+    "deidentified", "deid", "removed", "redacted", "unknown", "none", "null", "nil", "na", "nan",
+    "notavailable", "noid", "nopatientid", "patient", "patientid", "xxx", "xxxx",
+})  # fmt: skip
 KEY_FILE = "privacy.key"
 _SEPARATOR = rb"(?:[\s^,_.;:/|+=\-]|%5[eE]|%20|%2[cC]|\\u005[eE]|&#94;){0,6}"
 
@@ -123,9 +137,41 @@ def group_token(kind: str, value: str) -> str:
 # --------------------------------------------------------------------------- identities
 
 
+def normalise(value: str) -> str:
+    """``value`` in Unicode NFKC, case-folded: how names and IDs are compared.
+
+    NFD (``u`` + combining diaeresis, as macOS writes file names), full-width and
+    ligature forms become one form; ``Straße`` and ``STRASSE`` compare equal.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", str(value)).casefold())
+
+
 def tokens(value: str) -> list[str]:
-    """Lower-case letter/digit runs of ``value`` (``'Doe^Jane-X'`` -> ``['doe', 'jane', 'x']``)."""
-    return [t.lower() for t in re.findall(r"[^\W_]+", str(value))]
+    """Normalised letter/digit runs of ``value`` (``'Doe^Jane-X'`` -> ``['doe', 'jane', 'x']``)."""
+    return re.findall(r"[^\W_]+", normalise(value))
+
+
+def digit_runs(value: str) -> list[str]:
+    """The runs of 4+ digits of ``value``, leading zeros dropped (kept if fewer than 4 remain).
+
+    ``'MRN-001234'`` -> ``['1234']``; ``'P12'`` -> ``[]``. Two IDs that share such a run
+    name the same record as far as the kit can tell (prefixes are often dropped).
+    """
+    runs = []
+    for run in re.findall(r"\d+", normalise(value), flags=re.ASCII):
+        if len(run) >= MIN_DIGIT_RUN:
+            core = run.lstrip("0")
+            runs.append(core if len(core) >= MIN_DIGIT_RUN else run)
+    return runs
+
+
+def is_placeholder(value: str) -> bool:
+    """True for an ID that names no one: ``ANONYMOUS``, ``n/a``, ``0000``, ``XXXX``, empty.
+
+    Only fixed words and all-zero IDs: a short real ID (``"7"``) must keep its patient together.
+    """
+    joined = "".join(tokens(value))
+    return joined in PLACEHOLDER_IDS or not joined.strip("0")
 
 
 class Identities:
@@ -151,16 +197,22 @@ class Identities:
     def found_in(self, name: str) -> str | None:
         """The keyword of an identifying value that ``name`` contains, else None.
 
-        Matches the whole value with any separators and case (``DOE_JANE`` contains
-        ``Doe^Jane``), name parts in either order (``JaneDoe``), and, for person
-        names, any single name part of 3+ letters that is a whole word of ``name``.
+        Both sides are :func:`normalise`-d. Matches the whole value with any
+        separators and case (``DOE_JANE`` contains ``Doe^Jane``), name parts in
+        either order (``JaneDoe``), for person names any single name part of 3+
+        letters that is a whole word of ``name``, and any digit run of 4+ digits
+        of the value that is a whole digit run of ``name`` (leading zeros aside:
+        ``case_001234`` and ``case1234`` contain ``MRN-001234``).
         """
         name_toks = tokens(name)
         glued = "".join(name_toks)
+        name_digits = set(digit_runs(name))
         for keyword, toks in self._values:
             if "".join(toks) in glued or "".join(reversed(toks)) in glued:
                 return keyword
             if keyword.endswith("Name") and any(len(t) >= MIN_TOKEN and t in name_toks for t in toks):
+                return keyword
+            if name_digits.intersection(digit_runs(" ".join(toks))):
                 return keyword
         return None
 
@@ -176,7 +228,10 @@ class Identities:
 
 def _token_forms(token: str) -> list[bytes]:
     forms: set[bytes] = set()
-    for variant in {token, token.lower(), token.upper(), token.capitalize()}:
+    cases = {token, token.lower(), token.upper(), token.capitalize(), normalise(token)}
+    # as typed, composed (NFC), decomposed (NFD: macOS file names) and compatibility (NFKC) forms
+    variants = {unicodedata.normalize(form, c) for c in cases for form in ("NFC", "NFD", "NFKC")} | cases
+    for variant in variants:
         forms.add(variant.encode("utf-8"))
         try:
             forms.add(variant.encode("latin-1"))
@@ -194,7 +249,8 @@ def needle_anchors(needle: str) -> list[bytes]:
     the (slower) :func:`needle_pattern` runs.
     """
     toks = re.findall(r"[^\W_]+", str(needle)) or [str(needle)]
-    return sorted({form.lower() for form in _token_forms(max(toks, key=len))})
+    forms = {form.lower() for form in _token_forms(max(toks, key=len))}
+    return sorted(forms | {run.encode() for run in digit_runs(needle)})  # digit runs match alone
 
 
 def needle_pattern(needle: str) -> re.Pattern[bytes]:
@@ -202,7 +258,10 @@ def needle_pattern(needle: str) -> re.Pattern[bytes]:
 
     ``"Doe^Jane"`` matches ``Doe^Jane``, ``DOE JANE``, ``doe_jane``, ``Doe, Jane``,
     ``Jane Doe``, ``doejane`` and URL- or JSON-escaped separators; an ID like
-    ``"PID-123-X"`` matches ``pid_123_x`` and ``PID123X``.
+    ``"PID-123-X"`` matches ``pid_123_x`` and ``PID123X``. Letters are searched in
+    their NFC, NFD and NFKC forms; an ID's digit runs of 4+ digits are also
+    matched alone, as a whole run of digits with any leading zeros
+    (``MRN-001234`` finds ``case_001234`` and ``case_1234``).
 
     Raises:
         ValueError: the needle has fewer than 3 letters or digits (it would match anything).
@@ -218,6 +277,7 @@ def needle_pattern(needle: str) -> re.Pattern[bytes]:
     for order in sorted(orders):
         parts = [b"(?:" + b"|".join(re.escape(f) for f in _token_forms(t)) + b")" for t in order]
         alternatives.append(_SEPARATOR.join(parts))
+    alternatives += [rb"(?<![0-9])0*" + run.encode() + rb"(?![0-9])" for run in digit_runs(needle)]
     return re.compile(b"|".join(alternatives), re.IGNORECASE)
 
 

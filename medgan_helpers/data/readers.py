@@ -77,8 +77,8 @@ class FileEntry:
     path: Path
     item: str  # "class/file-<id>" or "file-<id>"
     label: str | None
-    group: str  # in-memory token of the sub-folder or the file: the unit splits keep together
-    group_kind: str  # "sub-folder" or "file"
+    #: (kind, in-memory token) of what ties it to a patient: its patient sub-folder, the file itself
+    keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -86,8 +86,7 @@ class Slice:
     """One 2-D image, already at the output size (never holds header fields or paths)."""
 
     item: str
-    group: str
-    group_kind: str
+    keys: tuple[tuple[str, str], ...]  # the file's grouping keys (folder.patient_groups joins them)
     label: str | None
     modality: str
     pixels: np.ndarray  # uint8 S×S or S×S×3
@@ -106,11 +105,13 @@ class ScanResult:
     identities: privacy.Identities = field(default_factory=privacy.Identities)
 
     def add(self, entry: FileEntry, item: str, modality: str, pixels: np.ndarray,
-            aspect: float = 1.0, group: tuple[str, str] | None = None) -> None:
-        """Keep one image: padded to a square and resized now, so only small images pile up."""
-        token, kind = group or (entry.group, entry.group_kind)
+            aspect: float = 1.0, keys: tuple[tuple[str, str], ...] = ()) -> None:
+        """Keep one image: padded to a square and resized now, so only small images pile up.
+
+        ``keys``: grouping keys read from the file itself (DICOM PatientID, UIDs), besides the entry's.
+        """
         small = pad_to_square_and_resize(pixels, self.image_size, aspect)
-        self.slices.append(Slice(item, token, kind, entry.label, modality, small))
+        self.slices.append(Slice(item, (*entry.keys, *keys), entry.label, modality, small))
 
     def skip(self, item: str, reason: str) -> None:
         """Record a skipped file, page, frame or slice."""
