@@ -62,6 +62,12 @@ MAX_PAGE_PIXELS = 40_000_000
 BYTES_PER_PAGE_PIXEL = 20
 #: Plus this much for the decoders' own buffers (Pillow, pydicom, zlib), whatever the file.
 READER_OVERHEAD_BYTES = 64 * 1024**2
+#: The padding canvas may be at most this many times the image's pixels (see pad_to_square_and_resize).
+MAX_CANVAS_RATIO = 2
+#: NIfTI volumes (the first volume of a 4-D file) with more voxels are skipped: 512³.
+MAX_VOLUME_VOXELS = 512**3
+#: Peak memory per voxel of a NIfTI volume (float32 volume, normalisation copies).
+NIFTI_BYTES_PER_VOXEL = 20
 
 
 def memory_bound(page_pixels: int) -> int:
@@ -185,7 +191,8 @@ def failure_reason(what: str, exc: BaseException, entry: FileEntry) -> str:
 def percentile_clip(values: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:
     """Clip to the [low, high] percentiles and scale to [0, 1] (MR and other relative units)."""
     values = np.asarray(values, dtype=np.float32)
-    lo, hi = np.percentile(values, [low, high])
+    # Python floats keep the arithmetic in float32: a volume is never copied as float64
+    lo, hi = (float(v) for v in np.percentile(values, [low, high]))
     if hi <= lo:
         lo, hi = float(values.min()), float(values.max())
     if hi <= lo:
@@ -303,8 +310,25 @@ def _keep_raster(entry: FileEntry, item: str, arr: np.ndarray, opts: dict, out: 
     out.add(entry, item, modality, pixels)
 
 
+def nifti_memory_bound(shape: tuple[int, ...]) -> int:
+    """The stated bound on the extra memory reading one NIfTI file of ``shape`` takes.
+
+    The first volume is held once as float32 (read slice by slice, never whole as float64),
+    plus its working copies, one slice's worth of reading, and the decoders.
+    """
+    dims = [int(d) for d in shape[:3]]
+    voxels = int(np.prod(dims))
+    plane = max(voxels // d for d in dims) if voxels else 0
+    return NIFTI_BYTES_PER_VOXEL * voxels + BYTES_PER_PAGE_PIXEL * plane + READER_OVERHEAD_BYTES
+
+
 def _nifti_volume(entry: FileEntry) -> tuple[np.ndarray, list[float], int | None]:
-    """(volume as float32 in canonical RAS, voxel sizes, number of volumes if 4-D)."""
+    """(volume as float32 in canonical RAS, voxel sizes, number of volumes if 4-D).
+
+    The shape is checked from the header against ``MAX_VOLUME_VOXELS`` before any data is
+    read; then the first volume is read one slice at a time (nibabel's proxy slicing along
+    the last stored axis, so a ``.nii.gz`` is decompressed once) into a float32 array.
+    """
     import gzip
 
     import nibabel as nib
@@ -313,18 +337,39 @@ def _nifti_volume(entry: FileEntry) -> tuple[np.ndarray, list[float], int | None
         gz = entry.path.name.lower().endswith(".gz")
         with (gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh) as stream:
             img = nib.Nifti1Image.from_stream(stream)
-            volumes = img.shape[3] if len(img.shape) == 4 else None
-            if volumes is not None:
-                img = img.slicer[..., 0]  # only the first volume is read
-            img = nib.as_closest_canonical(img)
-            volume = np.asarray(img.dataobj, dtype=np.float32)
-            return volume, [float(z) for z in img.header.get_zooms()[:3]], volumes
+            shape = tuple(int(d) for d in img.shape)
+            if len(shape) not in (2, 3, 4):
+                raise NiftiRefused(f"NIfTI with {len(shape)} dimensions; expected 2, 3 or 4")
+            spatial = shape[:3] if len(shape) > 2 else (*shape, 1)
+            if int(np.prod(spatial)) > MAX_VOLUME_VOXELS:
+                raise NiftiRefused(
+                    f"volume of {'×'.join(map(str, spatial))} voxels is above the "
+                    f"{MAX_VOLUME_VOXELS / 1e6:.0f} million voxel limit (memory bound); crop or "
+                    "downsample it first"
+                )
+            volumes = shape[3] if len(shape) == 4 else None
+            volume = np.empty(spatial, dtype=np.float32)
+            for k in range(spatial[2]):
+                index = (slice(None), slice(None), k, 0)[: len(shape)] if len(shape) > 2 else (...,)
+                volume[:, :, k] = np.asarray(img.dataobj[index], dtype=np.float32).reshape(spatial[:2])
+            ornt = nib.orientations.io_orientation(img.affine)
+            zooms = [float(z) for z in (*img.header.get_zooms()[:3], 1.0, 1.0)[:3]]
+            canonical = nib.orientations.apply_orientation(volume, ornt)  # flips and transposes: views
+            zooms = [zooms[int(np.flatnonzero(ornt[:, 0] == axis)[0])] for axis in range(3)]
+            return canonical, zooms, volumes
+
+
+class NiftiRefused(ValueError):
+    """A NIfTI file refused from its header (too many voxels or dimensions), before reading."""
 
 
 def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
     """NIfTI: one volume -> its 2-D slices along ``nifti_axis``."""
     try:
         volume, zooms, volumes = _nifti_volume(entry)
+    except NiftiRefused as exc:
+        out.skip(entry.item, str(exc))
+        return
     except Exception as exc:
         out.skip(entry.item, failure_reason("unreadable NIfTI", exc, entry))
         return
@@ -359,7 +404,8 @@ def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
     del volume
     axis = opts["nifti_axis"]
     in_plane = [zooms[i] for i in range(3) if i != axis]
-    aspect = in_plane[0] / in_plane[1] if in_plane[1] > 0 else 1.0
+    ratio = in_plane[0] / in_plane[1] if in_plane[1] > 0 else 1.0
+    aspect = ratio if np.isfinite(ratio) and ratio > 0 else 1.0  # a damaged pixdim (inf, NaN): square
     dropped = 0
     for k in range(unit.shape[axis]):
         plane = np.take(unit, k, axis=axis)
@@ -368,6 +414,9 @@ def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
             continue
         # canonical RAS: show anterior / superior at the top
         out.add(entry, f"{entry.item} [slice {k}]", modality, unit_to_uint8(np.rot90(plane)), aspect)
+    if dropped == unit.shape[axis]:  # nothing kept: say why, or the load would end without a reason
+        out.skip(entry.item, f"every slice is near-empty (< {NEAR_EMPTY_FRACTION:.0%} foreground)")
+        return
     if dropped:
         out.notes.append(
             f"{entry.item}: {dropped} near-empty slices (< {NEAR_EMPTY_FRACTION:.0%} foreground) dropped"
@@ -380,15 +429,28 @@ def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
 
 
 def pad_to_square_and_resize(pixels: np.ndarray, image_size: int, aspect: float = 1.0) -> np.ndarray:
-    """Pad with black to a square (centred), then resize with anti-aliasing (LANCZOS)."""
+    """Pad with black to a square (centred), then resize with anti-aliasing (LANCZOS).
+
+    The padding canvas is max(w, h)² pixels. Up to ``MAX_CANVAS_RATIO`` times the image's
+    own pixels it is made; beyond (a 2×20000 strip would need 400 megapixels) the image is
+    resized straight to its place in the output and padded there, which looks the same
+    and keeps the memory within :func:`memory_bound` of the image.
+    """
     from PIL import Image
 
     img = Image.fromarray(pixels)
-    if abs(aspect - 1.0) > 0.01:  # rows = 2nd in-plane axis after rot90: stretch width by aspect
-        w, h = img.size
-        img = img.resize((max(1, round(w * aspect)), h), Image.LANCZOS)
     w, h = img.size
-    side = max(w, h)
+    wide = max(1, round(w * aspect)) if abs(aspect - 1.0) > 0.01 else w  # rows = 2nd in-plane axis
+    side = max(wide, h)
+    if side * side > MAX_CANVAS_RATIO * w * h:
+        scale = image_size / side
+        size = (max(1, round(wide * scale)), max(1, round(h * scale)))
+        small = img.resize(size, Image.LANCZOS, reducing_gap=3.0)
+        out = Image.new(img.mode, (image_size, image_size), 0)
+        out.paste(small, ((image_size - size[0]) // 2, (image_size - size[1]) // 2))
+        return np.asarray(out)
+    if wide != w:  # stretch the width by the voxel aspect
+        img = img.resize((wide, h), Image.LANCZOS)
     canvas = Image.new(img.mode, (side, side), 0)
-    canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+    canvas.paste(img, ((side - wide) // 2, (side - h) // 2))
     return np.asarray(canvas.resize((image_size, image_size), Image.LANCZOS))
