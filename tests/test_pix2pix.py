@@ -255,11 +255,15 @@ def run_mirrored_script(folder: Path) -> dict:
 
     (The logical devices must be set before TensorFlow starts.) Returns the RESULT line as a dict.
     """
-    script = folder / "mirrored_pix2pix.py"
-    script.write_text(MIRRORED_SCRIPT)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MEDGAN_ARTIFACTS": str(folder / "artifacts")}
-    proc = subprocess.run([sys.executable, str(script), os.path.dirname(__file__)], capture_output=True,
-                          text=True, timeout=600, env=env)
+    return run_result_script(folder / "mirrored_pix2pix.py", MIRRORED_SCRIPT, os.path.dirname(__file__),
+                             MEDGAN_ARTIFACTS=str(folder / "artifacts"))
+
+
+def run_result_script(script: Path, text: str, *args: str, **env: str) -> dict:
+    """Write ``text`` to ``script``, run it in a fresh Python and return its last ``RESULT {json}`` line."""
+    script.write_text(text)
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env})
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT "):])
@@ -333,13 +337,7 @@ ONE_REPLICA_OVERFLOWS = textwrap.dedent(
 
 @pytest.mark.timeout(120)
 def test_a_step_that_overflows_on_one_replica_only_is_skipped_on_all(tmp_path):
-    script = tmp_path / "one_replica_overflows.py"
-    script.write_text(ONE_REPLICA_OVERFLOWS)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = run_result_script(tmp_path / "one_replica_overflows.py", ONE_REPLICA_OVERFLOWS)
     assert result == {"weight": [1.0, 1.0, 1.0], "scale": 2.0**14, "iterations": 0}
 
 

@@ -51,6 +51,26 @@ GROUP_KINDS = {
 PLACEHOLDER = "placeholder"
 
 
+def _stored_window(ds) -> tuple[float, float] | None:
+    """The file's first (centre, width) window, or None when it is absent, empty or not usable.
+
+    A NaN or empty window (seen in damaged and fuzzed files) falls back to the preset
+    instead of blanking every image or skipping the whole file.
+    """
+    import pydicom
+
+    if "WindowCenter" not in ds or "WindowWidth" not in ds:
+        return None
+    c, w = ds.WindowCenter, ds.WindowWidth
+    c = c[0] if isinstance(c, pydicom.multival.MultiValue) and len(c) else c
+    w = w[0] if isinstance(w, pydicom.multival.MultiValue) and len(w) else w
+    try:
+        centre, width = float(c), float(w)
+    except (TypeError, ValueError):
+        return None
+    return (centre, width) if np.isfinite(centre) and np.isfinite(width) and width > 0 else None
+
+
 def _dicom_header(entry: FileEntry, out: ScanResult) -> dict | None:
     """Display facts of one DICOM; identities and grouping keys go to memory only. None: skipped."""
     import pydicom
@@ -75,12 +95,7 @@ def _dicom_header(entry: FileEntry, out: ScanResult) -> dict | None:
                 placeholder = keyword == "PatientID" and privacy.is_placeholder(value)
                 keys.append((GROUP_KINDS[keyword], PLACEHOLDER if placeholder else
                              privacy.group_token(keyword, value)))
-        file_window = None
-        if "WindowCenter" in ds and "WindowWidth" in ds:
-            c, w = ds.WindowCenter, ds.WindowWidth
-            c = c[0] if isinstance(c, pydicom.multival.MultiValue) else c
-            w = w[0] if isinstance(w, pydicom.multival.MultiValue) else w
-            file_window = (float(c), float(w))
+        file_window = _stored_window(ds)
         meta = getattr(ds, "file_meta", None)
         syntax = meta.get("TransferSyntaxUID") if meta is not None else None
         if syntax is None:  # no file meta: tell pydicom what the dataset was read as
