@@ -138,6 +138,7 @@ def train(
     cfg = recipe.knobs(**knobs)
     if cfg["loss"] == "wgan-gp" and not cfg["gp_weight"]:
         cfg["gp_weight"] = 10.0  # WGAN-GP's critic needs its penalty (Gulrajani et al. 2017)
+    _check_steps_per_execution(cfg["steps_per_execution"], cfg["steps_per_epoch"])
     imageset = quick_subset(_as_imageset(imageset), cfg["max_images"])
     if len(imageset) < cfg["batch_size"]:
         raise ValueError(f"only {len(imageset)} images but batch_size={cfg['batch_size']}: lower batch_size.")
@@ -198,7 +199,8 @@ def _train_into(run, imageset, cfg, conditional, class_names, num_classes, image
             gp_weight=cfg["gp_weight"], r1_weight=cfg["r1_weight"], r1_every=cfg["r1_every"],
             diversity_weight=cfg["diversity_weight"], seed=cfg["seed"], class_names=class_names or None)
         g_optimizer, d_optimizer = recipe.optimizers(cfg)
-        gan.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, loss=cfg["loss"], jit_compile=setup.xla)
+        gan.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, loss=cfg["loss"], jit_compile=setup.xla,
+                    steps_per_execution=int(cfg["steps_per_execution"]))
 
     dataset = data.to_tf_dataset(imageset, batch_size=cfg["batch_size"], seed=cfg["seed"],
                                  include_labels=conditional)
@@ -224,6 +226,18 @@ def _train_into(run, imageset, cfg, conditional, class_names, num_classes, image
         facts["nan_guard"] = guard.message
     runs.save_gan(gan, run, history=history, **facts)
     return TrainResult(gan, run, health, guard, grid, history, seconds)
+
+
+def _check_steps_per_execution(steps_per_execution: Any, steps_per_epoch: int | None) -> None:
+    """Keras runs ``steps_per_execution`` steps per call; with a repeated dataset
+    (``steps_per_epoch`` set) an epoch that is not a multiple of it would overrun by the remainder."""
+    if not isinstance(steps_per_execution, int) or isinstance(steps_per_execution, bool) or steps_per_execution < 1:
+        raise ValueError(f"steps_per_execution={steps_per_execution!r} must be an integer >= 1 (1 = Keras' default).")
+    if steps_per_epoch and steps_per_epoch % steps_per_execution:
+        raise ValueError(
+            f"steps_per_epoch={steps_per_epoch} is not a multiple of steps_per_execution={steps_per_execution}: "
+            "the last call of each epoch would train extra steps. Choose a steps_per_epoch that is a multiple "
+            "of it, or steps_per_execution=1.")
 
 
 def _read_csv_history(path: Path) -> dict[str, list[float]]:

@@ -1,0 +1,97 @@
+"""``steps_per_execution`` > 1 (several train steps per call into TensorFlow) through ``train()``.
+
+Per-epoch callbacks (sample grids, health, history), NaN rollback and resume
+must behave as with one step per call; the epoch here (5 steps) is not a
+multiple of the chunk (2), so the last call of each epoch is a short one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from medgan_helpers import recipe, training
+from tests.helpers import blob_set, tiny_knobs
+
+STEPS_PER_EPOCH = 5  # 80 images / batch 16
+
+
+def _train(run_dir, **overrides):
+    knobs = tiny_knobs(**{"steps_per_execution": 2, **overrides})
+    return training.train(blob_set(80), run_dir=run_dir, verbose=0, display=False, **knobs)
+
+
+def test_steps_per_execution_is_a_recipe_knob_and_is_checked():
+    assert recipe.RECIPE["steps_per_execution"] == 1
+    with pytest.raises(ValueError, match="steps_per_execution=0 must be an integer >= 1"):
+        _train(None, steps_per_execution=0)
+    with pytest.raises(ValueError, match="steps_per_epoch=5 is not a multiple of steps_per_execution=2"):
+        _train(None, steps_per_epoch=5)
+
+
+@pytest.mark.slow
+def test_chunked_steps_keep_every_epoch_callback_and_the_step_count(tmp_path):
+    result = _train(tmp_path / "run")
+    assert result.gan.steps_per_execution == 2
+    assert int(result.gan.g_optimizer.iterations.numpy()) == 2 * STEPS_PER_EPOCH  # no step lost or added
+    assert sorted(p.name for p in result.run.samples_dir.glob("epoch_*.png")) == ["epoch_001.png", "epoch_002.png"]
+    assert [r["epoch"] for r in result.health.records] == [1, 2]
+    assert len(result.history["d_loss"]) == 2 and all(np.isfinite(result.history["d_loss"]))
+    assert not result.nan_guard.triggered
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Stops the process-level run after ``epoch`` epochs, like a disconnect (no clean end)."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_an_interrupted_chunked_run_resumes_where_it_stopped(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "run", epochs=3, callbacks=[_Interrupt(2)])
+    result = _train(tmp_path / "run", epochs=3)
+    assert int(result.gan.g_optimizer.iterations.numpy()) == 3 * STEPS_PER_EPOCH
+    assert len(json.loads((result.run.path / "history.json").read_text())["d_loss"]) == 3
+    assert [r["epoch"] for r in result.health.records] == [1, 2, 3]
+
+
+class _Poison(keras.callbacks.Callback):
+    """Turns one weight of D into NaN at the start of epoch ``epoch``: the next chunk's losses are NaN."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            weight = self.model.discriminator.trainable_weights[0]
+            weight.assign(np.full(weight.shape, np.nan, weight.dtype))
+
+
+@pytest.mark.slow
+def test_nan_in_a_chunk_rolls_back_to_the_last_good_epoch(tmp_path):
+    poison = _Poison(1)
+    kept = {}
+
+    class Keep(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                kept["weights"] = [w.numpy().copy() for w in self.model.weights]
+
+    result = _train(tmp_path / "run", epochs=3, callbacks=[Keep(), poison])
+    guard = result.nan_guard
+    assert guard.triggered and "rolled back to the end of epoch 1" in guard.message
+    assert "batch 2" in guard.message  # the end of the first chunk of two steps
+    for before, weight in zip(kept["weights"], result.gan.weights):
+        np.testing.assert_array_equal(before, weight.numpy())
+    assert np.isfinite(result.gan.generate(4)).all()
