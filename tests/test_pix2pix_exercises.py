@@ -51,11 +51,14 @@ def test_lambda_experiment_recomputes_the_psnr():
     pairs = tiny_pairs(n=16)
     default = pix2pix.train(pairs, epochs=1, **TINY).model
     other = pix2pix.train(pairs, epochs=1, l1_weight=10, **TINY).model
-    psnr = float(np.mean(image_quality.psnr(other.translate(pairs.input_images), pairs.target_images)))
-    assert nb08.check_lambda_experiment(other, pairs, psnr, baseline_psnr=psnr - 1) is True
-    assert nb08.check_lambda_experiment(other, pairs, psnr + 0.5) is False
-    assert nb08.check_lambda_experiment(default, pairs, psnr) is False  # λ = 100 is not an experiment
-    assert nb08.check_lambda_experiment(None, pairs, psnr) is False
+    outputs = other.translate(pairs.input_images)
+    psnr = float(np.mean(image_quality.psnr(outputs, pairs.target_images)))
+    sharp = image_quality.sharpness(outputs, pairs.target_images)
+    baseline = {"psnr": psnr - 1, "sharpness": sharp}
+    assert nb08.check_lambda_experiment(other, pairs, psnr, sharp, False, baseline) is True
+    assert nb08.check_lambda_experiment(other, pairs, psnr + 0.5, sharp, False, baseline) is False
+    assert nb08.check_lambda_experiment(default, pairs, psnr, sharp, False, baseline) is False  # λ = 100
+    assert nb08.check_lambda_experiment(None, pairs, psnr, sharp, False, baseline) is False
 
 
 def test_blur_numbers():

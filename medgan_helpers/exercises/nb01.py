@@ -88,10 +88,24 @@ def check_to_model_range(my_scale: Callable[[np.ndarray], np.ndarray]) -> bool:
     return verdict(True, "0 -> -1 and 255 -> +1, the range of the generator's tanh.", "")
 
 
-def check_pipeline(tfds: Any, imageset: Any, batch_size: int = 32) -> bool:
-    """Exercise 4: a tf.data pipeline of ``imageset`` giving image-only batches of ``batch_size``."""
+def _image_keys(images: Any) -> set[bytes]:
+    """One exact key per image: its uint8 pixels (float [-1, 1] batches are mapped back first)."""
+    array = np.asarray(images)
+    if array.dtype != np.uint8:
+        array = np.rint((array.astype(np.float64) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    return {image.tobytes() for image in array}
+
+
+def check_pipeline(tfds: Any, splits: Any, batch_size: int = 32, split: str = "val") -> bool:
+    """Exercise 4: a tf.data pipeline of the ``split`` split giving image-only batches of ``batch_size``.
+
+    ``splits`` is the notebook's dict of ImageSets (or the one ImageSet the pipeline must
+    come from). Every image of the first batch must be an image of that split: a pipeline
+    of another split has the right shapes and range, but trains on the wrong images.
+    """
     import tensorflow as tf
 
+    imageset = splits[split] if isinstance(splits, dict) else splits
     if not isinstance(tfds, tf.data.Dataset):
         return verdict(False, "", "build it with data.to_tf_dataset(...), which returns a tf.data.Dataset")
     first = next(iter(tfds))
@@ -104,7 +118,15 @@ def check_pipeline(tfds: Any, imageset: Any, batch_size: int = 32) -> bool:
     lo, hi = float(tf.reduce_min(first)), float(tf.reduce_max(first))
     if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6 or first.dtype != tf.float32:
         return verdict(False, "", "the images should be float32 in [-1, 1]")
-    return verdict(True, f"batches of {batch_size} float32 images in [-1, 1], no labels.", "")
+    foreign = _image_keys(first.numpy()) - _image_keys(imageset.pixels)
+    if foreign:
+        others = [name for name, other in splits.items() if name != split
+                  and not foreign - _image_keys(other.pixels)] if isinstance(splits, dict) else []
+        source = f"the {others[0]!r} split" if others else "another set of images"
+        return verdict(False, "", f"{len(foreign)} of the {batch_size} images of your first batch are not in "
+                       f"the {split!r} split: the pipeline reads {source}. Pass splits[{split!r}].")
+    return verdict(True, f"batches of {batch_size} float32 images in [-1, 1] from the {split!r} split, "
+                   "no labels.", "")
 
 
 def _soft_tissue_ct() -> np.ndarray:

@@ -68,26 +68,54 @@ def check_skip_connection(generator: Any, shapes: Any, layer: str = "skip_32x32"
     )
 
 
-def check_lambda_experiment(model: Any, pairs: Any, my_psnr: Any, baseline_psnr: float | None = None) -> bool:
-    """A pix2pix model trained with another λ, and its mean PSNR on ``pairs`` as the student measured it."""
+#: How far λ must move from the recipe's 100 (a factor) for the change to be worth measuring.
+LAMBDA_FACTOR = 3.0
+#: Sharpness differences below this are within the seed noise of the README's 3-seed benchmark (± 0.02).
+SHARPNESS_NOISE = 0.02
+
+
+def check_lambda_experiment(model: Any, pairs: Any, my_psnr: Any, my_sharpness: Any, my_sharper: Any,
+                            baseline: dict) -> bool:
+    """Exercise 3: a pix2pix model trained with another λ, measured on ``pairs``, and a reading of it.
+
+    ``my_psnr`` and ``my_sharpness`` are the student's mean PSNR and sharpness of the model on
+    ``pairs``; ``my_sharper`` their answer (True / False) to "is it sharper than λ = 100, by more
+    than the seed noise?"; ``baseline`` the λ = 100 row of the notebook's table (``psnr``,
+    ``sharpness``). Everything is recomputed from the model, so the verdict follows the
+    student's own run, not a stored answer.
+    """
     from medgan_helpers.evaluation import image_quality
 
     weight = getattr(model, "l1_weight", None)
     if weight is None or not hasattr(model, "translate"):
         return verdict(False, "", "pass the trained model (from pix2pix.train(..., l1_weight=...)).model.")
-    if math.isclose(weight, 100.0):
-        return verdict(False, "", "this model was trained with the default λ = 100; train one with another "
-                       "l1_weight (e.g. 10 or 1000).")
-    expected = float(np.mean(image_quality.psnr(model.translate(pairs.input_images), pairs.target_images)))
-    got = _number(my_psnr)
-    if got is None or abs(got - expected) > 0.05:
+    if 100.0 / LAMBDA_FACTOR < weight < 100.0 * LAMBDA_FACTOR:
+        return verdict(False, "", f"this model was trained with λ = {weight:g}, too close to the recipe's 100 "
+                       "for a change to show: train one with l1_weight=10 (or 1000).")
+    outputs = model.translate(pairs.input_images)
+    psnr = float(np.mean(image_quality.psnr(outputs, pairs.target_images)))
+    sharp = image_quality.sharpness(outputs, pairs.target_images)
+    got_psnr, got_sharp = _number(my_psnr), _number(my_sharpness)
+    if got_psnr is None or abs(got_psnr - psnr) > 0.05:
         return verdict(False, "", "compute image_quality.psnr(model.translate(pairs.input_images), "
-                       "pairs.target_images) and take its mean over the images.")
-    change = "" if baseline_psnr is None else f" ({expected - baseline_psnr:+.2f} dB against λ = 100)"
+                       "pairs.target_images) on the test pairs and take its mean over the images.")
+    if got_sharp is None or not math.isclose(got_sharp, sharp, rel_tol=0.02):
+        return verdict(False, "", "compute image_quality.sharpness(outputs, targets) for the same outputs "
+                       "and test targets (one number for the whole set).")
+    sharper = sharp - float(baseline["sharpness"]) > SHARPNESS_NOISE
+    if not isinstance(my_sharper, (bool, np.bool_)) or bool(my_sharper) != sharper:
+        return verdict(False, "", "answer my_sharper with True or False from your own numbers: is your "
+                       "sharpness more than 0.02 above the λ = 100 row's (baseline['sharpness'])? "
+                       "Differences of 0.02 or less are within the seed noise.")
+    d_psnr, d_sharp = psnr - float(baseline["psnr"]), sharp - float(baseline["sharpness"])
+    reading = ("sharper than λ = 100 by more than the seed noise" if sharper else
+               "no sharper than λ = 100 beyond the seed noise")
     return verdict(
         True,
-        f"λ = {weight:g} gives {expected:.2f} dB{change}. A smaller λ lets the adversarial term push towards "
-        "sharp, 'real-looking' texture at the cost of PSNR; a larger one pulls towards the L1 average (blur).",
+        f"λ = {weight:g}: PSNR {psnr:.2f} dB ({d_psnr:+.2f} dB against λ = 100), sharpness {sharp:.2f} "
+        f"({d_sharp:+.2f}): {reading}. On tissue → T1 the GM/WM maps fix the T1 contrast almost "
+        "completely, so the L1 term alone already comes close to the targets' sharpness; the README's "
+        "3-seed benchmark found λ = 10 no sharper (0.89 vs 0.89) and 0.31 dB lower in PSNR.",
         "",
     )
 

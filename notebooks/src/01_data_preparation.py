@@ -147,9 +147,14 @@ plt.show()
 #
 # `pydicom` ships small real scans for its tests. A DICOM file is pixels plus a
 # header, and the header can identify a person. These test files carry a made-up
-# name, which shows where real names would sit. The kit's folder loader reads only
-# the pixel and display tags, so names, IDs, dates and institutions are never even
-# read.
+# name, which shows where real names would sit. The kit's folder loader reads the
+# pixels and the display tags (modality, photometric interpretation, rescale,
+# window), and a few identifying fields as well, into memory only: the
+# PatientID and the study and series UIDs, to keep each patient's images in one
+# split, and the patient's names, IDs, birth date and accession number, to
+# refuse a class folder named after a patient. It stores none of them: after
+# loading, only the pixels, the class names and opaque ids are kept. Every other
+# header field (study dates, institutions, physicians, …) is not read at all.
 
 # %%
 ct = pydicom.dcmread(get_testdata_file(CT_FILE))
@@ -499,7 +504,7 @@ exercises.check_downsample(my_downsample)
 # %%
 my_tfds = data.to_tf_dataset(splits["val"], batch_size=BATCH_SIZE, seed=SEED)  # change me
 
-exercises.check_pipeline(my_tfds, splits["val"], batch_size=32)
+exercises.check_pipeline(my_tfds, splits, batch_size=32)
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -447,8 +447,13 @@ plt.show()
 # count because it does not repeat every few pixels. Neither is clean. The two
 # are one argument apart: `upsampling="transpose"` or `"nearest"`, in
 # `models.build_generator` and in `training.train`. The kit's default is
-# `"nearest"`: with the rest of the recipe it gave a lower FD in the kit's
-# measured ablation (`benchmarks/ablation.py`, table in `RESULTS.md`).
+# `"nearest"`, chosen on the old recipe: there, switching to nearest upsampling
+# gave the largest single FD drop of the measured ablation (1.14 → 0.40,
+# `benchmarks/ablation.py`, table in `RESULTS.md`). Inside today's recipe the
+# single-seed undo run went the other way — transposed convolutions FD 0.36 against
+# 0.79 for nearest, within the seed noise (FD 0.79–2.15 between seeds), with a
+# larger collapse gap (0.087 against 0.060). So the choice rests on the missing
+# grid and the smaller collapse gap, not on FD.
 
 # %% [markdown]
 # ## 5 · Conditioning on a class

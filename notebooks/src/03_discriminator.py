@@ -678,16 +678,17 @@ print(f"smallest correlation between two of the four maps: {np.corrcoef(smoothed
 print(f"mean push, central half / outer 4-pixel frame: {smoothed[:, centre].mean() / smoothed[:, frame].mean():.1f}")
 
 # %% [markdown]
-# What the maps show is blunter than anatomy. The four images get practically
-# the same request (the maps correlate almost perfectly), and the request is
-# "be brighter" at more than nine pixels in ten, several times more strongly in
-# the central half of the image than near the border, where the push fades and
-# along the top and right edges turns slightly negative. There is no outline of
-# a brain in it and no dark ventricles to keep dark: trained against flat grey
-# fakes and noise, D tells them from real slices mostly by how bright the middle
-# of the image is. (The faint horizontal stripes are what is left of the
-# stride-2 pattern after smoothing.) Only when G stops being such an easy target
-# (notebook 04) does D have a reason to use finer details.
+# What the maps show is blunter than anatomy. The common part of the request is
+# "be brighter": about three pixels in four are red, and the push in the
+# central half of the image is several times (2.7×) that in the outer frame.
+# But the four maps are far from identical. Each has its own blue patches,
+# "darker here", in different places, so much so that two of the maps are even
+# slightly anti-correlated (the smallest correlation printed is negative). There is no outline of a brain in them and no dark ventricles to
+# keep dark: trained against flat grey fakes and noise, D tells them from real
+# slices mostly by how bright the middle of the image is; beyond that, its
+# request differs from one fake to the next. (The faint horizontal stripes are
+# what is left of the stride-2 pattern after smoothing.) Only when G stops being
+# such an easy target (notebook 04) does D have a reason to use finer details.
 
 # %% [markdown]
 # D wins easily: these fakes are nothing like brains. That is exactly the

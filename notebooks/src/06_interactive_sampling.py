@@ -383,7 +383,7 @@ plt.show()
 # - Latent directions found by PCA of G's outputs give meaningful knobs; moving along them changes the slice smoothly.
 # - Interpolate latents along the sphere (slerp): a straight line passes through unusually short latents.
 # - Truncation trades diversity for typicality — up to a point: too strong, and a class's "average" slice can look like no real one.
-# - Memorisation is judged *relative to a reference* (real test→train distances), and a flag means "look at the pair", not "copied".
+# - Memorisation is judged *relative to a reference* (how close each real training image is to its nearest *other* training image, leave-one-out), and a flag means "look at the pair", not "copied".
 #
 # ## Exercises
 #

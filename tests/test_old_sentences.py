@@ -1,0 +1,29 @@
+"""Sentences that contradicted the outputs or the measurements (issue 22) must not come back,
+in a notebook source or in its stored .ipynb."""
+
+from __future__ import annotations
+
+import pytest
+
+from medgan_helpers import config
+
+OLD = {
+    "01": ["are never even\n# read", "names, IDs, dates and institutions are never even"],
+    "02": ["with the rest of the recipe it gave a lower FD"],
+    "03": ["the maps correlate almost perfectly", "at more than nine pixels in ten"],
+    "06": ["(real test→train distances)"],
+    "08": ["neither model has much to invent", "Four numbers, each with its direction",
+           "(sharpness up, FD often down)"],
+}
+
+
+@pytest.mark.parametrize("number", sorted(OLD))
+def test_old_wrong_sentences_are_gone(number):
+    folder = config.REPO_ROOT / "notebooks"
+    paths = [*folder.glob(f"src/{number}_*.py"), *folder.glob(f"{number}_*.ipynb")]
+    assert len(paths) == 2, paths
+    for path in paths:
+        text = path.read_text(encoding="utf-8").replace("\\n", "\n")
+        flat = " ".join(text.replace("#", " ").replace('"', " ").split())
+        for sentence in OLD[number]:
+            assert " ".join(sentence.replace("#", " ").split()) not in flat, f"{path.name}: {sentence!r} is back"
