@@ -132,6 +132,10 @@ class PrivacyScan:
 #: Overlap kept between chunks so a match across a chunk boundary is not missed.
 _OVERLAP = 4096
 _CHUNK = 1 << 22
+#: Blobs up to this size (names, reports, cards) are also searched NFKC-normalised and case-folded;
+#: file contents are searched for the needles' NFC, NFD and NFKC forms only (normalising every
+#: chunk of every file would cost more than the search).
+_NORMALISED = 1 << 16
 
 
 class _Searcher:
@@ -143,7 +147,11 @@ class _Searcher:
         self._anchored = [(privacy.needle_anchors(n), p) for n, p in zip(needles, self.patterns)]
 
     def _hit(self, blob: bytes) -> bool:
-        for text in (blob, blob.replace(b"\0", b"")):  # and UTF-16 text (NULs between letters)
+        texts = [blob, blob.replace(b"\0", b"")]  # and UTF-16 text (NULs between letters)
+        if len(blob) <= _NORMALISED and not blob.isascii():  # names, reports: full-width, ligatures
+            texts.append(privacy.normalise(blob.decode("utf-8", "surrogateescape")).encode(
+                "utf-8", "surrogateescape"))
+        for text in texts:
             low = text.lower()
             if any(any(a in low for a in anchors) and p.search(text) for anchors, p in self._anchored):
                 return True
@@ -154,6 +162,11 @@ class _Searcher:
         raw = label.encode("utf-8", "surrogateescape")
         for pattern in self.patterns:
             raw = pattern.sub("«…»".encode(), raw)
+        folded = privacy.normalise(raw.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        if any(pattern.search(folded) for pattern in self.patterns):  # a full-width or ligature form
+            for pattern in self.patterns:
+                folded = pattern.sub("«…»".encode(), folded)
+            raw = folded
         return privacy.printable(raw)
 
     def _found(self, label: str) -> None:
