@@ -32,6 +32,15 @@ def patient_of(path: str) -> str:
     return path.rsplit("/", 1)[0]
 
 
+def assert_each_patient_in_one_split(sets, patients: int) -> None:
+    """Every class/patient folder in exactly one split, and one group per patient folder."""
+    by_patient = splits_of(sets, patient_of)
+    assert len(by_patient) == patients
+    assert all(len(splits) == 1 for splits in by_patient.values()), by_patient
+    card = sets["train"].card()
+    assert sum(card.groups.values()) == patients and f"{patients} × sub-folder" in card.group_rule
+
+
 def every_message(sets) -> str:
     """Every text the loaded splits show or keep: reports, cards, their dict forms."""
     parts = []
@@ -47,12 +56,7 @@ def test_no_patient_id_and_a_fresh_study_uid_per_file_keeps_each_patient_folder_
             for k in range(4):  # an anonymiser that drops PatientID and re-mints UIDs per file
                 write_mr(root / cls / f"p{p}" / f"{k}.dcm", name=None, patient_id=None, study=generate_uid(),
                          series=generate_uid(), seed=1000 * c + 10 * p + k)
-    sets = load_all(root)
-    by_patient = splits_of(sets, patient_of)
-    assert len(by_patient) == 12
-    assert all(len(splits) == 1 for splits in by_patient.values()), by_patient
-    card = sets["train"].card()
-    assert sum(card.groups.values()) == 12 and "12 × sub-folder" in card.group_rule
+    assert_each_patient_in_one_split(load_all(root), 12)
 
 
 def test_patient_folder_of_dicoms_with_patient_id_and_pngs_is_one_patient(tmp_path, cache):
@@ -64,12 +68,7 @@ def test_patient_folder_of_dicoms_with_patient_id_and_pngs_is_one_patient(tmp_pa
                 write_mr(folder / f"mr{k}.dcm", name=f"Pat^{c}x{p}", patient_id=f"ID{c}{p:03d}",
                          study=generate_uid(), seed=2000 * c + 10 * p + k)
                 blob_png(folder / f"photo{k}.png", seed=5000 + 2000 * c + 10 * p + k)
-    sets = load_all(root)
-    by_patient = splits_of(sets, patient_of)
-    assert len(by_patient) == 16
-    assert all(len(splits) == 1 for splits in by_patient.values()), by_patient
-    card = sets["train"].card()
-    assert sum(card.groups.values()) == 16 and "16 × sub-folder" in card.group_rule
+    assert_each_patient_in_one_split(load_all(root), 16)
 
 
 @pytest.mark.parametrize("placeholder", ["ANONYMOUS", "SITE-7-EXPORT"])
@@ -83,8 +82,7 @@ def test_one_patient_id_in_every_file_is_a_placeholder_and_the_folders_decide(tm
                          study=generate_uid(), seed=3000 * c + 10 * p + k)
     sets = load_all(root)
     assert all(len(ds) > 0 for ds in sets.values())
-    by_patient = splits_of(sets, patient_of)
-    assert len(by_patient) == 12 and all(len(s) == 1 for s in by_patient.values()), by_patient
+    assert_each_patient_in_one_split(sets, 12)
     assert sets["train"].card().groups == {"train": 8, "val": 2, "test": 2}
     shown = every_message(sets)
     assert "DICOM PatientID" in shown and "placeholder" in shown
