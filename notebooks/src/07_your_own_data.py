@@ -28,6 +28,7 @@
 
 # %%
 import collections
+import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -84,11 +85,15 @@ print("  per file type:", dict(by_type))
 #
 # A DICOM file carries, next to its pixels, a header that often names the
 # patient, their ID and birth date, the study dates, the hospital and the
-# physicians. **The kit reads a header only as far as it needs to decode the
-# pixels** (rescale slope/intercept, photometric interpretation, window). It never
-# keeps an identifying field in the loaded dataset, and never writes one to the
-# cache, the dataset card, the load report or any artifact; the test suite
-# checks this with a DICOM file that carries a patient name.
+# physicians. **The kit reads three things from a header:** the tags it needs to
+# decode the pixels (rescale slope/intercept, photometric interpretation,
+# window); the PatientID and the study and series UIDs, to keep each patient's
+# images in one split; and the patient's names, IDs and birth date, to refuse a
+# class folder named after a patient. The last two are held in memory during
+# loading and dropped when it ends. Dates, institutions and physicians are not
+# read. It never keeps an identifying field in the loaded dataset, and never
+# writes one to the cache, the dataset card, the load report or any artifact;
+# the test suite checks this with DICOM files that carry a patient name.
 #
 # What the kit can *not* do for you: find names burned into the pixels (some
 # ultrasound and scanned films have them), or judge whether a rare anatomy is
@@ -114,9 +119,11 @@ print(f"identifying fields present in {min(len(dicoms), 50)} DICOM files:", dict
 # slices were shared out one by one, every patient would sit in train, val *and*
 # test, and a "test" image would be a neighbouring slice of a training image: the
 # test-vs-train and memorisation numbers would look better than they are. So the
-# loader splits by **group**: the DICOM PatientID (else the study or series UID),
-# for other files the sub-folder below the class folder, else the file. A group
-# is never in two splits. The IDs are used in memory only and never stored.
+# loader splits by **group**. Files that share any key are one group: the DICOM
+# PatientID, the study or series UID, or the patient sub-folder (the first level
+# below the class folder). A file that shares no key with another file is a group
+# of its own. A group is never in two splits. The IDs are used in memory only
+# and never stored.
 #
 # The loaded set is named by an opaque id (`folder-…`), and each file by its
 # class plus an opaque id (`file-…`): that is all the report, the card, the run
@@ -135,6 +142,47 @@ print("groups per split:", card.groups)
 print(card.group_rule)
 for s, ds in splits.items():
     print(f"  {s:>5}: {len(ds):4d} images from {card.groups[s]:3d} groups")
+
+# %% [markdown]
+# ### Grouping on anonymised data
+#
+# Anonymisers often write the same value into every file, for example
+# `PatientID="ANONYMOUS"`. They may also give each file a new study UID.
+# Suppose the loader trusted the PatientID: every patient would become one group.
+# That single group goes wholly to train, and val and test are empty. Suppose it
+# trusted the study UID: every file would be its own group, and each patient
+# would sit in all three splits. The loader does neither. An ID such as
+# `ANONYMOUS`, or any ID shared by 3 or more patient sub-folders, is a
+# placeholder. The load report says so, with the number of folders but never
+# the value, and the patient sub-folders decide.
+#
+# The cell below copies the demo's six DICOM patients into a temporary folder,
+# one sub-folder per patient. On the way it anonymises them as such a tool
+# would: `ANONYMOUS` everywhere and a new study UID per file. Then it loads the
+# copy and counts each patient's images per split. Each patient should appear in
+# exactly one split.
+
+# %%
+with tempfile.TemporaryDirectory(prefix="anonymised-") as tmp:
+    anonymised = Path(tmp) / "scans"
+    sources = sorted((demo.make_demo_folder() / "sagittal_dicom").glob("*/*.dcm"))
+    patient_folders = sorted({source.parent.name for source in sources})
+    for source in sources:
+        header = pydicom.dcmread(source)
+        header.PatientID = header.PatientName = "ANONYMOUS"
+        header.StudyInstanceUID = pydicom.uid.generate_uid()  # a new UID per file
+        target = anonymised / "mr" / f"patient_{patient_folders.index(source.parent.name) + 1}"
+        target.mkdir(parents=True, exist_ok=True)
+        header.save_as(target / source.name)
+    anon = {s: data.load_dataset(f"folder:{anonymised}", image_size=32, split=s) for s in data.SPLITS}
+    per_patient = collections.defaultdict(collections.Counter)
+    for s, ds in anon.items():
+        for item in ds.metadata["item"]:
+            per_patient[ds.report.local_path(item).split("/")[1]][s] += 1
+for patient, per_split in sorted(per_patient.items()):
+    print(f"{patient}: {dict(per_split)}")
+print("groups per split:", anon["train"].card().groups)
+print(*(note for note in anon["train"].report.notes if "placeholder" in note), sep="\n")
 
 # %% [markdown]
 # Broken files are not errors: each is listed with its reason (the folder is
