@@ -293,8 +293,11 @@ def privacy_scan(
     bytes, UTF-8 or not), link targets, every byte of every regular file, and the
     content of zip (``.npz``, ``.keras``) and gzip files. A string matches however
     it was written: ``Doe^Jane`` also finds ``DOE JANE``, ``doe_jane``, ``Doe, Jane``,
-    ``Jane Doe``, ``doejane``, URL/JSON-escaped and UTF-16 forms; an ID matches
-    alone. Files that cannot be read make the scan not ``clean``.
+    ``Jane Doe``, ``doejane``, URL/JSON-escaped and UTF-16 forms, in NFC, NFD and
+    NFKC; an ID matches alone, and so do its digit runs of 4+ digits
+    (``MRN-001234`` finds ``case_1234``). Names and the datasets' texts are also
+    searched NFKC-normalised and case-folded (full-width letters, ligatures).
+    Files that cannot be read make the scan not ``clean``.
 
     Args:
         needles: strings that would identify a patient (names, IDs, birth dates),
