@@ -3,6 +3,7 @@
 
     python3 kit.py run     # set up .venv, then run notebooks 01-09 on brain-mri into artifacts/
     python3 kit.py test    # set up .venv, then lint and run every test (quick mode)
+    python3 kit.py test --fast   # the daily tier: lint and the unit tests only (a few minutes)
 
 Both create a local virtual environment in ``.venv`` on first use and reuse it
 afterwards (it is reinstalled only when ``pyproject.toml`` changes). Neither needs
@@ -28,6 +29,8 @@ VENV = ROOT / ".venv"
 EXTRAS = "notebooks,test,browser"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
+#: What ``kit.py test --fast`` leaves out: real training runs (marked slow) and the browser.
+FAST_MARKERS = "not slow and not browser"
 
 
 def say(message: str) -> None:
@@ -77,10 +80,16 @@ def cmd_test(args: list[str]) -> int:
     if run([BIN / "ruff", "check", "."], env=env) != 0:
         say("lint failed (ruff check .)")
         return 1
-    pytest = [
-        PY, "-m", "pytest", "tests", "notebooks", "--nbval-lax",
-        "--nbval-cell-timeout=1200", "--timeout=1800", "-p", "no:cacheprovider", *args,
-    ]
+    if "--fast" in args:
+        # The daily tier: unit tests only (no notebooks, no real training, no browser).
+        args = [a for a in args if a != "--fast"]
+        pytest = [PY, "-m", "pytest", "tests", "-m", FAST_MARKERS, "--timeout=600",
+                  "-p", "no:cacheprovider", *args]
+    else:
+        pytest = [
+            PY, "-m", "pytest", "tests", "notebooks", "--nbval-lax",
+            "--nbval-cell-timeout=1200", "--timeout=1800", "-p", "no:cacheprovider", *args,
+        ]
     code = run(pytest, env=env)
     if code == 5:
         say("pytest collected no tests: that is a failure, not a pass")
