@@ -105,12 +105,13 @@ class PrivacyScan:
     found: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     not_regular: list[str] = field(default_factory=list)
+    not_searched: list[str] = field(default_factory=list)
     bytes_searched: int = 0
 
     @property
     def clean(self) -> bool:
-        """True when nothing was found and every file could be read."""
-        return not self.found and not self.unreadable
+        """True when nothing was found and every file and archive's content could be searched."""
+        return not self.found and not self.unreadable and not self.not_searched
 
     def __str__(self) -> str:
         head = (
@@ -121,6 +122,7 @@ class PrivacyScan:
         lines = [head + ("no trace found." if not self.found else f"FOUND in {len(self.found)} place(s):")]
         lines += [f"  found in {place}" for place in self.found]
         lines += [f"  could NOT be read, so not searched: {place}" for place in self.unreadable]
+        lines += [f"  archive content NOT searched: {place}" for place in self.not_searched]
         if self.not_regular:
             lines.append(f"  ({len(self.not_regular)} FIFOs, sockets or devices skipped: they hold no bytes)")
         return "\n".join(lines)
@@ -180,29 +182,42 @@ class _Searcher:
             self._found(label)
 
     def stream(self, label: str, fh, depth: int = 0) -> None:
-        """Search a file-like object chunk by chunk; zip and gzip content is searched too."""
+        """Search a file-like object chunk by chunk; zip, gzip, bz2 and xz content is searched too."""
         self.scan.searched.append(label)
         tail, head, hit = b"", b"", False
         while chunk := fh.read(_CHUNK):
-            head = head or chunk[:4]
+            head = head or chunk[:8]
             self.scan.bytes_searched += len(chunk)
             window = tail + chunk
             hit = hit or self._hit(window)
             tail = window[-_OVERLAP:]
         if hit:
             self._found(label)
-        if depth < 2 and head[:2] in (b"PK", b"\x1f\x8b"):
+        kind = _archive_kind(head)
+        if kind is None:
+            return
+        if kind not in _OPENED:
+            self.scan.not_searched.append(f"{self._masked(label)} ({kind}: this scan cannot open it)")
+        elif depth >= _ARCHIVE_DEPTH:
+            self.scan.not_searched.append(
+                f"{self._masked(label)} ({kind} nested more than {_ARCHIVE_DEPTH} archives deep)")
+        else:
             fh.seek(0)
-            self._archive(label, fh, head, depth)
+            self._archive(label, fh, kind, depth)
 
-    def _archive(self, label: str, fh, head: bytes, depth: int) -> None:
+    def _archive(self, label: str, fh, kind: str, depth: int) -> None:
+        import bz2
         import gzip
+        import lzma
         import zipfile
 
+        streams = {"gzip": lambda: gzip.GzipFile(fileobj=fh, mode="rb"),
+                   "bz2": lambda: bz2.BZ2File(fh, mode="rb"),
+                   "xz": lambda: lzma.LZMAFile(fh, mode="rb")}
         try:
-            if head[:2] == b"\x1f\x8b":
-                with gzip.GzipFile(fileobj=fh, mode="rb") as inner:
-                    self.stream(f"{label} (gzip content)", inner, depth + 1)
+            if kind in streams:
+                with streams[kind]() as inner:
+                    self.stream(f"{label} ({kind} content)", inner, depth + 1)
             elif zipfile.is_zipfile(fh):
                 fh.seek(0)
                 with zipfile.ZipFile(fh) as archive:
@@ -249,6 +264,25 @@ class _Searcher:
                 self.stream(label, fh)
         except OSError as exc:
             self.scan.unreadable.append(f"{self._masked(label)} ({type(exc).__name__})")
+
+
+#: Archives nested deeper than this are listed as "not searched" (a zip bomb stays bounded).
+_ARCHIVE_DEPTH = 3
+#: Formats whose content the scan opens (standard library only); others are "not searched".
+_OPENED = ("zip", "gzip", "bz2", "xz")
+_SIGNATURES = (
+    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"\x1f\x8b", "gzip"), (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "rar"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+
+
+def _archive_kind(head: bytes) -> str | None:
+    """The compressed-archive format that ``head`` (a file's first bytes) starts, if any.
+
+    Tar is not listed: its members are stored uncompressed, so the byte search sees them.
+    """
+    return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
 
 
 class _Seekable(io.RawIOBase):

@@ -383,8 +383,8 @@ def scan_fuzzed(parent: Path, case: Case, blob: bytes) -> Outcome:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     _check_bounds(case, numbers)
-    result = "found" if scan.found else "not searched" if scan.unreadable else "clean"
-    return Outcome(result, [u.split(" (")[-1].rstrip(")") for u in scan.unreadable],
+    result = "found" if scan.found else "not searched" if scan.unreadable + scan.not_searched else "clean"
+    return Outcome(result, [u.split(" (")[-1].rstrip(")") for u in scan.unreadable + scan.not_searched],
                    numbers["seconds"], numbers["peak_bytes"])
 
 
