@@ -94,11 +94,26 @@ def _walk(root: Path, opts: dict, out: ScanResult) -> tuple[list[tuple[FileEntry
     Special, unreadable and non-image files are skipped (into ``out``) and never opened.
     """
     found = []  # (path, relative parts, kind or None, problem or None)
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    real_root = os.path.realpath(root)
+    seen_dirs = {real_root}
+    # Links are followed, each real folder once (no loops), and only inside the data folder.
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        kept = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            path = Path(dirpath) / name
+            problem = _link_problem(path, real_root, seen_dirs, folder=True)
+            if problem:
+                found.append((path, path.relative_to(root).parts, None, problem))
+            else:
+                kept.append(name)
+        dirnames[:] = kept
         for name in sorted(f for f in filenames if not f.startswith(".")):
             path = Path(dirpath) / name
             parts = path.relative_to(root).parts
+            link_problem = _link_problem(path, real_root, seen_dirs, folder=False)
+            if link_problem:
+                found.append((path, parts, None, link_problem))
+                continue
             try:
                 kind_of_file = special_kind(os.stat(path).st_mode)
             except OSError as exc:
@@ -136,6 +151,24 @@ def _walk(root: Path, opts: dict, out: ScanResult) -> tuple[list[tuple[FileEntry
             keys.insert(0, (groups.SUB_FOLDER, privacy.group_token(groups.SUB_FOLDER, sub)))
         entries.append((FileEntry(path, item, label, tuple(keys)), kind))
     return entries, local, what
+
+
+def _link_problem(path: Path, real_root: str, seen_dirs: set[str], folder: bool) -> str | None:
+    """Why a linked (or already read) file or folder is skipped, or None to read it.
+
+    A link whose target lies outside the data folder is never read: the user named
+    one folder, and data beside it may belong to someone else. A folder reached
+    twice (a link loop, or a second link to the same folder) is read once.
+    """
+    real = os.path.realpath(path)
+    if os.path.islink(path) and os.path.commonpath([real_root, real]) != real_root:
+        what = "folder" if folder else "file"
+        return f"a {what} link whose target is outside the data folder: not read (copy the data in instead)"
+    if folder:
+        if real in seen_dirs:
+            return "a folder link to a folder that is already read (or a link loop): read once only"
+        seen_dirs.add(real)
+    return None
 
 
 def _fingerprint(root: Path) -> str:
