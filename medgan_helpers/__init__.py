@@ -12,8 +12,10 @@ one module (or small subpackage) per stage:
 - ``gan``         losses, the ``GAN`` model with its ``train_step`` (EMA, ADA, penalties)
 - ``callbacks``   sample grids, the NaN guard, the training-health monitor
 - ``training``    ``train()``: ImageSet -> GAN.fit -> run folder, in one call
-- ``runs``        the run folder: config.json, weights, locks, loading
-- ``evaluation/`` fidelity, diversity, memorisation and utility metrics (and image quality
+- ``runs``        the run folder: config.json, weights, loading, scan
+- ``runlock``     the run lock (atomic create, heartbeat, stale rules)
+- ``evaluation/`` fidelity, diversity, memorisation, utility and realism (a two-sample
+                  classifier, spectrum, intensity) metrics (and image quality
                   of paired outputs: PSNR, SSIM, sharpness, invented detail)
 - ``sampling``    the sampler protocol, latents, interpolation, latent directions
 - ``pictures``    image grids, strips and PNG files
@@ -51,6 +53,7 @@ _SUBMODULES = (
     "callbacks",
     "training",
     "runs",
+    "runlock",
     "accel",
     "evaluation",
     "pix2pix_models",
