@@ -107,7 +107,9 @@ def test_normalise_and_digit_runs():
     assert privacy.normalise(unicodedata.normalize("NFD", "MÜLLER")) == "müller"
     assert privacy.normalise("Straße") == privacy.normalise("STRASSE")
     assert privacy.digit_runs("MRN-001234") == ["1234"] and privacy.digit_runs("P-12") == []
-    assert privacy.digit_runs("ID 0000") == ["0000"]
+    assert privacy.digit_runs("ID 0000") == []
+    # too few significant digits to stand alone: it would match every file counter
+    assert privacy.digit_runs("DEMO-0001") == [] and privacy.digit_runs("DEMO-10001") == ["10001"]
     assert privacy.is_placeholder("ANONYMOUS") and privacy.is_placeholder("n/a") and privacy.is_placeholder("000")
     assert not privacy.is_placeholder("7") and not privacy.is_placeholder("MRN-001234")
 

@@ -152,16 +152,19 @@ def tokens(value: str) -> list[str]:
 
 
 def digit_runs(value: str) -> list[str]:
-    """The runs of 4+ digits of ``value``, leading zeros dropped (kept if fewer than 4 remain).
+    """The runs of digits of ``value`` with 4+ significant digits, leading zeros dropped.
 
     ``'MRN-001234'`` -> ``['1234']``; ``'P12'`` -> ``[]``. Two IDs that share such a run
     name the same record as far as the kit can tell (prefixes are often dropped).
+    A run with fewer significant digits (``'DEMO-0001'`` -> ``[]``) is not matched on
+    its own: alone it would match every file counter (``sample_0001.png``); the whole
+    ID is still matched.
     """
     runs = []
     for run in re.findall(r"\d+", normalise(value), flags=re.ASCII):
-        if len(run) >= MIN_DIGIT_RUN:
-            core = run.lstrip("0")
-            runs.append(core if len(core) >= MIN_DIGIT_RUN else run)
+        core = run.lstrip("0")
+        if len(core) >= MIN_DIGIT_RUN:
+            runs.append(core)
     return runs
 
 
