@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -71,35 +71,43 @@ def from_png(png: bytes) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
 def write_atomic(path: str | Path, payload: bytes) -> Path:
     """Write ``payload`` to ``path`` via a temporary file in the same folder and ``os.replace``.
 
     A crash or a full disk mid-write leaves the old file (or none), never a
-    truncated one; the temporary file is removed on error.
+    truncated one; the temporary file is removed on error. The file gets the
+    permissions ``open()`` would give it (0o666 less the process umask).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, tmp = _create_temporary(path)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(handle, "wb") as out:
             out.write(payload)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new, exclusively created temporary file beside ``path``: (open descriptor, its path).
+
+    Created with mode 0o666 so the OS applies the umask, as for any file a user
+    writes (``tempfile.mkstemp`` would make it 0600, unreadable to the group a
+    run or an export is shared with). Reading the umask instead would mean
+    setting it, a process-wide change that races with other threads.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
 
 
 def save_png(picture: np.ndarray, path: str | Path, scale: int = 1) -> Path:
