@@ -304,3 +304,10 @@ def test_inception_features_need_local_weights_and_never_download(tmp_path, monk
         evaluation.feature_extractor(train, kind="inception")
     with pytest.raises(ValueError, match="'classifier' or 'inception'"):
         evaluation.feature_extractor(train, kind="resnet")
+
+
+def test_percentiles_read_as_english_ordinals():
+    from medgan_helpers.evaluation.report import ordinal
+
+    assert [ordinal(x) for x in (1, 2, 3, 4, 11, 12, 13, 21, 101, 2.5)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "101st", "2.5th"]
