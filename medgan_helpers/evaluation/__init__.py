@@ -2,7 +2,8 @@
 
 See ``evaluation.evaluate`` (the module) for what is measured and how. The public names:
 
-- :func:`evaluate` (arrays or ``ImageSet``s → :class:`EvaluationReport`) and :func:`settings`
+- :func:`evaluate` (arrays or ``ImageSet``s → :class:`EvaluationReport`), its options
+  :class:`EvalOptions` (``EvalOptions.quick()``) and :func:`settings` (their sizes as a dict)
 - :func:`evaluate_run`, :func:`output_dir_for` (run folders; ``python -m medgan_helpers.evaluation``)
 - :func:`feature_extractor`, :class:`FeatureExtractor`, :func:`build_classifier`, :func:`fit_classifier`
 - the groups :func:`fidelity`, :func:`diversity`, :func:`memorisation`, :func:`utility_scores`
@@ -42,6 +43,7 @@ from medgan_helpers.evaluation.metrics import (
     prdc,
 )
 from medgan_helpers.evaluation.on_runs import evaluate_run, main, output_dir_for
+from medgan_helpers.evaluation.options import EvalOptions, settings
 from medgan_helpers.evaluation.realism import (
     body_mask,
     classifier_two_sample_test,
@@ -60,20 +62,16 @@ from medgan_helpers.evaluation.scores import (
     utility_scores,
 )
 from medgan_helpers.evaluation.suite import (
-    FULL_SETTINGS,
-    QUICK_SETTINGS,
     SMALL_SAMPLE,
     evaluate,
     feature_extractor,
     reading_notes,
-    settings,
 )
 
 __all__ = [
-    "FULL_SETTINGS",
     "MIN_SAMPLES",
-    "QUICK_SETTINGS",
     "SMALL_SAMPLE",
+    "EvalOptions",
     "EvaluationReport",
     "FeatureExtractor",
     "accuracy",

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from medgan_helpers import config, runs, sampling
+from medgan_helpers.evaluation.options import EvalOptions, resolve
 from medgan_helpers.evaluation.report import EvaluationReport
 from medgan_helpers.evaluation.scores import balanced_labels
-from medgan_helpers.evaluation.suite import FULL_SETTINGS, evaluate, settings
+from medgan_helpers.evaluation.suite import evaluate
 
 
 def _is_inside(path: Path, folder: Path) -> bool:
@@ -60,14 +61,13 @@ def output_dir_for(run_dir_or_sampler: Any, dataset: str | None = None) -> Path:
 def evaluate_run(
     run_dir_or_sampler: Any,
     dataset: str | None = None,
-    n_samples: int = FULL_SETTINGS["n_samples"],
+    options: EvalOptions | None = None,
     *,
     image_size: int | None = None,
     real_train: Any = None,
     real_test: Any = None,
     out_dir: str | Path | None = None,
-    seed: int = 0,
-    **evaluate_kwargs: Any,
+    **overrides: Any,
 ) -> EvaluationReport:
     """Load a run (or take a sampler), generate, evaluate and write the report files.
 
@@ -75,13 +75,14 @@ def evaluate_run(
     the shipped pretrained folder, or any object with the ``sampling.Sampler``
     protocol. Writes ``evaluation.json`` and ``evaluation.png`` (see
     :func:`output_dir_for`); their paths are in ``report.results["files"]``.
-    ``evaluate_kwargs`` go to :func:`evaluate` (e.g. ``**evaluation.settings(quick=True)``,
-    from which ``n_samples`` is taken too). ``real_train`` / ``real_test``: the real
-    splits, when they cannot be loaded by name (your own folder in a new session).
+    ``options`` (an :class:`EvalOptions`; ``n_samples`` images are generated with
+    ``seed``) and single option fields as keywords (``n_samples=200``) are used as
+    in :func:`evaluate`. ``real_train`` / ``real_test``: the real splits, when they
+    cannot be loaded by name (your own folder in a new session).
     """
     from medgan_helpers import data
 
-    n_samples = evaluate_kwargs.pop("n_samples", n_samples)
+    opt = resolve(options, overrides, "evaluate_run()")
     run_dir = _run_path(run_dir_or_sampler)
     cfg: dict = {}
     if isinstance(run_dir_or_sampler, (str, Path, runs.RunFolder)):
@@ -105,13 +106,13 @@ def evaluate_run(
     if real_test is None:
         real_test = data.load_dataset(dataset, image_size=image_size, split="test")
 
-    labels = balanced_labels(n_samples, sampler.num_classes) if sampler.num_classes else None
-    fake = np.asarray(sampler.generate(n_samples, labels=labels, seed=seed))
-    report = evaluate(real_train, real_test, fake, labels, seed=seed, dataset_name=dataset, **evaluate_kwargs)
+    labels = balanced_labels(opt.n_samples, sampler.num_classes) if sampler.num_classes else None
+    fake = np.asarray(sampler.generate(opt.n_samples, labels=labels, seed=opt.seed))
+    report = evaluate(real_train, real_test, fake, labels, opt, dataset_name=dataset)
 
     # a name, never a path: absolute paths can hold user names and record numbers
     report.results["meta"]["source"] = run_dir.name if run_dir is not None else type(sampler).__name__
-    report.results["meta"]["n_samples"] = n_samples
+    report.results["meta"]["n_samples"] = opt.n_samples
     report.save(Path(out_dir) if out_dir is not None else output_dir_for(run_dir or sampler, dataset))
     return report
 
@@ -141,15 +142,14 @@ def main(argv: list[str] | None = None) -> int:
             if not pretrained.is_dir():
                 parser.error("no run in artifacts/ and no pretrained model: pass RUN_DIR")
             target = pretrained
-    options = settings(quick=args.quick)
-    if args.n_samples:
-        options["n_samples"] = args.n_samples
-    if args.no_utility:
-        options["utility"] = False
+    switches: dict[str, Any] = {"utility": False} if args.no_utility else {}
     if args.no_realism:
-        options["realism"] = False
+        switches["realism"] = False
+    if args.n_samples is not None:
+        switches["n_samples"] = args.n_samples
     try:
-        report = evaluate_run(target, dataset=args.dataset, out_dir=args.out, seed=args.seed, **options)
+        options = EvalOptions.quick(args.quick, seed=args.seed, **switches)
+        report = evaluate_run(target, dataset=args.dataset, options=options, out_dir=args.out)
     except (ValueError, FileNotFoundError, TypeError, runs.DamagedRunError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -31,12 +31,13 @@ dataset (cached per dataset and size, frozen before any GAN is scored). In it:
 Entry points: :func:`evaluate` (arrays or ``ImageSet``s → :class:`EvaluationReport`),
 :func:`evaluate_run` (a saved run or any sampler → report files in the run
 folder) and the command line ``python -m medgan_helpers.evaluation RUN_DIR``.
-Sample sizes and classifier epochs are arguments; :func:`settings` gives the
-full values or, with ``quick=True``, the small ones the tests use.
+Sample sizes, classifier epochs and the groups switched on are one
+:class:`EvalOptions` (``options.py``): full values by default,
+``EvalOptions.quick()`` for the small ones the tests use.
 
 Modules: ``features`` (the frozen feature space), ``metrics`` (the maths),
 ``scores`` (the four groups of numbers), ``realism`` (texture, spectrum, intensity), ``report`` (tables, pictures, JSON),
-``on_runs`` (run folders and the command line); this module, ``suite``, runs them in order.
+``options`` (:class:`EvalOptions`), ``on_runs`` (run folders and the command line); this module, ``suite``, runs them in order.
 No metric replaces a radiologist looking at the images.
 """
 
@@ -51,6 +52,7 @@ from medgan_helpers.evaluation import features, metrics
 from medgan_helpers.evaluation import realism as realism_measures
 from medgan_helpers.evaluation.features import FeatureExtractor
 from medgan_helpers.evaluation.metrics import MIN_SAMPLES
+from medgan_helpers.evaluation.options import EvalOptions, resolve
 from medgan_helpers.evaluation.report import EvaluationReport
 from medgan_helpers.evaluation.scores import (
     _check_labels,
@@ -63,18 +65,8 @@ from medgan_helpers.evaluation.scores import (
     utility_scores,
 )
 
-#: Sample sizes and epochs of a full evaluation, and the small ones quick mode uses.
-FULL_SETTINGS = {"kid_subsets": 20, "diversity_pairs": 500, "utility_epochs": 10, "feature_epochs": 12,
-                 "n_samples": 1000, "realism_epochs": 5, "realism_images": 1000}
-QUICK_SETTINGS = {"kid_subsets": 10, "diversity_pairs": 100, "utility_epochs": 3, "feature_epochs": 3,
-                  "n_samples": 200, "realism_epochs": 4, "realism_images": 200}
 #: Below this many images in a split, the report warns that the numbers are noisy.
 SMALL_SAMPLE = 200
-
-
-def settings(quick: bool = False) -> dict[str, int]:
-    """Sample sizes and epochs for ``evaluate`` / ``evaluate_run``: full, or small when ``quick``."""
-    return dict(QUICK_SETTINGS if quick else FULL_SETTINGS)
 
 
 # ============================================================================ feature space
@@ -82,7 +74,7 @@ def feature_extractor(
     real_train: Any,
     kind: str = "classifier",
     dataset_name: str | None = None,
-    epochs: int = FULL_SETTINGS["feature_epochs"],
+    epochs: int = EvalOptions.feature_epochs,
     cache: bool = True,
     seed: int = 0,
     verbose: bool = True,
@@ -111,30 +103,14 @@ def evaluate(
     real_test: Any,
     fake_images: Any,
     fake_labels: Any = None,
+    options: EvalOptions | None = None,
     *,
     train_labels: Any = None,
     test_labels: Any = None,
     class_names: list[str] | None = None,
-    feature_extractor_kind: str = "classifier",
     extractor: FeatureExtractor | None = None,
-    utility: bool | str = "auto",
-    utility_seeds: tuple[int, ...] = (0, 1, 2),
-    utility_epochs: int = FULL_SETTINGS["utility_epochs"],
-    utility_settings: tuple[str, ...] = ("tstr", "trtr", "mixed"),
-    max_real: int | None = None,
-    k: int = 5,
-    references: bool = True,
-    kid_subsets: int = FULL_SETTINGS["kid_subsets"],
-    diversity_pairs: int = FULL_SETTINGS["diversity_pairs"],
-    feature_epochs: int = FULL_SETTINGS["feature_epochs"],
-    realism: bool = True,
-    realism_seeds: tuple[int, ...] = (0, 1, 2),
-    realism_epochs: int = FULL_SETTINGS["realism_epochs"],
-    realism_images: int = FULL_SETTINGS["realism_images"],
-    realism_image_size: int | None = None,
-    seed: int = 0,
     dataset_name: str | None = None,
-    verbose: bool = True,
+    **overrides: Any,
 ) -> EvaluationReport:
     """Score generated images against the real train and test splits.
 
@@ -144,27 +120,20 @@ def evaluate(
         fake_images: generated images, same H×W×C, in [-1, 1].
         fake_labels: class label of each generated image (needed for utility and
             per-class diversity).
-        feature_extractor_kind: ``"classifier"`` (default) or ``"inception"`` (only
-            with local weights); ``extractor`` passes a ready one instead.
-        utility: ``"auto"`` runs TSTR/TRTR when all labels are there, ``True``
-            insists (error when labels are missing), ``False`` skips.
-        max_real: subsample each real split to at most this many images (speed).
-        k: neighbourhood size for precision/recall/density/coverage.
-        references: also score the two real-vs-real reference rows (noise floor and
-            test vs train); they do not depend on the generator, so a loop over
-            many generators can compute them once and pass False afterwards.
-        kid_subsets, diversity_pairs: subsets for KID, random pairs for MS-SSIM.
-        feature_epochs: epochs of the feature classifier when it is trained (then cached).
-        realism: run the realism group (classifier two-sample test, spectrum, intensity);
-            ``realism_seeds`` / ``realism_epochs``: the two-sample CNN's seeds and epochs,
-            ``realism_images``: at most this many images per set, ``realism_image_size``:
-            downsample for it first (None: full size; smaller averages fine noise away).
-        (``settings(quick=True)`` gives small values for all of these.)
+        options: an :class:`EvalOptions` — which groups run, sample sizes, classifier
+            epochs and seeds, ``seed``, ``verbose`` (default: the full values;
+            ``EvalOptions.quick()`` for a quick look).
+        extractor: a ready feature extractor (default: the cached classifier of
+            ``dataset_name``, trained on ``real_train`` when missing).
+        dataset_name: names the cached feature classifier and the report.
+        **overrides: single option fields laid over ``options`` (``kid_subsets=5``);
+            an unknown name raises ``TypeError`` listing the fields.
 
     Returns:
         An :class:`EvaluationReport` (``.table()``, ``.to_json()``, ``.plots()``,
         ``.save_summary_png()``).
     """
+    opt = resolve(options, overrides, "evaluate()")
     t0 = time.time()
     train_x, train_y, train_info = _unpack(real_train, "real_train")
     test_x, test_y, _ = _unpack(real_test, "real_test")
@@ -176,9 +145,9 @@ def evaluate(
             "the generator's image_size (data.load_dataset(..., image_size=G.image_size))."
         )
     # sample-count checks up front, with the number needed
-    metrics.require_samples(len(fake_x), "prdc", "fake_images", needed=max(k + 1, MIN_SAMPLES["frechet_distance"]))
-    metrics.require_samples(len(test_x), "prdc", "real_test", needed=max(k + 1, MIN_SAMPLES["frechet_distance"]))
-    needed_train = 2 * max(k + 1, MIN_SAMPLES["frechet_distance"])
+    metrics.require_samples(len(fake_x), "prdc", "fake_images", needed=max(opt.k + 1, MIN_SAMPLES["frechet_distance"]))
+    metrics.require_samples(len(test_x), "prdc", "real_test", needed=max(opt.k + 1, MIN_SAMPLES["frechet_distance"]))
+    needed_train = 2 * max(opt.k + 1, MIN_SAMPLES["frechet_distance"])
     if len(train_x) < needed_train:
         raise ValueError(
             f"real_train has {len(train_x)} images, but the evaluation needs at least {needed_train} "
@@ -200,21 +169,21 @@ def evaluate(
         fake_labels = _check_labels(fake_labels, len(fake_x), "fake_labels", num_classes)
     extractor_labels = train_y  # multi-hot labels train a multi-label feature classifier
     labels_ok = fake_labels is not None and train_y is not None and test_y is not None and not multilabel
-    if utility is True and not labels_ok:
+    if opt.utility is True and not labels_ok:
         missing = "fake_labels" if fake_labels is None else ("real labels" if not multilabel else "single labels")
         raise ValueError(
             f"utility=True (TSTR/TRTR) needs class labels, but {missing} are missing. Pass fake_labels=... "
             "(generate with a conditional GAN) and labelled real splits, or use utility=False."
         )
 
-    rng = np.random.default_rng(seed)
-    if max_real is not None:
-        if len(train_x) > max_real:
-            keep = np.sort(rng.choice(len(train_x), max_real, replace=False))
+    rng = np.random.default_rng(opt.seed)
+    if opt.max_real is not None:
+        if len(train_x) > opt.max_real:
+            keep = np.sort(rng.choice(len(train_x), opt.max_real, replace=False))
             train_x, train_y = train_x[keep], None if train_y is None else train_y[keep]
             extractor_labels = None if extractor_labels is None else extractor_labels[keep]
-        if len(test_x) > max_real:
-            keep = np.sort(rng.choice(len(test_x), max_real, replace=False))
+        if len(test_x) > opt.max_real:
+            keep = np.sort(rng.choice(len(test_x), opt.max_real, replace=False))
             test_x, test_y = test_x[keep], None if test_y is None else test_y[keep]
 
     timings: dict[str, float] = {}
@@ -225,54 +194,54 @@ def evaluate(
         if clock[1] is not None:
             timings[clock[1]] = round(now - clock[0], 1)
         clock[0], clock[1] = now, step
-        if verbose and msg:
+        if opt.verbose and msg:
             print(msg, flush=True)
 
     # 1. feature space: trained on the real train split, frozen before the fakes are seen
     if extractor is None:
-        if feature_extractor_kind == "inception":
+        if opt.feature_extractor_kind == "inception":
             extractor = features.inception_feature_extractor(train_x.shape[1], train_x.shape[3])
         else:
             name = dataset_name or train_info["name"] or "array"
             extractor = features.classifier_feature_extractor(
-                train_x, extractor_labels, name, epochs=feature_epochs, verbose=verbose
+                train_x, extractor_labels, name, epochs=opt.feature_epochs, verbose=opt.verbose
             )
     say("Extracting features …", "features")
     f_train, f_test, f_fake = extractor(train_x), extractor(test_x), extractor(fake_x)
 
     # 2. fidelity + the two reference rows
     say("Fidelity: FD, KID, precision/recall/density/coverage …", "fidelity")
-    n_kid = kid_subsets
+    n_kid = opt.kid_subsets
     fid: dict[str, Any] = {}
-    fid["fake_vs_train"] = fidelity(f_train, f_fake, k, n_kid, seed=seed)
-    fid["fake_vs_test"] = fidelity(f_test, f_fake, k, n_kid, seed=seed)
-    if references:
+    fid["fake_vs_train"] = fidelity(f_train, f_fake, opt.k, n_kid, seed=opt.seed)
+    fid["fake_vs_test"] = fidelity(f_test, f_fake, opt.k, n_kid, seed=opt.seed)
+    if opt.references:
         perm = rng.permutation(len(f_train))
         half = len(perm) // 2
         fid["floor_train_halves"] = fidelity(
-            f_train[perm[:half]], f_train[perm[half : 2 * half]], k, n_kid, seed=seed
+            f_train[perm[:half]], f_train[perm[half : 2 * half]], opt.k, n_kid, seed=opt.seed
         )
-        fid["test_vs_train"] = fidelity(f_train, f_test, k, n_kid, seed=seed)
+        fid["test_vs_train"] = fidelity(f_train, f_test, opt.k, n_kid, seed=opt.seed)
 
     # 3. diversity
     say("Diversity: MS-SSIM …", "diversity")
-    n_pairs = diversity_pairs
+    n_pairs = opt.diversity_pairs
     div, div_raw = diversity(fake_x, train_x, fake_labels, train_y if not multilabel else None,
-                             class_names, n_pairs=n_pairs, seed=seed)
+                             class_names, n_pairs=n_pairs, seed=opt.seed)
 
     # 4. memorisation
     say("Memorisation: nearest training images …", "memorisation")
-    mem, mem_raw = memorisation(fake_x, train_x, test_x, f_fake, f_train, f_test, seed=seed)
+    mem, mem_raw = memorisation(fake_x, train_x, test_x, f_fake, f_train, f_test, seed=opt.seed)
 
     # 5. utility
     util: dict[str, Any] | None
-    if utility and labels_ok:
-        say(f"Utility: {', '.join(utility_settings)} classifiers over {len(utility_seeds)} seeds …", "utility")
+    if opt.utility and labels_ok:
+        say(f"Utility: {', '.join(opt.utility_settings)} classifiers over {len(opt.utility_seeds)} seeds …", "utility")
         util = utility_scores(fake_x, fake_labels, train_x, train_y, test_x, test_y, num_classes,
-                                    seeds=tuple(utility_seeds), epochs=utility_epochs,
-                                    settings=tuple(utility_settings))
+                                    seeds=opt.utility_seeds, epochs=opt.utility_epochs,
+                                    settings=opt.utility_settings)
     else:
-        reason = ("switched off" if utility is False
+        reason = ("switched off" if opt.utility is False
                   else "multi-label data" if multilabel
                   else "no labels for the generated images (pass fake_labels=...)" if fake_labels is None
                   else "the real splits have no labels")
@@ -281,14 +250,14 @@ def evaluate(
     # 6. realism where the eye looks: a fresh CNN, the spectrum, the intensities
     real_raw: dict[str, Any] = {}
     too_few = len(fake_x) < realism_measures.MIN_TWO_SAMPLE or len(train_x) < 2 * realism_measures.MIN_TWO_SAMPLE
-    if realism and too_few:
+    if opt.realism and too_few:
         real = {"skipped": f"too few images for the two-sample test (it needs {realism_measures.MIN_TWO_SAMPLE} "
                            f"generated and {2 * realism_measures.MIN_TWO_SAMPLE} real train images)"}
-    elif realism:
-        say(f"Realism: two-sample CNN over {len(realism_seeds)} seeds, spectrum, intensity …", "realism")
-        real, real_raw = realism_measures.realism(fake_x, train_x, tuple(realism_seeds), realism_epochs,
-                                                  realism_images, realism_image_size, seed=seed)
-        real_raw.update(_most_fake_beside_real(real, fake_x, fake_labels, train_x, train_y, seed))
+    elif opt.realism:
+        say(f"Realism: two-sample CNN over {len(opt.realism_seeds)} seeds, spectrum, intensity …", "realism")
+        real, real_raw = realism_measures.realism(fake_x, train_x, opt.realism_seeds, opt.realism_epochs,
+                                                  opt.realism_images, opt.realism_image_size, seed=opt.seed)
+        real_raw.update(_most_fake_beside_real(real, fake_x, fake_labels, train_x, train_y, opt.seed))
     else:
         real = {"skipped": "switched off"}
 
@@ -296,7 +265,7 @@ def evaluate(
     # subset of each set (not the first 1,000, which may be one or two classes) is projected
     def scatter_pick(labels: Any, count: int) -> np.ndarray:
         plain = labels is None or np.ndim(labels) != 1
-        return balanced_subset(None if plain else labels, 1000, seed=seed, count=count)
+        return balanced_subset(None if plain else labels, 1000, seed=opt.seed, count=count)
 
     pca_train, pca_test, pca_fake = metrics.pca_2d(
         f_train[scatter_pick(train_y, len(f_train))], f_test[scatter_pick(test_y, len(f_test))],
@@ -313,11 +282,11 @@ def evaluate(
             "conditional": fake_labels is not None,
             "class_names": class_names,
             "feature_extractor": extractor.name,
-            "feature_extractor_info": {k: v for k, v in extractor.info.items() if k != "feature_shift"},
+            "feature_extractor_info": {key: v for key, v in extractor.info.items() if key != "feature_shift"},
             "feature_dim": int(f_train.shape[1]),
             "comparable_with_published_fid": False,
-            "k": k,
-            "seed": seed,
+            "k": opt.k,
+            "seed": opt.seed,
             "seconds": None,
         },
         "fidelity": fid,
