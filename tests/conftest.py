@@ -1,4 +1,8 @@
-"""Shared pytest setup: quiet TensorFlow, a per-session artifacts directory."""
+"""Shared pytest setup: quiet TensorFlow, a per-session artifacts directory, shared fixtures.
+
+Fixtures that more than one test file needs live here (pytest finds them by name);
+plain helper functions and tiny models live in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
@@ -29,3 +33,17 @@ def _settings_unchanged():
     after = {name: os.environ.get(name) for name in _SETTINGS}
     changed = {name: (before[name], after[name]) for name in _SETTINGS if before[name] != after[name]}
     assert not changed, f"this test changed environment variables (before, after): {changed}; use monkeypatch.setenv"
+
+
+@pytest.fixture()
+def artifacts(tmp_path, monkeypatch):
+    """A fresh, empty artifacts folder for this test (runs are written under ``artifacts/runs``)."""
+    monkeypatch.setenv("MEDGAN_ARTIFACTS", str(tmp_path / "artifacts"))
+    return tmp_path / "artifacts"
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    """A fresh, empty cache folder for this test: nothing is read from another test's cache."""
+    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"

@@ -1,6 +1,10 @@
-"""Tiny learnable data and tiny GANs shared by the tests (real training, seconds each)."""
+"""Helpers shared by the tests: tiny learnable data and tiny GANs (real training, seconds each),
+and the exercise solutions printed in the notebook sources."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import numpy as np
 
@@ -8,6 +12,7 @@ from medgan_helpers import data, gan, models
 
 LATENT = 8
 SIZE = 32
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def blobs(n: int = 64, size: int = SIZE, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -40,3 +45,33 @@ def tiny_knobs(**overrides) -> dict:
     """train() knobs for a model that trains in seconds."""
     return {"epochs": 2, "batch_size": 16, "g_base_filters": 4, "d_base_filters": 4, "max_filters": 8,
             "latent_dim": LATENT, **overrides}
+
+
+def solution_blocks(source_name: str) -> list[str]:
+    """The ```python blocks inside the <details> solutions of ``notebooks/src/<source_name>``.
+
+    The exercise tests run them, so a solution printed in a notebook always passes its check.
+    """
+    text = (ROOT / "notebooks" / "src" / source_name).read_text()
+    markdown = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in text.splitlines())
+    blocks = []
+    for details in re.findall(r"<details><summary>Solution</summary>(.*?)</details>", markdown, re.S):
+        blocks += re.findall(r"```python\n(.*?)```", details, re.S)
+    return blocks
+
+
+def assert_checks_reexported(number: str) -> None:
+    """Notebook ``number``'s exercise checks: every ``exercises.check_*`` its source calls is
+    ``exercises.nb<number>.check_*``, and the package re-exports every check of that module."""
+    import importlib
+
+    from medgan_helpers import exercises
+
+    module = importlib.import_module(f"medgan_helpers.exercises.nb{number}")
+    (source,) = (ROOT / "notebooks" / "src").glob(f"{number}_*.py")
+    called = set(re.findall(r"exercises\.(check_\w+)", source.read_text()))
+    defined = {name for name in dir(module) if name.startswith("check_")}
+    assert called, f"{source.name} calls no exercises.check_* function"
+    assert called <= defined, f"{source.name} calls checks that nb{number} lacks: {sorted(called - defined)}"
+    for name in sorted(defined):
+        assert getattr(exercises, name, None) is getattr(module, name), f"exercises.{name} is not nb{number}.{name}"

@@ -1,13 +1,18 @@
-"""The notebook 05 exercise checks accept the solutions and reject typical mistakes."""
+"""Notebook 05's exercise checks accept the solutions and reject typical mistakes."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from medgan_helpers.exercises import nb05
+from tests.helpers import assert_checks_reexported
 
 
-def test_frechet_1d_check():
+def test_nb05_checks_are_reexported():
+    assert_checks_reexported("05")
+
+
+def test_nb05_ex1_frechet_1d():
     assert nb05.check_frechet_1d(lambda m1, s1, m2, s2: (m1 - m2) ** 2 + (s1 - s2) ** 2)
     assert not nb05.check_frechet_1d(lambda m1, s1, m2, s2: (m1 - m2) ** 2)  # forgot the spread
     assert not nb05.check_frechet_1d(lambda m1, s1, m2, s2: (m1 - m2) ** 2 + s1**2 + s2**2 - 2 * s1**2 * s2**2)
@@ -21,22 +26,15 @@ def _auc(y, s):
     return wins / (len(pos) * len(neg))
 
 
-def test_auc_check():
+def test_nb05_ex2_auc():
     assert nb05.check_auc(_auc)
     no_ties = lambda y, s: (s[y == 1][:, None] > s[y == 0][None, :]).mean()  # noqa: E731
     assert not nb05.check_auc(no_ties)
     assert not nb05.check_auc(lambda y, s: 1 / 0)
 
 
-def test_possible_copies_check(capsys):
+def test_nb05_ex3_possible_copies(capsys):
     assert nb05.check_possible_copies(lambda f, t: float(np.mean(f <= np.percentile(t, 1))))
     assert not nb05.check_possible_copies(lambda f, t: int(np.sum(f <= np.percentile(t, 1))))
     assert "fraction" in capsys.readouterr().out
     assert not nb05.check_possible_copies(lambda f, t: float(np.mean(f <= t.min())))
-
-
-def test_percentiles_read_as_english_ordinals():
-    from medgan_helpers.evaluation.report import ordinal
-
-    assert [ordinal(x) for x in (1, 2, 3, 4, 11, 12, 13, 21, 101, 2.5)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "101st", "2.5th"]

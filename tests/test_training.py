@@ -21,12 +21,6 @@ from medgan_helpers import config, data, recipe, runs, sampling, training
 from tests.helpers import blob_set, blobs, tiny_knobs
 
 
-@pytest.fixture()
-def artifacts(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_ARTIFACTS", str(tmp_path / "artifacts"))
-    return tmp_path / "artifacts"
-
-
 @pytest.mark.slow
 def test_train_writes_a_complete_run_and_latest_run_finds_it(artifacts):
     images, _ = blobs(64, size=28)
@@ -232,27 +226,6 @@ def test_two_trainings_at_once_never_share_a_run(tmp_path):
     for name in names:
         assert runs.RunFolder(root / name).config["status"] == "finished"
         assert len(json.loads((root / name / "history.json").read_text())["d_loss"]) == 6
-
-
-# --------------------------------------------------------------------------- notebook 04 exercises
-
-
-def test_nb04_exercise_checks_accept_right_and_reject_wrong_answers(capsys):
-    from keras import ops
-
-    from medgan_helpers.exercises import nb04
-
-    assert nb04.check_hinge_loss(1.5) and not nb04.check_hinge_loss(0.75)
-    assert not nb04.check_hinge_loss("one and a half")
-    assert nb04.check_generator_loss(lambda x: ops.mean(ops.softplus(-x)))
-    assert not nb04.check_generator_loss(lambda x: ops.mean(-ops.softplus(x)))  # saturating form
-    assert "saturating" in capsys.readouterr().out
-    assert not nb04.check_generator_loss(lambda x: 1 / 0)
-    ema = 0.0
-    for _ in range(10):
-        ema = 0.9 * ema + 0.1
-    assert nb04.check_ema_after_steps(ema) and not nb04.check_ema_after_steps(0.9)
-    assert nb04.check_discriminator_updates(150) and not nb04.check_discriminator_updates(75)
 
 
 # --------------------------------------------------------------------------- the shipped model
