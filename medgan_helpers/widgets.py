@@ -1,34 +1,24 @@
-"""The interactive sampler: turn a knob, watch a generated brain slice change.
+"""The interactive sampler's view: ipywidgets around a headless ``explorer.LatentExplorer``.
 
-``Sampler(gan_or_generator, dataset=None)`` builds an ipywidgets UI around any
-model that speaks the kit's sampler protocol (``sampling.Sampler``: a
-``gan.GAN``, a ``sampling.GeneratorModel``) or around a bare Keras generator ``Model``:
+``SamplerWidget(model, dataset=None, **settings)`` shows one explorer
+(``explorer.LatentExplorer(model, dataset, **settings)``: any model with the
+kit's sampler protocol, ``sampling.Sampler``, or a bare Keras generator) as:
 
-- **seed** slider and a **new seed** button (same seed -> same image),
-- **class** dropdown for conditional models (hidden for unconditional ones),
-- **truncation** slider (latent entries with ``|z| > t`` are resampled; at the
-  right end of the slider truncation is *off*, i.e. plain normal latents),
-- a few **latent direction** sliders. The directions are estimated once, when the
-  sampler is built, GANSpace-style: generate images for ``pca_samples`` random
-  latents, take the principal components of the *images* (G's response), and
-  regress the latents onto the component scores; each regression vector,
-  normalised and orthogonalised, is the latent direction that moves the image
-  along one principal mode of variation. Slider units are standard deviations of
-  the latent prior. When that estimate is degenerate (for example an untrained
-  generator whose output barely varies) or ``directions="random"`` is asked for,
-  the sampler falls back to random orthonormal directions; ``sampler.direction_method``
-  and ``sampler.direction_note`` say which one you got,
-- an **interpolation strip** between the current seed and a second seed along
-  the great circle of the latent sphere (spherical interpolation, ``slerp``),
+- a **seed** slider and a **new seed** button (same seed -> same image),
+- a **class** dropdown for conditional models (hidden for unconditional ones),
+- a **truncation** slider (at its right end truncation is *off*: plain normal latents),
+- a few **latent direction** sliders (prior standard deviations along the
+  explorer's directions; ``direction_note`` says how they were found),
+- an **interpolation strip** (slerp) from the current seed to a second seed,
 - a **nearest real training image** panel with its pixel distance, when a
-  dataset is given: what memorisation would look like (a sample that is almost a
-  copy of a training image).
+  dataset is given: what memorisation would look like.
 
-Images are PNG bytes (encoded by Pillow) written into ``ipywidgets.Image``
-widgets, so the view updates in place. The state is testable without a browser:
-set widget values from Python and read ``sampler.current_image`` (float32
-H x W x C in [-1, 1]), ``sampler.render()`` (uint8 H x W x C), ``sampler.strip_images``,
-``sampler.nearest_index`` / ``sampler.nearest_distance``. Stable CSS classes
+The state lives in ``widget.explorer``; the widget only turns control values
+into explorer settings and draws what the explorer makes. Images are PNG bytes
+(Pillow) written into ``ipywidgets.Image`` widgets, so the view updates in
+place. ``render()`` returns the shown sample as uint8 H x W x C;
+``current_image`` (float32 in [-1, 1]), ``strip_images``, ``nearest_index`` /
+``nearest_distance`` hold what is on screen. Stable CSS classes
 (``medgan-sampler``, ``medgan-sample``, ``medgan-seed``, ``medgan-class`` …) are
 hooks for browser tests. Only standard ipywidgets are used (7.7 and 8 both work).
 """
@@ -44,15 +34,8 @@ from typing import Any
 import numpy as np
 
 from medgan_helpers import data
-from medgan_helpers.evaluation.metrics import nearest_neighbours
+from medgan_helpers.explorer import KEEP, LatentExplorer, NearestReal
 from medgan_helpers.pictures import image_strip, to_png
-from medgan_helpers.sampling import as_sampler, latent_directions, slerp
-
-
-def _flatten_reference(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Real images flattened once, with their squared norms (for repeated nearest-image searches)."""
-    flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
-    return flat, (flat.astype(np.float64) ** 2).sum(1)
 
 
 def _small(text: str) -> str:
@@ -60,166 +43,108 @@ def _small(text: str) -> str:
     return f"<div style='font-size: 85%; line-height: 1.35'>{text}</div>"
 
 
-
-class Sampler:
-    """An ipywidgets sampler for a GAN, a GeneratorModel or a bare Keras generator.
+class SamplerWidget:
+    """An ipywidgets sampler: the view of one ``explorer.LatentExplorer``.
 
     Parameters
     ----------
-    gan_or_generator:
-        Anything with the sampler protocol (``latent_dim``, ``num_classes``,
-        ``image_size``, ``channels``, ``sample_latent``, ``generate_from_latent``),
-        or a Keras generator ``Model`` (wrapped by ``sampling.as_sampler``).
+    model:
+        Anything with the sampler protocol (a ``gan.GAN``, a ``sampling.GeneratorModel``),
+        a bare Keras generator ``Model``, or a ready ``explorer.LatentExplorer``.
     dataset:
-        Optional real training images (an ``ImageSet`` or an N x H x W x C array in
-        [-1, 1]) for the "nearest real training image" panel. Must match the
-        model's image size and channels (and class count, for a conditional model).
-    n_directions:
-        Number of latent direction sliders (0 hides them).
-    directions:
-        ``"pca"`` (principal directions of G's response, default) or ``"random"``.
-    pca_samples:
-        Generated images used once to estimate the PCA directions.
-    strip_length:
-        Images in the interpolation strip (endpoints included).
-    seed, max_seed:
-        Initial seed and the seed slider's range (0 … ``max_seed``).
+        Optional real training images for the nearest-real panel (see ``LatentExplorer``).
     display_size:
         On-screen size of the sample in pixels (the browser scales the PNG).
-    num_classes, class_names:
-        Only for a bare Keras generator whose class count cannot be read from its layers.
-    nearest_max:
-        The nearest-real panel searches at most this many training images (a fixed
-        random subset of larger datasets, said in the panel); None searches all.
+    settings:
+        The explorer's keyword arguments (``n_directions``, ``directions``,
+        ``pca_samples``, ``strip_length``, ``seed``, ``max_seed``, ``num_classes``,
+        ``class_names``, ``nearest_max``, ``options``); not allowed with a ready explorer.
     """
 
-    def __init__(
-        self,
-        gan_or_generator: Any,
-        dataset: Any = None,
-        *,
-        n_directions: int = 3,
-        directions: str = "pca",
-        pca_samples: int = 128,
-        strip_length: int = 7,
-        seed: int = 0,
-        max_seed: int = 999,
-        display_size: int = 192,
-        num_classes: int | None = None,
-        class_names: Sequence[str] | None = None,
-        nearest_max: int | None = 20000,
-    ) -> None:
-        self.model = as_sampler(gan_or_generator, num_classes=num_classes, class_names=class_names)
-        self.latent_dim = int(self.model.latent_dim)
-        self.image_size = int(self.model.image_size)
-        self.channels = int(self.model.channels)
-        self.num_classes = int(self.model.num_classes) if self.model.num_classes else None
-        if strip_length < 2:
-            raise ValueError(f"strip_length={strip_length}: the strip needs at least its 2 endpoints.")
-        if not 0 <= seed <= max_seed:
-            raise ValueError(f"seed={seed} is outside the seed slider's range 0…{max_seed}.")
-        self.dataset = dataset
-        self._reference = None
-        self._reference_index: np.ndarray | None = None  # searched subset of a very large dataset
-        self.nearest_max = nearest_max
-        self._dataset_labels = None
-        self._dataset_class_names = None
-        if dataset is not None:
-            self._check_dataset(dataset)
-        self.class_names = self._resolve_class_names(class_names)
-        self.strip_length = int(strip_length)
+    def __init__(self, model: Any, dataset: Any = None, *, display_size: int = 192, **settings: Any) -> None:
+        if isinstance(model, LatentExplorer):
+            if dataset is not None or settings:
+                raise ValueError(
+                    "SamplerWidget: got a ready LatentExplorer and also dataset/settings; give those "
+                    "to the LatentExplorer instead, or pass the model itself."
+                )
+            self.explorer = model
+        else:
+            self.explorer = LatentExplorer(model, dataset, **settings)
         self.display_size = int(display_size)
-        self._rng = np.random.default_rng()
-        self._latent_cache: dict[tuple[int, float | None], np.ndarray] = {}
-        self._suspended = False
+        self._suspended = False  # inside hold(): controls feed the explorer, nothing is drawn yet
+        self._syncing = False  # controls are being moved to match the explorer: do not read them back
         self.last_render_ms = float("nan")
-
-        self.directions, self.direction_method, self.direction_note = latent_directions(
-            self.model, k=n_directions, method=directions, n_samples=pca_samples
-        )
-        self._build_widgets(seed, max_seed)
-        self.current_image: np.ndarray = np.zeros(
-            (self.image_size, self.image_size, self.channels), np.float32
-        )
-        self.strip_images: np.ndarray = np.zeros(
-            (self.strip_length, self.image_size, self.image_size, self.channels), np.float32
-        )
-        self.nearest_index: int | None = None
-        self.nearest_distance: float | None = None
+        self.nearest: NearestReal | None = None
+        self._build_widgets()
         self.render()
         self.render_strip()
 
-    # -- validation ---------------------------------------------------------
+    # -- the explorer's facts, read through --------------------------------
 
-    def _check_dataset(self, dataset: Any) -> None:
-        name = getattr(dataset, "name", "dataset")
-        if hasattr(dataset, "images"):
-            shape = tuple(np.shape(dataset.pixels if hasattr(dataset, "pixels") else dataset.images))
-        else:
-            shape = tuple(np.shape(dataset))
-        if len(shape) != 4 or shape[0] == 0:
-            raise ValueError(
-                f"Sampler: dataset {name!r} has shape {shape}; pass an ImageSet (data.load_dataset) "
-                "or an N x H x W x C array of real images in [-1, 1]."
-            )
-        _, h, w, c = shape
-        if (h, w) != (self.image_size, self.image_size):
-            raise ValueError(
-                f"Sampler: dataset {name!r} holds {h}x{w} px images but the model generates "
-                f"{self.image_size}x{self.image_size} px. Load the dataset at the model's size: "
-                f"data.load_dataset(..., image_size={self.image_size})."
-            )
-        if c != self.channels:
-            raise ValueError(
-                f"Sampler: dataset {name!r} has {c} channel(s) but the model generates "
-                f"{self.channels}. Use a dataset with {self.channels} channel(s) (grey = 1, RGB = 3)."
-            )
-        class_names = getattr(dataset, "class_names", None)
-        labels = getattr(dataset, "labels", None)
-        if self.num_classes is not None and class_names:
-            if len(class_names) != self.num_classes:
-                raise ValueError(
-                    f"Sampler: dataset {name!r} has {len(class_names)} classes "
-                    f"({', '.join(map(str, class_names))}) but the conditional model was trained "
-                    f"with {self.num_classes}. Use the dataset the model was trained on."
-                )
-        if labels is not None and np.ndim(labels) == 1:
-            self._dataset_labels = np.asarray(labels)
-        self._dataset_class_names = list(class_names) if class_names else None
-        n = shape[0]
-        if self.nearest_max is not None and n > self.nearest_max:
-            # keep every render fast (and memory small): search a fixed random subset
-            self._reference_index = np.sort(
-                np.random.default_rng(0).choice(n, int(self.nearest_max), replace=False)
-            )
-            if hasattr(dataset, "batch_images"):
-                subset = dataset.batch_images(self._reference_index)
-            else:
-                subset = np.asarray(dataset.images if hasattr(dataset, "images") else dataset)[
-                    self._reference_index
-                ]
-            self._reference = _flatten_reference(subset)
-        else:
-            self._reference = _flatten_reference(dataset.images if hasattr(dataset, "images") else dataset)
+    @property
+    def class_names(self) -> list[str] | None:
+        """The class names shown in the dropdown (None for an unconditional model)."""
+        return self.explorer.class_names
 
-    def _resolve_class_names(self, class_names: Sequence[str] | None) -> list[str] | None:
-        if self.num_classes is None:
-            return None
-        # names the model was given, else the caller's, else the dataset's ("class i" last)
-        own = getattr(self.model, "_class_names", None) or None
-        names = own or class_names or self._dataset_class_names
-        if names is not None and len(names) == self.num_classes:
-            return [str(n) for n in names]
-        return [f"class {i}" for i in range(self.num_classes)]
+    @property
+    def num_classes(self) -> int | None:
+        """The model's class count (None = unconditional)."""
+        return self.explorer.num_classes
+
+    @property
+    def directions(self) -> np.ndarray:
+        """The latent directions behind the direction sliders (k x latent_dim, orthonormal)."""
+        return self.explorer.directions
+
+    @property
+    def direction_note(self) -> str:
+        """How the directions were found."""
+        return self.explorer.direction_note
+
+    @property
+    def seed(self) -> int:
+        """The current seed."""
+        return self.explorer.seed
+
+    @property
+    def label(self) -> int | None:
+        """The current class index (None for an unconditional model)."""
+        return self.explorer.label
+
+    @property
+    def truncation(self) -> float | None:
+        """The current truncation threshold; None (off) at the slider's right end."""
+        return self.explorer.truncation
+
+    @property
+    def direction_values(self) -> np.ndarray:
+        """The direction slider values (latent standard deviations)."""
+        return self.explorer.direction_values
+
+    def current_latent(self) -> np.ndarray:
+        """The latent vector shown now: the seed's latent plus the direction offsets."""
+        return self.explorer.current_latent()
+
+    @property
+    def nearest_index(self) -> int | None:
+        """The dataset index of the real image in the nearest-real panel (None without a dataset)."""
+        return None if self.nearest is None else self.nearest.index
+
+    @property
+    def nearest_distance(self) -> float | None:
+        """Its L2 pixel distance to the shown sample (None without a dataset)."""
+        return None if self.nearest is None else self.nearest.distance
 
     # -- widgets -------------------------------------------------------------
 
-    def _build_widgets(self, seed: int, max_seed: int) -> None:
+    def _build_widgets(self) -> None:
+        ex = self.explorer
         import ipywidgets as w
 
         wide = {"description_width": "initial"}
         self.seed_slider = w.IntSlider(
-            value=seed, min=0, max=max_seed, step=1, description="seed",
+            value=ex.seed, min=0, max=ex.max_seed, step=1, description="seed",
             continuous_update=True, style=wide, layout=w.Layout(width="320px"),
         )
         self.seed_slider.add_class("medgan-seed")
@@ -227,11 +152,11 @@ class Sampler:
         self.new_seed_button.add_class("medgan-new-seed")
         self.new_seed_button.on_click(lambda _button: self.new_seed())
 
-        options = [(name, i) for i, name in enumerate(self.class_names or ["(unconditional)"])]
+        options = [(name, i) for i, name in enumerate(ex.class_names or ["(unconditional)"])]
         self.class_dropdown = w.Dropdown(
             options=options, value=0, description="class", style=wide,
-            disabled=self.num_classes is None,
-            layout=w.Layout(width="260px", display=None if self.num_classes else "none"),
+            disabled=ex.num_classes is None,
+            layout=w.Layout(width="260px", display=None if ex.num_classes else "none"),
         )
         self.class_dropdown.add_class("medgan-class")
 
@@ -243,7 +168,7 @@ class Sampler:
         self.truncation_label = w.HTML()
 
         self.direction_sliders = []
-        for i in range(len(self.directions)):
+        for i in range(len(ex.directions)):
             slider = w.FloatSlider(
                 value=0.0, min=-3.0, max=3.0, step=0.1, description=f"direction {i + 1}",
                 continuous_update=True, readout_format="+.1f", style=wide, layout=w.Layout(width="320px"),
@@ -265,16 +190,17 @@ class Sampler:
         self.nearest_label.add_class("medgan-nearest-label")
 
         self.strip_seed_slider = w.IntSlider(
-            value=(seed + 1) % (max_seed + 1), min=0, max=max_seed, description="interpolate to seed",
+            value=ex.strip_seed, min=0, max=ex.max_seed, description="interpolate to seed",
             continuous_update=False, style=wide, layout=w.Layout(width="420px"),
         )
         self.strip_seed_slider.add_class("medgan-strip-seed")
-        strip_width = self.strip_length * (self.display_size // 2)
+        strip_width = ex.strip_length * (self.display_size // 2)
         self.strip_widget = w.Image(format="png", width=str(strip_width))
         self.strip_widget.add_class("medgan-strip")
         self.status = w.HTML()
         self.status.add_class("medgan-status")
 
+        # every control feeds the explorer; the sample and the strip redraw only when they depend on it
         for control in (self.seed_slider, self.class_dropdown, self.truncation_slider, *self.direction_sliders):
             control.observe(self._on_change, names="value")
         for control in (self.seed_slider, self.class_dropdown, self.truncation_slider, self.strip_seed_slider):
@@ -286,7 +212,7 @@ class Sampler:
             [w.HTML("<b>generated sample</b>"), self.image_widget, self.caption], layout=w.Layout(**panel)
         )
         panels = [sample_box]
-        if self.dataset is not None:
+        if ex.dataset is not None:
             nearest_box = w.VBox(
                 [w.HTML("<b>nearest real image</b>"), self.nearest_widget, self.nearest_label],
                 layout=w.Layout(**panel),
@@ -300,7 +226,7 @@ class Sampler:
                 w.HBox([self.truncation_slider, self.truncation_label]),
                 *self.direction_sliders,
                 *([self.reset_directions_button] if self.direction_sliders else []),
-                w.HTML(_small(f"directions: {self.direction_note}")),
+                w.HTML(_small(f"directions: {ex.direction_note}")),
             ]
         )
         strip_box = w.VBox([w.HTML("<b>interpolation (slerp)</b>"), self.strip_seed_slider, self.strip_widget])
@@ -314,47 +240,38 @@ class Sampler:
 
         display(self.widget)
 
-    # -- state -------------------------------------------------------------
+    # -- controls <-> explorer -------------------------------------------------
 
-    @property
-    def seed(self) -> int:
-        """The current seed."""
-        return int(self.seed_slider.value)
-
-    @property
-    def label(self) -> int | None:
-        """The current class index (None for an unconditional model)."""
-        return int(self.class_dropdown.value) if self.num_classes is not None else None
-
-    @property
-    def truncation(self) -> float | None:
-        """The current truncation threshold; None (off) at the slider's right end."""
+    def _slider_truncation(self) -> float | None:
         value = float(self.truncation_slider.value)
-        return None if value >= self.truncation_slider.max - 1e-9 else round(value, 3)
+        return None if value >= self.truncation_slider.max - 1e-9 else value
 
-    @property
-    def direction_values(self) -> np.ndarray:
-        """The direction slider values (latent standard deviations)."""
-        return np.array([s.value for s in self.direction_sliders], dtype=np.float32)
+    def _pull_controls(self) -> None:
+        """Hand the values the controls show to the explorer."""
+        self.explorer.set(
+            seed=int(self.seed_slider.value),
+            label=int(self.class_dropdown.value) if self.explorer.num_classes else None,
+            truncation=self._slider_truncation(),
+            directions=[s.value for s in self.direction_sliders],
+            strip_seed=int(self.strip_seed_slider.value),
+        )
 
-    def _base_latent(self, seed: int) -> np.ndarray:
-        key = (int(seed), self.truncation)
-        if key not in self._latent_cache:
-            if len(self._latent_cache) > 256:
-                self._latent_cache.clear()
-            z = self.model.sample_latent(1, seed=int(seed), truncation=self.truncation)
-            self._latent_cache[key] = np.asarray(z, dtype=np.float32).reshape(self.latent_dim)
-        return self._latent_cache[key]
-
-    def current_latent(self) -> np.ndarray:
-        """The latent vector shown now: the seed's latent plus the direction offsets."""
-        z = self._base_latent(self.seed).copy()
-        if len(self.directions):
-            z += self.direction_values @ self.directions
-        return z
-
-    def _labels(self, n: int) -> np.ndarray | None:
-        return None if self.label is None else np.full((n,), self.label, dtype=np.int32)
+    def _push_controls(self) -> None:
+        """Move the controls to the explorer's state, then read them back (a slider clamps what it cannot show)."""
+        ex = self.explorer
+        self._syncing = True
+        try:
+            self.seed_slider.value = ex.seed
+            if ex.label is not None:
+                self.class_dropdown.value = ex.label
+            trunc = ex.truncation
+            self.truncation_slider.value = self.truncation_slider.max if trunc is None else trunc
+            for slider, value in zip(self.direction_sliders, ex.direction_values):
+                slider.value = float(value)
+            self.strip_seed_slider.value = ex.strip_seed
+        finally:
+            self._syncing = False
+        self._pull_controls()
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
@@ -370,75 +287,69 @@ class Sampler:
     def set(
         self,
         seed: int | None = None,
-        label: int | None = None,
-        truncation: float | None = None,
+        label: int | str | None = None,
+        truncation: float | None = KEEP,
         directions: Sequence[float] | None = None,
         strip_seed: int | None = None,
     ) -> np.ndarray:
-        """Set several controls at once (``None`` leaves one unchanged) and return ``render()``."""
+        """Set several controls at once (as ``LatentExplorer.set``), redraw once and return ``render()``.
+
+        ``None`` leaves a control as it is; ``truncation=None`` (or the slider's
+        right end) turns truncation off. A bad value raises before anything moves.
+        """
+        if truncation is not KEEP and truncation is not None and float(truncation) >= self.truncation_slider.max:
+            truncation = None  # the slider's right end means "off"
         with self.hold():
-            if seed is not None:
-                self.seed_slider.value = int(seed)
-            if label is not None:
-                if self.num_classes is None:
-                    raise ValueError("label: this model is unconditional; it has no classes to choose.")
-                if not 0 <= int(label) < self.num_classes:
-                    raise ValueError(f"label={label}: choose a class index 0…{self.num_classes - 1}.")
-                self.class_dropdown.value = int(label)
-            if truncation is not None:
-                self.truncation_slider.value = float(truncation)
-            if directions is not None:
-                if len(directions) != len(self.direction_sliders):
-                    raise ValueError(
-                        f"directions: got {len(directions)} values for {len(self.direction_sliders)} sliders."
-                    )
-                for slider, value in zip(self.direction_sliders, directions):
-                    slider.value = float(value)
-            if strip_seed is not None:
-                self.strip_seed_slider.value = int(strip_seed)
+            self.explorer.set(seed=seed, label=label, truncation=truncation, directions=directions,
+                              strip_seed=strip_seed)
+            self._push_controls()
         return data.to_uint8(self.current_image)
 
     def new_seed(self) -> int:
         """Jump to a random seed different from the current one (the "new seed" button)."""
-        high = int(self.seed_slider.max)
-        seed = self.seed
-        while high > 0 and seed == self.seed:
-            seed = int(self._rng.integers(0, high + 1))
-        self.seed_slider.value = seed
+        with self.hold():
+            seed = self.explorer.new_seed()
+            self._push_controls()
         return seed
 
     def reset_directions(self) -> None:
         """Put every direction slider back to 0."""
         with self.hold():
-            for slider in self.direction_sliders:
-                slider.value = 0.0
+            self.explorer.reset_directions()
+            self._push_controls()
 
     # -- rendering -------------------------------------------------------
 
     def _on_change(self, _change: dict) -> None:
-        if not self._suspended:
-            self.render()
+        if not self._syncing:
+            self._pull_controls()
+            if not self._suspended:
+                self.render()
 
     def _on_strip_change(self, _change: dict) -> None:
-        if not self._suspended:
-            self.render_strip()
+        if not self._syncing:
+            self._pull_controls()
+            if not self._suspended:
+                self.render_strip()
 
     def render(self) -> np.ndarray:
         """Generate the current sample, update the widgets in place, return it as uint8 H x W x C."""
         start = time.perf_counter()
-        z = self.current_latent()[None]
-        image = np.asarray(self.model.generate_from_latent(z, self._labels(1)), dtype=np.float32)[0]
-        self.current_image = image
+        image = self.explorer.image()
+        self.current_image: np.ndarray = image
         self.image_widget.value = to_png(image)
-        self.last_render_ms = (time.perf_counter() - start) * 1000.0
         trunc = self.truncation
         self.truncation_label.value = (
             _small("off (plain normal latents)") if trunc is None else _small(f"|z| ≤ {trunc:.1f}")
         )
         what = f"seed {self.seed}" + (f" · {self.class_names[self.label]}" if self.label is not None else "")
         self.caption.value = _small(html.escape(what))
-        if self._reference is not None:
-            self._update_nearest(image)
+        if self.explorer.dataset is not None:
+            self.nearest = self.explorer.nearest_real(image)
+            self.nearest_widget.value = to_png(self.nearest.image)
+            self.nearest_label.value = _small(html.escape(self.nearest.describe()))
+        # timed to here, so the figure covers what a slider move costs: generate, search, encode
+        self.last_render_ms = (time.perf_counter() - start) * 1000.0
         self.status.value = _small(f"rendered in {self.last_render_ms:.0f} ms")
         return data.to_uint8(image)
 
@@ -451,38 +362,9 @@ class Sampler:
             times.append(self.last_render_ms)
         return float(np.median(times))
 
-    def _update_nearest(self, image: np.ndarray) -> None:
-        flat, norms = self._reference
-        indices, distances = nearest_neighbours(image[None], flat, reference_norms=norms)
-        local = int(indices[0])
-        real = self._reference[0][local].reshape(image.shape)
-        if self._reference_index is not None:
-            self.nearest_index = int(self._reference_index[local])
-        else:
-            self.nearest_index = local
-        self.nearest_distance = float(distances[0])
-        self.nearest_widget.value = to_png(real)
-        rms = self.nearest_distance / np.sqrt(image.size)
-        what = f"#{self.nearest_index}"
-        if self._reference_index is not None:
-            what += f" (searched {len(self._reference_index)} of {len(self.dataset)} images)"
-        if self._dataset_labels is not None and self._dataset_class_names:
-            label = int(self._dataset_labels[self.nearest_index])
-            if 0 <= label < len(self._dataset_class_names):
-                what += f" ({self._dataset_class_names[label]})"
-        self.nearest_label.value = _small(
-            f"{html.escape(what)}: L2 distance {self.nearest_distance:.2f} "
-            f"(RMS {rms:.3f} per pixel, pixels in [-1, 1])"
-        )
-
     def render_strip(self) -> np.ndarray:
         """Regenerate the interpolation strip between the seed and the "to seed"; return K x H x W x C."""
-        z0 = self._base_latent(self.seed)
-        z1 = self._base_latent(int(self.strip_seed_slider.value))
-        zs = slerp(z0, z1, np.linspace(0.0, 1.0, self.strip_length))
-        images = np.asarray(
-            self.model.generate_from_latent(zs, self._labels(self.strip_length)), dtype=np.float32
-        )
-        self.strip_images = images
+        images = self.explorer.strip()
+        self.strip_images: np.ndarray = images
         self.strip_widget.value = to_png(image_strip(images))
         return images

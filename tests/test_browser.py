@@ -324,7 +324,7 @@ def test_sampler_in_voila(browser, voila):
         page.screenshot(path=str(OUTPUT / "voila-0-page.png"), full_page=True)
         text = page.locator("body").inner_text()
         assert "Interactive sampling" in text
-        assert "def my_slerp" not in text and "widgets.Sampler(" not in text, "Voilà must hide the code"
+        assert "def my_slerp" not in text and "SamplerWidget(" not in text, "Voilà must hide the code"
         assert "Traceback" not in text, f"a cell failed in Voilà: {text[text.find('Traceback'):][:2000]}"
         exercise_sampler(page, "voila")
         page.screenshot(path=str(OUTPUT / "voila-4-full-page.png"), full_page=True)

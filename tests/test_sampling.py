@@ -94,6 +94,14 @@ def test_slerp_endpoints_and_norms():
     norms = np.linalg.norm(path, axis=1)
     linear = np.linalg.norm((z0 + z1) / 2)
     assert norms[2] > linear  # the straight line dips towards the origin; slerp does not
+    # lengths are interpolated linearly, directions in equal angular steps along the great circle
+    z2 = 2 * rng.standard_normal(64)
+    path = sampling.slerp(z0, z2, np.linspace(0, 1, 5))
+    norms = np.linalg.norm(path, axis=1)
+    np.testing.assert_allclose(norms, np.linspace(np.linalg.norm(z0), np.linalg.norm(z2), 5), rtol=1e-5)
+    unit = path / norms[:, None]
+    angles = np.arccos(np.clip(np.sum(unit[:-1] * unit[1:], axis=1), -1, 1))
+    np.testing.assert_allclose(angles, angles[0], rtol=1e-4)
     with pytest.raises(ValueError, match="same length"):
         sampling.slerp(z0, z1[:5], 0.5)
 

@@ -1,8 +1,9 @@
-"""The sampler's state machine: every control changes what it should.
+"""The sampler widget is a view: every control reaches its explorer, and it shows what the explorer makes.
 
-Real TensorFlow throughout: tiny generators from ``models.build_generator`` (random
-weights — the sampler's wiring does not depend on training) and the real
-``brain-mri`` ImageSet at 32 px for the nearest-real panel.
+The state itself (seeds, truncation, directions, strip, nearest-real search) is
+tested without a widget in ``test_explorer.py``. Real TensorFlow throughout:
+tiny generators from ``models.build_generator`` and the real ``brain-mri``
+ImageSet at 32 px for the nearest-real panel.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from medgan_helpers import data, models, pictures, sampling, widgets
-from medgan_helpers import gan as gan_module
+from medgan_helpers import data, models, pictures, widgets
+from medgan_helpers.explorer import LatentExplorer
 
 SIZE = 32
 LATENT = 16
@@ -27,20 +28,14 @@ def conditional_generator() -> keras.Model:
 
 
 @pytest.fixture(scope="module")
-def unconditional_generator() -> keras.Model:
-    keras.utils.set_random_seed(1)
-    return models.build_generator(SIZE, 1, LATENT, base_filters=8, max_filters=32)
-
-
-@pytest.fixture(scope="module")
 def brain() -> data.ImageSet:
     full = data.load_dataset("brain-mri", image_size=SIZE, split="train")
     return full.subset(np.arange(0, len(full), 8))  # every 8th image: all classes, fast
 
 
 @pytest.fixture()
-def sampler(conditional_generator, brain) -> widgets.Sampler:
-    return widgets.Sampler(conditional_generator, dataset=brain, pca_samples=64)
+def sampler(conditional_generator, brain) -> widgets.SamplerWidget:
+    return widgets.SamplerWidget(conditional_generator, dataset=brain, pca_samples=64)
 
 
 def shown(image_widget) -> np.ndarray:
@@ -48,16 +43,22 @@ def shown(image_widget) -> np.ndarray:
     return pictures.from_png(image_widget.value)
 
 
-# -- construction / inference from a bare keras generator --------------------
+def expected_sample(sampler) -> np.ndarray:
+    """What the explorer makes for the state the controls show, as the uint8 the browser gets."""
+    return data.to_uint8(sampler.explorer.image())
 
 
-def test_infers_shape_facts_from_a_bare_keras_generator(sampler, brain):
-    assert (sampler.latent_dim, sampler.image_size, sampler.channels) == (LATENT, SIZE, 1)
-    assert sampler.num_classes == 4
-    assert sampler.class_names == brain.class_names  # taken from the dataset
-    assert [label for label, _ in sampler.class_dropdown.options] == brain.class_names
-    assert sampler.current_image.shape == (SIZE, SIZE, 1)
-    assert sampler.current_image.min() >= -1 and sampler.current_image.max() <= 1
+# -- construction -------------------------------------------------------------------
+
+
+def test_controls_start_at_the_explorers_state(sampler, brain):
+    ex = sampler.explorer
+    assert [label for label, _ in sampler.class_dropdown.options] == brain.class_names == sampler.class_names
+    assert (sampler.seed_slider.value, sampler.seed_slider.max) == (ex.seed, ex.max_seed)
+    assert sampler.strip_seed_slider.value == ex.strip_seed == 1
+    assert len(sampler.direction_sliders) == len(ex.directions) == 3
+    assert sampler.truncation is None and "off" in sampler.truncation_label.value
+    assert f"directions: {ex.direction_note}" in sampler.widget.children[0].children[0].children[-1].value
 
 
 def test_widget_shows_exactly_the_rendered_image(sampler):
@@ -65,6 +66,7 @@ def test_widget_shows_exactly_the_rendered_image(sampler):
     assert rendered.dtype == np.uint8 and rendered.shape == (SIZE, SIZE, 1)
     np.testing.assert_array_equal(shown(sampler.image_widget), rendered)
     np.testing.assert_array_equal(rendered, data.to_uint8(sampler.current_image))
+    np.testing.assert_array_equal(rendered, expected_sample(sampler))
 
 
 def test_dom_hooks_for_browser_tests(sampler):
@@ -77,220 +79,127 @@ def test_dom_hooks_for_browser_tests(sampler):
     assert sampler.truncation_slider.description == "truncation"
 
 
-# -- seed ----------------------------------------------------------------------
+def test_a_ready_explorer_is_shown_as_it_is(conditional_generator):
+    explorer = LatentExplorer(conditional_generator, pca_samples=16, seed=9, strip_length=3)
+    view = widgets.SamplerWidget(explorer, display_size=96)
+    assert view.explorer is explorer and view.seed_slider.value == 9 and len(view.strip_images) == 3
+    assert view.image_widget.width == "96"
+    with pytest.raises(ValueError, match="ready LatentExplorer and also dataset/settings"):
+        widgets.SamplerWidget(explorer, seed=3)
 
 
-def test_seed_changes_the_image_and_the_same_seed_gives_the_same_image(sampler):
+# -- each control reaches the explorer and redraws ------------------------------------------
+
+
+def test_seed_slider_and_new_seed_button(sampler):
     sampler.seed_slider.value = 3
     first = shown(sampler.image_widget)
+    assert sampler.explorer.seed == 3 and "seed 3" in sampler.caption.value
+    np.testing.assert_array_equal(first, expected_sample(sampler))
     sampler.seed_slider.value = 4
-    other = shown(sampler.image_widget)
+    assert not np.array_equal(first, shown(sampler.image_widget))
     sampler.seed_slider.value = 3
-    again = shown(sampler.image_widget)
-    assert not np.array_equal(first, other)
-    np.testing.assert_array_equal(first, again)
-    assert "seed 3" in sampler.caption.value
-
-
-def test_same_seed_same_image_across_samplers(conditional_generator):
-    a = widgets.Sampler(conditional_generator, seed=11, pca_samples=16)
-    b = widgets.Sampler(conditional_generator, seed=11, pca_samples=16)
-    np.testing.assert_allclose(a.current_image, b.current_image, atol=1e-6)
-
-
-def test_new_seed_button_jumps_to_another_seed(sampler):
-    before_seed, before = sampler.seed, shown(sampler.image_widget)
+    np.testing.assert_array_equal(first, shown(sampler.image_widget))
     sampler.new_seed_button.click()  # fires the on_click handler like a browser click
-    assert sampler.seed != before_seed
-    assert 0 <= sampler.seed <= sampler.seed_slider.max
-    assert not np.array_equal(before, shown(sampler.image_widget))
+    assert sampler.seed != 3 and sampler.seed_slider.value == sampler.explorer.seed
+    assert not np.array_equal(first, shown(sampler.image_widget))
+    np.testing.assert_array_equal(shown(sampler.image_widget), expected_sample(sampler))
 
 
-# -- class ---------------------------------------------------------------------
-
-
-def test_class_dropdown_changes_the_image(sampler):
+def test_class_dropdown(sampler):
     sampler.class_dropdown.value = 0
     first = shown(sampler.image_widget)
     sampler.class_dropdown.value = 2
-    second = shown(sampler.image_widget)
-    assert not np.array_equal(first, second)
-    assert sampler.label == 2 and sampler.class_names[2] in sampler.caption.value
-    # the same latent is used: only the class changed
-    np.testing.assert_allclose(sampler.current_latent(), sampler.model.sample_latent(1, seed=sampler.seed)[0])
+    assert sampler.explorer.label == 2 and sampler.class_names[2] in sampler.caption.value
+    assert not np.array_equal(first, shown(sampler.image_widget))
+    np.testing.assert_array_equal(shown(sampler.image_widget), expected_sample(sampler))
 
 
-def test_unconditional_model_hides_the_class_dropdown(unconditional_generator):
-    s = widgets.Sampler(unconditional_generator, pca_samples=16)
+def test_unconditional_model_hides_the_class_dropdown():
+    keras.utils.set_random_seed(1)
+    generator = models.build_generator(SIZE, 1, LATENT, base_filters=8, max_filters=32)
+    s = widgets.SamplerWidget(generator, pca_samples=16)
     assert s.num_classes is None and s.label is None
     assert s.class_dropdown.disabled and s.class_dropdown.layout.display == "none"
     with pytest.raises(ValueError, match="unconditional"):
         s.set(label=1)
 
 
-# -- truncation ----------------------------------------------------------------
+def test_truncation_slider_and_its_off_end(sampler):
+    sampler.set(seed=5, truncation=0.5)
+    assert sampler.truncation_slider.value == 0.5 and "|z| ≤ 0.5" in sampler.truncation_label.value
+    np.testing.assert_array_equal(shown(sampler.image_widget), expected_sample(sampler))
+    sampler.truncation_slider.value = sampler.truncation_slider.max
+    assert sampler.explorer.truncation is None and "off" in sampler.truncation_label.value
+    sampler.truncation_slider.value = 1.2
+    assert sampler.explorer.truncation == pytest.approx(1.2)
+    sampler.set(truncation=None)  # None means off, as in the explorer
+    assert sampler.truncation_slider.value == sampler.truncation_slider.max
+    sampler.set(truncation=0.01)  # below what the slider shows: the slider clamps, the explorer follows
+    assert sampler.explorer.truncation == pytest.approx(sampler.truncation_slider.min)
 
 
-def test_truncation_slider(sampler):
-    sampler.set(seed=5, truncation=sampler.truncation_slider.max)
-    assert sampler.truncation is None and "off" in sampler.truncation_label.value
-    plain = sampler.current_image.copy()
-    np.testing.assert_allclose(sampler.current_latent(), sampling.truncated_normal(1, LATENT, seed=5)[0])
-    sampler.truncation_slider.value = 0.5
-    assert sampler.truncation == 0.5
-    assert np.abs(sampler.current_latent()).max() <= 0.5
-    assert not np.allclose(plain, sampler.current_image)
-    # truncation only resamples the large entries: the small ones are kept
-    z_plain = sampling.truncated_normal(1, LATENT, seed=5)[0]
-    small = np.abs(z_plain) <= 0.5
-    np.testing.assert_allclose(sampler.current_latent()[small], z_plain[small])
-
-
-# -- latent directions -----------------------------------------------------------
-
-
-def test_direction_sliders_move_the_latent_along_orthonormal_directions(sampler):
-    assert sampler.direction_method == "pca", sampler.direction_note
-    d = sampler.directions
-    assert d.shape == (3, LATENT)
-    np.testing.assert_allclose(d @ d.T, np.eye(3), atol=1e-5)
+def test_direction_sliders_and_reset_button(sampler):
     sampler.set(seed=7, directions=[0, 0, 0])
     z0, image0 = sampler.current_latent(), shown(sampler.image_widget)
     sampler.direction_sliders[0].value = 2.0
-    np.testing.assert_allclose(sampler.current_latent(), z0 + 2.0 * d[0], atol=1e-5)
+    np.testing.assert_allclose(sampler.explorer.direction_values, [2.0, 0, 0])
+    np.testing.assert_allclose(sampler.current_latent(), z0 + 2.0 * sampler.directions[0], atol=1e-5)
     assert not np.array_equal(image0, shown(sampler.image_widget))
     sampler.reset_directions_button.click()
+    assert [s.value for s in sampler.direction_sliders] == [0.0, 0.0, 0.0]
     np.testing.assert_array_equal(image0, shown(sampler.image_widget))
 
 
-def test_pca_direction_one_moves_the_image_more_than_a_random_direction(conditional_generator):
-    """The first principal direction is where G's output varies most (on average)."""
-    s = widgets.Sampler(conditional_generator, pca_samples=128)
-    rng = np.random.default_rng(0)
-    random_dir = rng.standard_normal(LATENT).astype(np.float32)
-    random_dir /= np.linalg.norm(random_dir)
-    z = s.model.sample_latent(32, seed=99)
-    labels = np.zeros(32, np.int32)
-    base = s.model.generate_from_latent(z, labels)
-
-    def change(direction):
-        moved = s.model.generate_from_latent(z + 1.5 * direction[None], labels)
-        return float(np.abs(moved - base).mean())
-
-    assert change(s.directions[0]) > change(random_dir)
-
-
-def test_random_directions_and_degenerate_fallback():
-    keras.utils.set_random_seed(2)
-    z = keras.Input((8,), name="z")
-    x = keras.layers.Dense(4 * 4, kernel_initializer="zeros", bias_initializer="ones")(z)
-    x = keras.layers.Reshape((4, 4, 1))(x)
-    image = keras.layers.Activation("tanh")(keras.layers.UpSampling2D(8)(x))
-    constant = keras.Model(z, image)  # ignores z entirely: no principal directions exist
-    s = widgets.Sampler(constant, pca_samples=16)
-    assert s.direction_method == "random" and "degenerate" in s.direction_note
-    np.testing.assert_allclose(s.directions @ s.directions.T, np.eye(3), atol=1e-5)
-    r = sampling.latent_directions(constant, k=2, method="random")
-    assert r[1] == "random" and r[0].shape == (2, 8)
-
-
-# -- interpolation strip -----------------------------------------------------------
-
-
-def test_slerp_endpoints_and_norms():
-    rng = np.random.default_rng(0)
-    z0, z1 = rng.standard_normal(32), 2 * rng.standard_normal(32)
-    path = sampling.slerp(z0, z1, np.linspace(0, 1, 5))
-    np.testing.assert_allclose(path[0], z0, rtol=1e-5)
-    np.testing.assert_allclose(path[-1], z1, rtol=1e-5)
-    norms = np.linalg.norm(path, axis=1)
-    np.testing.assert_allclose(norms, np.linspace(np.linalg.norm(z0), np.linalg.norm(z1), 5), rtol=1e-5)
-    # equal angular steps along the great circle
-    unit = path / norms[:, None]
-    angles = np.arccos(np.clip(np.sum(unit[:-1] * unit[1:], axis=1), -1, 1))
-    np.testing.assert_allclose(angles, angles[0], rtol=1e-4)
-    with pytest.raises(ValueError, match="same length"):
-        sampling.slerp(z0, z1[:5], 0.5)
-
-
-def test_interpolation_strip_runs_from_seed_to_strip_seed(sampler):
-    sampler.set(seed=10, strip_seed=20, directions=[0, 0, 0])
-    strip = sampler.strip_images
-    assert strip.shape == (sampler.strip_length, SIZE, SIZE, 1)
-    np.testing.assert_allclose(strip[0], sampler.current_image, atol=1e-5)
-    end = sampler.model.generate_from_latent(
-        sampler.model.sample_latent(1, seed=20), np.array([sampler.label])
-    )[0]
-    np.testing.assert_allclose(strip[-1], end, atol=1e-5)
+def test_strip_slider_redraws_the_strip(sampler):
+    sampler.set(seed=10, strip_seed=20)
+    assert sampler.strip_seed_slider.value == 20
+    np.testing.assert_allclose(sampler.strip_images, sampler.explorer.strip(), atol=1e-6)
     picture = shown(sampler.strip_widget)
-    assert picture.shape[1] == sampler.strip_length * SIZE + (sampler.strip_length - 1) * 2
+    assert picture.shape[1] == sampler.explorer.strip_length * SIZE + (sampler.explorer.strip_length - 1) * 2
+    np.testing.assert_array_equal(picture, pictures.from_png(pictures.to_png(pictures.image_strip(sampler.strip_images))))
+    before = sampler.strip_images
     sampler.strip_seed_slider.value = 21
-    assert not np.allclose(sampler.strip_images[-1], strip[-1])
-    np.testing.assert_allclose(sampler.strip_images[0], strip[0], atol=1e-6)
+    assert sampler.explorer.strip_seed == 21 and not np.allclose(sampler.strip_images[-1], before[-1])
+    np.testing.assert_allclose(sampler.strip_images[0], before[0], atol=1e-6)
 
 
-# -- nearest real training image ----------------------------------------------
-
-
-def test_nearest_real_panel_is_the_brute_force_nearest(sampler, brain):
-    reals = brain.images.reshape(len(brain), -1)
-    for seed in (0, 1, 2):
-        sampler.seed_slider.value = seed
-        brute = np.linalg.norm(reals - sampler.current_image.reshape(1, -1), axis=1)
-        assert sampler.nearest_distance >= 0
-        assert sampler.nearest_index == int(np.argmin(brute))
-        assert sampler.nearest_distance == pytest.approx(float(brute.min()), rel=1e-4, abs=1e-3)
-        np.testing.assert_array_equal(shown(sampler.nearest_widget), brain.pixels[sampler.nearest_index])
-        assert f"#{sampler.nearest_index}" in sampler.nearest_label.value
-
-
-def test_a_memorised_sample_has_distance_zero(conditional_generator, brain):
-    """Put the generated image itself into the 'training set': the panel must find it."""
-    s = widgets.Sampler(conditional_generator, pca_samples=16, seed=4)
-    copy = data.to_uint8(s.current_image)[None] / 127.5 - 1.0
-    reals = np.concatenate([brain.images[:50], copy.astype(np.float32), brain.images[50:100]])
-    s2 = widgets.Sampler(conditional_generator, dataset=reals, pca_samples=16, seed=4)
-    assert s2.nearest_index == 50
-    # only the uint8 rounding of the copy differs: at most half a grey level per pixel
-    assert s2.nearest_distance <= np.sqrt(SIZE * SIZE) * (1 / 255) + 1e-4
-    others = np.linalg.norm(brain.images[:100].reshape(100, -1) - copy.reshape(1, -1), axis=1)
-    assert s2.nearest_distance < 0.05 * others.min()
-
-
-def test_nearest_real_searches_a_fixed_subset_of_a_large_dataset(conditional_generator, brain):
-    s = widgets.Sampler(conditional_generator, dataset=brain, pca_samples=16, nearest_max=50, seed=3)
-    searched = s._reference_index
-    assert len(searched) == 50 and len(np.unique(searched)) == 50
-    reals = brain.images[searched].reshape(50, -1)
-    brute = np.linalg.norm(reals - s.current_image.reshape(1, -1), axis=1)
-    assert s.nearest_index == int(searched[np.argmin(brute)])  # reported in the dataset's own indexing
+def test_nearest_panel_shows_the_explorers_nearest_real_image(conditional_generator, brain):
+    s = widgets.SamplerWidget(conditional_generator, dataset=brain, pca_samples=16, nearest_max=50, seed=3)
+    found = s.explorer.nearest_real(s.current_image)
+    assert (s.nearest_index, s.nearest_distance) == (found.index, found.distance)
     np.testing.assert_array_equal(shown(s.nearest_widget), brain.pixels[s.nearest_index])
-    assert f"searched 50 of {len(brain)}" in s.nearest_label.value
+    assert f"#{s.nearest_index} (searched 50 of {len(brain)} images)" in s.nearest_label.value
+    bare = widgets.SamplerWidget(conditional_generator, pca_samples=16)
+    assert bare.nearest_index is None and bare.nearest_distance is None
 
 
-# -- clear errors ---------------------------------------------------------------------
+# -- set / hold: several controls, one redraw; a bad value moves nothing -------------------------
 
 
-def test_bad_model_gives_a_clear_error(conditional_generator):
-    with pytest.raises(TypeError, match="sampler protocol"):
-        widgets.Sampler(object())
-    discriminator = models.build_discriminator(SIZE, 1, base_filters=8)
-    with pytest.raises(TypeError, match="generator"):
-        widgets.Sampler(discriminator)
-    with pytest.raises(ValueError, match="strip_length"):
-        widgets.Sampler(conditional_generator, strip_length=1)
+def test_set_and_hold_redraw_once(sampler, monkeypatch):
+    renders = []
+    original = sampler.render
+    monkeypatch.setattr(sampler, "render", lambda: renders.append(1) or original())
+    image = sampler.set(seed=42, label=1, truncation=0.8, directions=[1.0, -1.0, 0.5], strip_seed=7)
+    assert len(renders) == 1
+    assert (sampler.seed_slider.value, sampler.class_dropdown.value, sampler.strip_seed_slider.value) == (42, 1, 7)
+    assert [s.value for s in sampler.direction_sliders] == [1.0, -1.0, 0.5]
+    np.testing.assert_array_equal(image, expected_sample(sampler))
+    with sampler.hold():
+        sampler.seed_slider.value = 43
+        sampler.class_dropdown.value = 2
+    assert len(renders) == 2 and sampler.explorer.state()["seed"] == 43 and sampler.label == 2
 
 
-def test_dataset_mismatch_gives_a_clear_error(conditional_generator, brain):
-    bigger = data.load_dataset("brain-mri", image_size=64, split="train")
-    with pytest.raises(ValueError, match=r"64x64 px.*32x32 px.*image_size=32"):
-        widgets.Sampler(conditional_generator, dataset=bigger)
-    rgb = models.build_generator(SIZE, 3, LATENT, num_classes=4, base_filters=8, max_filters=32)
-    with pytest.raises(ValueError, match="channel"):
-        widgets.Sampler(rgb, dataset=brain)
-    three = models.build_generator(SIZE, 1, LATENT, num_classes=3, base_filters=8, max_filters=32)
-    with pytest.raises(ValueError, match=r"4 classes.*trained\s+with 3"):
-        widgets.Sampler(three, dataset=brain)
+def test_a_bad_value_in_set_moves_no_control(sampler):
+    sampler.set(seed=5, label=1)
+    with pytest.raises(ValueError, match="not a class of this model"):
+        sampler.set(seed=6, label="liver")
+    with pytest.raises(ValueError, match="seed=1000 is outside"):
+        sampler.set(seed=1000)
+    assert (sampler.seed_slider.value, sampler.class_dropdown.value, sampler.seed) == (5, 1, 5)
+    assert "seed 5" in sampler.caption.value
 
 
 # -- latency (printed, never asserted) -------------------------------------------
@@ -305,61 +214,8 @@ def test_print_single_sample_latency(sampler):
         sampler.seed_slider.value = seed
         times.append((time.perf_counter() - start) * 1000)
     print(
-        f"\nsampler latency ({SIZE} px tiny G + nearest of {len(sampler.dataset)} real): "
-        f"median {np.median(times):.1f} ms, p95 {np.percentile(times, 95):.1f} ms"
+        f"\nsampler latency ({SIZE} px tiny G + nearest of {len(sampler.explorer.dataset)} real): "
+        f"median {np.median(times):.1f} ms, p95 {np.percentile(times, 95):.1f} ms; "
+        f"time_render() {sampler.time_render():.1f} ms"
     )
-    assert len(times) == 20
-
-
-# -- notebook 06 exercise checks: a right answer passes, typical wrong ones fail -----
-
-
-def test_nb06_checks_accept_right_and_reject_wrong_answers():
-    from medgan_helpers.exercises import nb06
-
-    assert nb06.check_slerp(sampling.slerp)
-    assert not nb06.check_slerp(lambda z0, z1, t: (1 - t) * z0 + t * z1)  # lerp
-
-    def nearest(sample, reals):
-        d = np.linalg.norm(reals.reshape(len(reals), -1) - sample.reshape(1, -1), axis=1)
-        return int(np.argmin(d)), float(d.min())
-
-    assert nb06.check_nearest_real(nearest)
-    assert not nb06.check_nearest_real(lambda s, r: (nearest(s, r)[0], nearest(s, r)[1] ** 2))
-    assert not nb06.check_nearest_real(lambda s, r: (0, 0.0))
-
-    def diversity(images):
-        flat = images.reshape(len(images), -1)
-        d = np.linalg.norm(flat[:, None] - flat[None], axis=-1)
-        return d[np.triu_indices(len(images), 1)].mean()
-
-    assert nb06.check_diversity(diversity)
-    assert not nb06.check_diversity(lambda images: np.linalg.norm(
-        images.reshape(len(images), -1)[:, None] - images.reshape(len(images), -1)[None], axis=-1).mean())
-
-
-# -- the sampler protocol (sampling.GeneratorModel / gan.GAN) --------------------------
-
-
-def test_protocol_model_shows_what_generate_gives(conditional_generator, brain):
-    model = sampling.GeneratorModel(conditional_generator, num_classes=4, class_names=["a", "b", "c", "d"])
-    s = widgets.Sampler(model, dataset=brain, pca_samples=32)
-    assert s.class_names == ["a", "b", "c", "d"]  # the model's names win over the dataset's
-    s.set(seed=12, label=3)
-    expected = model.generate(1, labels=[3], seed=12)[0]
-    np.testing.assert_allclose(s.current_image, expected, atol=1e-5)
-    s.set(truncation=0.7)
-    expected = model.generate(1, labels=[3], seed=12, truncation=0.7)[0]
-    np.testing.assert_allclose(s.current_image, expected, atol=1e-5)
-
-
-def test_gan_is_accepted_and_sampled_with_its_ema_generator(conditional_generator):
-    discriminator = models.build_discriminator(SIZE, 1, num_classes=4, base_filters=8)
-    gan = gan_module.GAN(conditional_generator, discriminator, latent_dim=LATENT, num_classes=4)
-    s = widgets.Sampler(gan, pca_samples=16)
-    s.set(seed=5, label=2)
-    np.testing.assert_allclose(s.current_image, gan.generate(1, labels=[2], seed=5)[0], atol=1e-5)
-    if gan.ema_generator is not None:  # move the EMA weights: the sampler must follow them
-        gan.ema_generator.set_weights([w * 0.5 for w in gan.ema_generator.get_weights()])
-        s.render()
-        np.testing.assert_allclose(s.current_image, gan.generate(1, labels=[2], seed=5)[0], atol=1e-5)
+    assert len(times) == 20 and sampler.last_render_ms > 0

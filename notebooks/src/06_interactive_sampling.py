@@ -114,7 +114,7 @@ print(len(real), "training images,", real.image_size, "px,", real.class_names)
 # - on the right, the **nearest real training image**, with its pixel distance.
 
 # %%
-sampler = widgets.Sampler(model, dataset=real, n_directions=N_DIRECTIONS, pca_samples=PCA_SAMPLES, seed=SEED)
+sampler = widgets.SamplerWidget(model, dataset=real, n_directions=N_DIRECTIONS, pca_samples=PCA_SAMPLES, seed=SEED)
 display(sampler)
 
 # %% [markdown]
@@ -137,7 +137,7 @@ def snapshot(sampler, scale=2):
     where = f"seed {sampler.seed}" + (f" · {sampler.class_names[sampler.label]}" if sampler.label is not None else "")
     if sampler.nearest_index is not None:
         where += f" · right: nearest real image #{sampler.nearest_index} (L2 distance {sampler.nearest_distance:.1f})"
-    print(f"{where}; below: interpolation to seed {sampler.strip_seed_slider.value}")
+    print(f"{where}; below: interpolation to seed {sampler.explorer.strip_seed}")
     return Image(pictures.to_png(canvas, scale=scale))
 
 
@@ -154,13 +154,17 @@ print("directions:", sampler.direction_note)
 print(f"one sample takes about {sampler.time_render():.0f} ms to generate, search its nearest real image and draw")
 
 # %% [markdown]
-# The sampler can also be driven from code — the picture above changes when you
-# run this cell. That is also how the tests check it, without a browser.
+# The widget is only the view. What it shows lives in `sampler.explorer`, a
+# `LatentExplorer` with no widget in it: the seed, the class, the truncation,
+# the direction values, the strip's second seed, and the search for the nearest
+# real image. Drive it from code and the picture above changes when you run this
+# cell. The tests check the sampler this way, without a browser; a script can use
+# an explorer on its own (`explorer.LatentExplorer(model, dataset=real)`).
 
 # %%
 sampler.set(seed=42, label=1 if sampler.num_classes else None)
-print("seed", sampler.seed, "| class", sampler.label, "| nearest real image #", sampler.nearest_index,
-      f"at distance {sampler.nearest_distance:.1f}")
+print(sampler.explorer.state())
+print("nearest real image #", sampler.nearest_index, f"at distance {sampler.nearest_distance:.1f}")
 
 # %% [markdown]
 # What the widget shows now, as a still picture:
