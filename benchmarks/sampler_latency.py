@@ -1,8 +1,8 @@
 """Single-sample latency of the interactive sampler on this machine (CPU by default).
 
-Measures what a student feels when moving a slider: ``Sampler.render()`` for one
-sample (latent -> generator -> PNG bytes -> widget, plus the nearest-real search
-when a dataset is attached), after warm-up, for the kit's default 64 px
+Measures what a student feels when moving a slider: ``SamplerWidget.render()`` for
+one sample (latent -> generator -> PNG bytes -> widget, plus the nearest-real search
+when a dataset is attached), and the widget-free ``LatentExplorer.image()`` beside it, after warm-up, for the kit's default 64 px
 conditional generator (``models.build_generator(64, 1, 128, num_classes=4)``).
 The weights are random: latency does not depend on training.
 
@@ -37,8 +37,23 @@ def measure(sampler, repeats: int, change) -> dict:
         start = time.perf_counter()
         sampler.render()
         times.append((time.perf_counter() - start) * 1000)
+    return _stats(times)
+
+
+def measure_headless(explorer, repeats: int) -> dict:
+    """Time ``explorer.image()`` alone (no PNG, no widget) for ``repeats`` seeds."""
+    times = []
+    for i in range(repeats):
+        explorer.set(seed=i + 1)
+        start = time.perf_counter()
+        explorer.image()
+        times.append((time.perf_counter() - start) * 1000)
+    return _stats(times)
+
+
+def _stats(times: list[float]) -> dict:
     return {"median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95)),
-            "min_ms": float(np.min(times)), "repeats": repeats}
+            "min_ms": float(np.min(times)), "repeats": len(times)}
 
 
 def main() -> None:
@@ -66,19 +81,20 @@ def main() -> None:
     real = rng.uniform(-1, 1, (2000, size, size, 1)).astype(np.float32)
 
     start = time.perf_counter()
-    sampler = widgets.Sampler(model, dataset=real)
+    sampler = widgets.SamplerWidget(model, dataset=real)
     build_s = time.perf_counter() - start
     start = time.perf_counter()
     sampler.render()
     warm_ms = (time.perf_counter() - start) * 1000
 
-    bare = widgets.Sampler(model, n_directions=3)  # no nearest-real panel
+    bare = widgets.SamplerWidget(model, n_directions=3)  # no nearest-real panel
     rows = {
         "seed slider (no dataset)": measure(bare, args.repeats, lambda i: bare.seed_slider.__setattr__("value", i + 1)),
         "seed slider + nearest of 2000 real": measure(sampler, args.repeats, lambda i: sampler.seed_slider.__setattr__("value", i + 1)),
         "direction slider (no dataset)": measure(
             bare, args.repeats, lambda i: bare.direction_sliders[0].__setattr__("value", round(-3 + 6 * i / max(args.repeats - 1, 1), 1))
         ),
+        "explorer.image() alone (no widget)": measure_headless(bare.explorer, args.repeats),
     }
     strip_times = []
     for i in range(10):
@@ -90,7 +106,7 @@ def main() -> None:
     print(f"model: {what}")
     print(f"machine: {platform.machine()} {platform.processor() or ''} · {os.cpu_count()} CPU cores · "
           f"TF {tf.__version__} · devices {[d.device_type for d in tf.config.list_physical_devices()]}")
-    print(f"Sampler construction (incl. PCA directions from {128} samples): {build_s:.2f} s")
+    print(f"SamplerWidget construction (incl. PCA directions from {128} samples): {build_s:.2f} s")
     print(f"first render after construction (warm-up): {warm_ms:.1f} ms")
     print()
     print(f"| {f'what ({size} px)':<40} | median ms | p95 ms | min ms |")

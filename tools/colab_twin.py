@@ -28,7 +28,7 @@ The checks, in that runtime:
    fresh kernel. Everything the kit needs that Colab lacks is installed by it, not
    by this script. ``pip freeze`` before and after must agree on every
    distribution that was installed before (pandas and requests included).
-2. **sampler** — ``widgets.Sampler`` on a small generator, on Colab's ipywidgets
+2. **sampler** — ``widgets.SamplerWidget`` on a small generator, on Colab's ipywidgets
    7.7.1: ``set`` and every control change the image.
 3. **test tools** — pytest and nbval are installed with every installed version
    pinned; ``pip freeze`` is checked again.

@@ -4,7 +4,7 @@
 tree at ``/content/medgan-kit``); it is not meant to be run on the host.
 
     python colab_twin_checks.py setup-cell FILE   # FILE's source as a notebook's first cell
-    python colab_twin_checks.py sampler           # drive widgets.Sampler on Colab's ipywidgets
+    python colab_twin_checks.py sampler           # drive widgets.SamplerWidget on Colab's ipywidgets
 
 Each prints what it saw and a last line ``RESULT {json}``; the exit status is 0
 only when the check passed.
@@ -75,7 +75,7 @@ def sampler() -> int:
     start = time.perf_counter()
     generator = models.build_generator(32, 1, 16, num_classes=4, base_filters=8, max_filters=32)
     brain = data.load_dataset("brain-mri", image_size=32, split="train")
-    ui = widgets.Sampler(generator, dataset=brain, pca_samples=64)
+    ui = widgets.SamplerWidget(generator, dataset=brain, pca_samples=64)
     changes: dict[str, bool] = {}
 
     def changed(name: str, action) -> None:

@@ -51,7 +51,7 @@ MODEL_CARD = """# Pretrained generator: {dataset}, {size} px, conditional
 
 A small class-conditional DCGAN-style generator trained by the kit's own
 training code on the `{dataset}` training split, shipped so that a class can
-start sampling in seconds (notebooks 05/06, `widgets.Sampler`).
+start sampling in seconds (notebooks 05/06, `widgets.SamplerWidget`).
 
 ![samples](samples.png)
 
