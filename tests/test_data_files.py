@@ -27,12 +27,6 @@ from medgan_helpers.data import readers
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def load_with_timeout(source, seconds=60, **kwargs):
     """Load in a thread; fail (instead of hanging the suite) if it does not return in time."""
     result = {}

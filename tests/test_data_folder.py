@@ -76,12 +76,6 @@ def snapshot(root):
 
 
 @pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-@pytest.fixture()
 def mixed(tmp_path):
     """Two classes of good images of every raster type, plus every kind of bad file."""
     root = tmp_path / "scans"
@@ -350,3 +344,37 @@ def test_nifti_nan_voxels_4d_and_ct_detection(tmp_path, cache):
     assert np.isfinite(ds.images).all()
     assert "NIfTI volume (CT)" in report and "NIfTI volume (MR)" in report
     assert any("CT windowing" in p for p in ds.card().preprocessing)
+
+
+def test_recent_results_keep_the_last_few_reads_and_read_a_changed_folder_again(tmp_path):
+    from medgan_helpers.data import cachefiles
+
+    root = tmp_path / "scans"
+    root.mkdir()
+    (root / "a.png").write_bytes(b"one")
+    recent, made = cachefiles.RecentResults(keep=2), []
+
+    def read(value):
+        return lambda: made.append(value) or value
+
+    first = recent.key(root, 32, 0)
+    assert recent.get_or_make(first, read("a")) == "a" and recent.get_or_make(first, read("x")) == "a"
+    assert recent.key(root, 64, 0) != first  # other settings: another result
+    (root / "b.png").write_bytes(b"two")  # a changed folder is read again
+    second = recent.key(root, 32, 0)
+    assert second != first and recent.get_or_make(second, read("b")) == "b"
+    recent.get_or_make(first, read("y"))  # first is now the newest ...
+    recent.get_or_make(recent.key(root, 16, 0), read("c"))  # ... so second is dropped, not first
+    assert len(recent) == 2 and recent.get_or_make(first, read("z")) == "a"
+    assert recent.get_or_make(second, read("b2")) == "b2" and made == ["a", "b", "c", "b2"]
+    with pytest.raises(ValueError, match="keep at least one"):
+        cachefiles.RecentResults(keep=0)
+
+
+def test_train_val_and_test_of_one_folder_cost_one_read(mixed, cache, monkeypatch):
+    reads = []
+    real_read = folder._read
+    monkeypatch.setattr(folder, "_read", lambda *a: reads.append(1) or real_read(*a))
+    splits = [data.load_dataset(f"folder:{mixed}", image_size=16, split=s) for s in data.SPLITS]
+    assert len(reads) == 1 and len({s.handle for s in splits}) == 1
+    assert splits[0].handle.load("val", image_size=24).image_size == 24 and len(reads) == 2

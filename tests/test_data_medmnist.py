@@ -43,13 +43,6 @@ def md5(path):
 
 
 @pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture()
 def server(tmp_path, monkeypatch):
     """A real HTTP server on 127.0.0.1 serving tmp_path/served; the URL table points at it."""
     root = tmp_path / "served"

@@ -15,12 +15,6 @@ from medgan_helpers import data
 from medgan_helpers.data import folder
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def load_all(root, **options):
     return {s: data.load_dataset(f"folder:{root}", image_size=32, split=s, **options) for s in data.SPLITS}
 

@@ -405,12 +405,6 @@ CI_SETTINGS = settings(
 )
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 #: (input, check, examples in CI): every reader through the folder loader, every archive through the scan.
 FUZZ_TARGETS = [(c, load_fuzzed, 50) for c in READER_CASES] + [(c, scan_fuzzed, 25) for c in SCAN_CASES]
 

@@ -16,7 +16,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 from PIL import Image
-from test_data_files import cache, peak_growth_mb  # noqa: F401  (cache is a fixture)
+from test_data_files import peak_growth_mb
 from test_privacy import blob_png
 
 from medgan_helpers import data

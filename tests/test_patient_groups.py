@@ -21,12 +21,6 @@ from medgan_helpers.data import dicom, groups, privacy
 from medgan_helpers.data.readers import Slice
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def patient_of(path: str) -> str:
     """class/patient/file -> class/patient (the patient, from the in-memory relative path)."""
     return path.rsplit("/", 1)[0]
