@@ -14,16 +14,10 @@ import pydicom
 import pytest
 from test_privacy import blob_png, write_mr
 
-from medgan_helpers import data, own_data
+from medgan_helpers import data, privacy_audit
 from medgan_helpers.data import privacy
 
 NAME, MRN = "Müller^Jürgen", "MRN-001234"
-
-
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
 
 
 def scans_with_class(root, class_name: str):
@@ -91,16 +85,16 @@ def test_privacy_scan_finds_nfd_names_and_prefixless_ids(tmp_path):
         folder = tmp_path / place
         folder.mkdir()
         (folder / name).write_bytes(b"pixels")
-        scan = own_data.privacy_scan([NAME, MRN], folders=[folder])
+        scan = privacy_audit.privacy_scan([NAME, MRN], folders=[folder])
         assert not scan.clean and any("«…»" in p for p in scan.found), (place, scan.found)
     inside = tmp_path / "inside"
     inside.mkdir()
     (inside / "notes.txt").write_bytes(unicodedata.normalize("NFD", "patient müller, jürgen").encode())
-    assert not own_data.privacy_scan([NAME], folders=[inside]).clean
+    assert not privacy_audit.privacy_scan([NAME], folders=[inside]).clean
     clean = tmp_path / "clean"
     clean.mkdir()
     (clean / "run.json").write_text('{"id": "case_12345", "year": 2020, "seed": 1234567}')
-    assert own_data.privacy_scan([NAME, MRN], folders=[clean]).clean
+    assert privacy_audit.privacy_scan([NAME, MRN], folders=[clean]).clean
 
 
 def test_normalise_and_digit_runs():

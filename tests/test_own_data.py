@@ -99,3 +99,36 @@ def test_identifying_fields_names_fields_but_never_values(demo_folder):
     fields = own_data.identifying_fields(dicom)
     assert {"PatientName", "PatientID", "PatientBirthDate", "InstitutionName"} <= set(fields)
     assert demo.DEMO_PATIENT_NAME not in repr(fields)
+
+
+def test_curation_and_the_privacy_audit_are_two_modules_and_notebook_07_calls_both_through_own_data():
+    import ast
+    import inspect
+
+    from medgan_helpers import privacy_audit
+
+    # notebook 07 calls these six names on own_data: the audit's are the audit module's own objects
+    for name in ("privacy_scan", "patient_identifiers", "identifying_fields"):
+        assert getattr(own_data, name) is getattr(privacy_audit, name) and name in own_data.__all__
+    for name in ("keep_classes", "restrict_to_classes", "suggest_settings"):
+        assert getattr(own_data, name).__module__ == "medgan_helpers.own_data" and name in own_data.__all__
+    assert all(hasattr(own_data, name) for name in own_data.__all__)
+    # curation defines no audit code, and neither module reads another module's private names
+    tree = ast.parse(inspect.getsource(own_data))
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert defined == {"keep_classes", "restrict_to_classes", "suggest_settings", "Settings"}
+    for module in (own_data, privacy_audit):
+        private_reads = [ast.unparse(n) for n in ast.walk(ast.parse(inspect.getsource(module)))
+                         if isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.endswith("_")
+                         and not (isinstance(n.value, ast.Name) and n.value.id == "self")]
+        assert private_reads == [], (module.__name__, private_reads)
+
+
+def test_restricted_sets_keep_their_on_screen_paths_and_their_handle(demo_folder, cache):
+    train = data.load_dataset(f"folder:{demo_folder}", image_size=16, split="train")
+    kept = own_data.restrict_to_classes(train, train.class_names[:1], note="one class")
+    assert kept.handle == train.handle and kept.handle.load("train").name == train.name
+    assert kept.report.notes[-1] == "one class" and kept.report.skipped == train.report.skipped
+    if train.report.skipped:
+        item = train.report.skipped[0][0]
+        assert kept.report.local_path(item) == train.report.local_path(item) is not None

@@ -17,7 +17,7 @@ from PIL import Image
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
-from medgan_helpers import data, own_data
+from medgan_helpers import data, privacy_audit
 from medgan_helpers.data import folder, privacy
 
 NAME, PID = "Doe^John", "MRN123456"
@@ -61,12 +61,6 @@ def blob_png(path, seed):
     img = (30 + 40 * xx / 40 + 150 * (((yy - cy) / 9) ** 2 + ((xx - cx) / 12) ** 2 < 1)).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(img).save(path)
-
-
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
 
 
 @pytest.fixture()
@@ -122,7 +116,7 @@ def test_names_in_files_and_folders_are_never_kept(named_scans, cache):
     assert "normal/Jane_Poe/Jane_Poe_broken.png" in shown and "never saves them" in shown
     assert "Not stored: the folder path, file and sub-folder names" in str(train.card())
     # nothing in the cache folder either
-    scan = own_data.privacy_scan([NAME, PID, OTHER_NAME, "Jane Poe", "Dr_Smith_clinic"],
+    scan = privacy_audit.privacy_scan([NAME, PID, OTHER_NAME, "Jane Poe", "Dr_Smith_clinic"],
                                  imagesets=list(sets.values()), folders=[cache])
     assert scan.clean, str(scan)
 
@@ -158,16 +152,26 @@ def test_class_folder_named_after_a_patient_is_refused(tmp_path, cache):
     assert data.load_dataset(f"folder:{bad}", image_size=32, labels=None).class_names == []
 
 
-def test_ids_are_stable_opaque_and_reload_in_the_same_session(named_scans, cache, tmp_path):
+def test_ids_are_stable_opaque_and_reload_through_the_handle_only(named_scans, cache, tmp_path):
     one = data.load_dataset(f"folder:{named_scans}", image_size=32)
     folder._MEMO.clear()
     two = data.load_dataset(f"folder:{named_scans}/../scans", image_size=32)
     assert one.name == two.name and list(one.metadata["item"]) == list(two.metadata["item"])
-    again = data.load_dataset(one.name, image_size=32, split="test")
-    assert again.name == one.name and len(again) > 0
+    assert one.handle == two.handle
+    again = one.handle.load("test")
+    assert again.name == one.name and len(again) > 0 and again.handle == one.handle
     assert (cache / privacy.KEY_FILE).stat().st_size == 32  # the key of the keyed hash
-    with pytest.raises(data.DataError, match="never stores folder paths"):
-        data.load_dataset("folder-0123abcd", image_size=32)
+    # the path lives in this process's memory only: never in repr, to_dict or a pickle
+    for shown in (repr(one.handle), json.dumps(one.handle.to_dict()), repr(one)):
+        assert str(named_scans) not in shown and "Jane_Poe" not in shown
+    for pickled in (pickle.dumps(one.handle), pickle.dumps(one)):
+        assert os.fsencode(named_scans) not in pickled and b"Jane_Poe" not in pickled
+    # an id alone (as a run folder names it), or an unpickled handle: pass the folder again
+    for lost in (one.name, pickle.loads(pickle.dumps(one.handle)), pickle.loads(pickle.dumps(one)).handle,
+                 "folder-0123abcd", "pairs-0123abcd"):
+        with pytest.raises(data.DataError, match="never stores folder paths") as info:
+            data.load_dataset(lost, image_size=32, split="test")
+        assert "pass the folder again" in str(info.value) and str(named_scans) not in str(info.value)
 
 
 def test_privacy_scan_searches_every_skipped_item(tmp_path):
@@ -176,7 +180,7 @@ def test_privacy_scan_searches_every_skipped_item(tmp_path):
         ds.report.skip(f"file-{i:04d}", "constant image")
     ds.report.skip("file-9999", "duplicate of DOE_JOHN_MRN123456.dcm")  # the 31st: print() hides it
     assert "DOE_JOHN" not in str(ds.report)
-    scan = own_data.privacy_scan([NAME], imagesets=[ds])
+    scan = privacy_audit.privacy_scan([NAME], imagesets=[ds])
     assert not scan.clean and any("load report" in place for place in scan.found)
 
 
@@ -184,7 +188,7 @@ def test_privacy_scan_finds_every_written_form(tmp_path):
     root = tmp_path / "out"
     root.mkdir()
     (root / "clean.json").write_text('{"patient": "anonymous", "id": "MRN12"}')
-    clean = own_data.privacy_scan([NAME, PID], folders=[root])
+    clean = privacy_audit.privacy_scan([NAME, PID], folders=[root])
     assert clean.clean, str(clean)
     plants = {
         "caret.txt": b"name=Doe^John",
@@ -201,7 +205,7 @@ def test_privacy_scan_finds_every_written_form(tmp_path):
         case = tmp_path / name
         case.mkdir()
         (case / name).write_bytes(payload)
-        scan = own_data.privacy_scan([NAME, PID], folders=[case])
+        scan = privacy_audit.privacy_scan([NAME, PID], folders=[case])
         assert not scan.clean and any(name in place for place in scan.found), name
     archives = tmp_path / "archives"
     archives.mkdir()
@@ -209,7 +213,7 @@ def test_privacy_scan_finds_every_written_form(tmp_path):
         zf.writestr("config.json", json.dumps({"dataset": "x", "note": "Doe^John" * 50}))
     with gzip.open(archives / "vol.nii.gz", "wb") as gz:
         gz.write(b"\0" * 1000 + b"MRN123456" + b"\0" * 1000)
-    scan = own_data.privacy_scan([NAME, PID], folders=[archives])
+    scan = privacy_audit.privacy_scan([NAME, PID], folders=[archives])
     assert any("run.keras :: config.json" in p for p in scan.found)
     assert any("vol.nii.gz (gzip content)" in p for p in scan.found)
 
@@ -226,7 +230,7 @@ def test_privacy_scan_copes_with_any_file_name_and_special_files(tmp_path):
     os.mkdir(os.path.join(raw, b"Doe John"))  # an identifying (empty) folder name
     os.mkfifo(os.path.join(raw, b"pipe.png"))  # never opened (would block)
     os.symlink(b"/somewhere/MRN123456", os.path.join(raw, b"link"))
-    scan = own_data.privacy_scan([NAME, PID], folders=[root])
+    scan = privacy_audit.privacy_scan([NAME, PID], folders=[root])
     text = str(scan)
     text.encode("utf-8")  # printable anywhere: no UnicodeEncodeError
     found = " | ".join(scan.found)
@@ -236,11 +240,11 @@ def test_privacy_scan_copes_with_any_file_name_and_special_files(tmp_path):
     for form in ("Doe", "DOE", "John", "JOHN", PID):  # printing the result shows no identifier
         assert form not in text, form
     with pytest.raises(ValueError, match="fewer than 3"):
-        own_data.privacy_scan(["J."], folders=[root])
+        privacy_audit.privacy_scan(["J."], folders=[root])
 
 
 def test_patient_identifiers_come_from_the_headers(named_scans):
-    found = own_data.patient_identifiers(named_scans)
+    found = privacy_audit.patient_identifiers(named_scans)
     assert {NAME, PID, OTHER_NAME, OTHER_PID, "19610203"} <= set(found)
 
 
@@ -259,5 +263,5 @@ def test_non_utf8_class_and_file_names_load_print_and_scan(tmp_path, cache):
                  json.dumps(ds.card().to_dict())):
         text.encode("utf-8")  # no lone surrogates anywhere
     assert "DOE\\xffJOHN.png" in ds.report.with_paths()  # on screen only
-    scan = own_data.privacy_scan([NAME], imagesets=[ds])
+    scan = privacy_audit.privacy_scan([NAME], imagesets=[ds])
     assert scan.clean and "no trace" in str(scan)

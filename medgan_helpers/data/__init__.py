@@ -38,7 +38,9 @@ The modules of this subpackage, one job each:
 - ``folder``    ``folder:PATH``: walk, check, split by patient, load
                 (``readers`` and ``dicom`` read one file)
 - ``privacy``   opaque ids, in-memory identity checks, search patterns
-- ``cachefiles`` locks, temporary files and atomic publishing for the caches
+- ``cachefiles`` locks, temporary files and atomic publishing for the caches;
+                the few recent folder reads kept in memory
+- ``handle``    :class:`DatasetHandle`: what it takes to load a dataset again
 - ``pipeline``  :func:`to_tf_dataset`
 - ``pairs``     paired sources (``brain-mri-pairs``, ``folder-pairs:``) -> :class:`PairedSet`
 """
@@ -46,12 +48,14 @@ The modules of this subpackage, one job each:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from medgan_helpers.data import brain, folder, medmnist, pairs
 from medgan_helpers.data.arrays import from_arrays
 from medgan_helpers.data.brain import BRAIN_MRI
 from medgan_helpers.data.brain import SIZES as BRAIN_SIZES
+from medgan_helpers.data.handle import LOCAL_SOURCES, DatasetHandle
 from medgan_helpers.data.imageset import (
     PIXEL_SCALE,
     SPLITS,
@@ -84,6 +88,7 @@ __all__ = [
     "SPLITS",
     "DataError",
     "DatasetCard",
+    "DatasetHandle",
     "ImageSet",
     "LoadReport",
     "available_sources",
@@ -130,25 +135,25 @@ def available_sources() -> list[str]:
 
 
 def load_dataset(
-    source: str,
-    image_size: int = 64,
+    source: str | DatasetHandle,
+    image_size: int | None = None,
     split: str = "train",
     *,
-    seed: int = 0,
+    seed: int | None = None,
     **options: Any,
 ) -> ImageSet:
     """Load one split of a dataset as an :class:`ImageSet`.
 
     Args:
         source: ``"brain-mri"``, a MedMNIST 2D flag (e.g. ``"pneumoniamnist"``), or
-            ``"folder:PATH"``, or the id (``"folder-<8 hex>"``, its ``ImageSet.name``) of a
-            folder loaded earlier in this Python session.
-        image_size: output height = width. brain-mri: 32/64/128; MedMNIST:
-            28/64/128/224; folders: any size from 8 to 1024.
+            ``"folder:PATH"``, or the :class:`DatasetHandle` of a set loaded before
+            (``imageset.handle``: loads another split the same way).
+        image_size: output height = width (default 64; for a handle, its size).
+            brain-mri: 32/64/128; MedMNIST: 28/64/128/224; folders: any size from 8 to 1024.
         split: ``"train"``, ``"val"`` or ``"test"``.
         seed: brain-mri (and brain-mri-pairs): which random planes are sampled; folders: how files
-            are assigned to splits. MedMNIST splits are fixed.
-        **options: source-specific options.
+            are assigned to splits (default 0; for a handle, its seed). MedMNIST splits are fixed.
+        **options: source-specific options (for a handle: those it was loaded with, unless given).
             MedMNIST: ``download`` (default True), ``color`` (``"auto"``/``"grey"``).
             Folders: ``color`` (``"auto"``, ``"grey"``, ``"rgb"``), ``modality``
             (``"auto"``, ``"MR"``, ``"CT"``, ``"XR"``, …), ``ct_window`` (a preset
@@ -160,33 +165,64 @@ def load_dataset(
             ``"super-resolution"``). folder-pairs: the folder options.
 
     Returns:
-        an :class:`ImageSet`; for the paired sources a :class:`PairedSet`.
+        an :class:`ImageSet`; for the paired sources a :class:`PairedSet`. Either
+        carries ``.handle``, a :class:`DatasetHandle` that loads it again.
 
     Raises:
-        DataError: unknown source, unsupported size, bad split, or no usable images.
+        DataError: unknown source, unsupported size, bad split, or no usable images;
+            the id of a user's folder (``folder-<8 hex>``, as a run folder names it),
+            or a handle that lost the folder's path: pass the folder again.
     """
+    if isinstance(source, DatasetHandle):
+        if not source.can_load:
+            raise _pass_the_folder_again(source.name)
+        return load_dataset(
+            source.source, source.image_size if image_size is None else image_size, split,
+            seed=source.seed if seed is None else seed, **{**source.options, **options})
+    image_size = 64 if image_size is None else int(image_size)
+    seed = 0 if seed is None else int(seed)
+    loaded = _load(source, image_size, split, seed, options)
+    if source.startswith(LOCAL_SOURCES):  # the path, resolved, in memory only (see data.handle)
+        kind, path = source.split(":", 1)
+        source = f"{kind}:{Path(path).expanduser().resolve()}"
+    elif source.lower() in medmnist.FLAGS:
+        source = source.lower()
+    loaded.handle = DatasetHandle(loaded.name, image_size=image_size, seed=seed, options=options, source=source)
+    return loaded
+
+
+def _pass_the_folder_again(name: str) -> DataError:
+    return DataError(
+        f"{name!r} is the id of a folder of your own images. The kit never stores folder paths "
+        "(not in runs, caches or pickles), so it cannot find that folder again from its id: pass "
+        "the folder again — data.load_dataset('folder:/path/to/scans', ...) (or "
+        "'folder-pairs:/path') — or, in the session that loaded it, its handle (imageset.handle). "
+        "Evaluating a run of your own data: evaluate_run(run, real_train=..., real_test=...)."
+    )
+
+
+def _load(source: str, image_size: int, split: str, seed: int, options: dict) -> ImageSet:
     _check_split(split)
     if not isinstance(source, str):
-        raise DataError(f"source must be a string, got {type(source).__name__}")
+        raise DataError(f"source must be a string or a DatasetHandle, got {type(source).__name__}")
     if source == BRAIN_MRI:
         if options:
             raise DataError(f"brain-mri takes no extra options; got {sorted(options)}")
-        return brain.load(int(image_size), split, seed)
+        return brain.load(image_size, split, seed)
     if source == BRAIN_MRI_PAIRS:
         _check_options(source, options, ("task",))
-        return pairs.load_brain_pairs(int(image_size), split, seed, **options)
+        return pairs.load_brain_pairs(image_size, split, seed, **options)
     if source.startswith("folder-pairs:"):
         _check_options(source, options, FOLDER_OPTIONS)
-        return pairs.load_folder_pairs(source[len("folder-pairs:") :], int(image_size), split, seed, **options)
+        return pairs.load_folder_pairs(source[len("folder-pairs:") :], image_size, split, seed, **options)
     if source.startswith("folder:"):
         _check_options(source, options, FOLDER_OPTIONS)
-        return folder.load(source[len("folder:") :], int(image_size), split, seed, **options)
-    if folder.ID_PATTERN.fullmatch(source):  # a folder loaded earlier in this session, by its id
-        _check_options(source, options, FOLDER_OPTIONS)
-        return folder.load_by_id(source, int(image_size), split, seed, **options)
+        return folder.load(source[len("folder:") :], image_size, split, seed, **options)
+    if folder.ID_PATTERN.fullmatch(source) or pairs.ID_PATTERN.fullmatch(source):
+        raise _pass_the_folder_again(source)
     if source.lower() in medmnist.FLAGS:
         _check_options(source, options, MEDMNIST_OPTIONS)
-        return medmnist.load(source.lower(), int(image_size), split, **options)
+        return medmnist.load(source.lower(), image_size, split, **options)
     hint = ""
     if source.lower().endswith("mnist3d") or source.lower() in medmnist.FLAGS_3D:
         hint = " 3-D MedMNIST sets are not supported (this kit generates 2-D images)."

@@ -1,4 +1,4 @@
-"""Cache files that several processes share safely: locks, temporary files, atomic publishing.
+"""Caches: files that several processes share safely, and the few recent results kept in memory.
 
 The rules every cache writer in :mod:`medgan_helpers.data` follows:
 
@@ -14,15 +14,24 @@ The rules every cache writer in :mod:`medgan_helpers.data` follows:
 Locks are ``fcntl.flock`` locks on a ``.lock`` file next to the entry (they are
 released by the OS if the process dies). Where ``fcntl`` does not exist
 (Windows) the lock is a no-op and only the atomic publishing protects readers.
+
+:class:`RecentResults` keeps the last few results of reading a user's folder in
+memory (loading train, val and test of one folder reads it once), keyed by a
+hash that includes :func:`folder_fingerprint`, so a changed folder is read again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 try:
     import fcntl
@@ -84,3 +93,61 @@ def remove_stale_temporaries(folder: Path, name: str) -> int:
                 leftover.unlink()
                 removed += 1
     return removed
+
+
+def folder_fingerprint(root: Path) -> str:
+    """A hash of every file's path, size, modification time and mode under ``root``.
+
+    It changes when a file is added, removed, replaced or edited, so a result
+    kept for the old folder is not reused. Not stored anywhere: it is hashed
+    again into :meth:`RecentResults.key`.
+    """
+    digest = hashlib.sha256()
+    for dirpath, _, filenames in sorted(os.walk(root)):
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            digest.update(os.fsencode(full) + f"\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}\n".encode())
+    return digest.hexdigest()
+
+
+class RecentResults(Generic[T]):
+    """The last ``keep`` results of an expensive read, by key; the oldest is dropped first.
+
+    Memory only (it is never written anywhere). Reading the same folder for its
+    train, val and test splits costs one read; at most ``keep`` folders' pixels
+    are held, however many a session loads.
+    """
+
+    def __init__(self, keep: int = 4) -> None:
+        if keep < 1:
+            raise ValueError(f"keep={keep}: keep at least one result")
+        self.keep = keep
+        self._results: OrderedDict[str, T] = OrderedDict()
+
+    @staticmethod
+    def key(root: Path, *settings: Any) -> str:
+        """The key of reading ``root`` with ``settings``: a hash that includes the folder's fingerprint."""
+        text = repr((str(root), settings, folder_fingerprint(root)))
+        return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()
+
+    def get_or_make(self, key: str, make: Callable[[], T]) -> T:
+        """The result kept for ``key``, else ``make()`` (kept, dropping the oldest beyond ``keep``)."""
+        if key in self._results:
+            self._results.move_to_end(key)
+            return self._results[key]
+        result = make()
+        self._results[key] = result
+        while len(self._results) > self.keep:
+            self._results.popitem(last=False)
+        return result
+
+    def clear(self) -> None:
+        """Forget every kept result (the next load reads the folder again)."""
+        self._results.clear()
+
+    def __len__(self) -> int:
+        return len(self._results)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from medgan_helpers.data import dicom, groups, privacy
+from medgan_helpers.data import cachefiles, dicom, groups, privacy
 from medgan_helpers.data.imageset import (
     SPLITS,
     DataError,
@@ -75,9 +75,8 @@ PRIVACY_NOTE = (
     "check and the per-patient split, and dropped after loading. Not checked: text "
     "burned into the pixels, and identifying content in non-DICOM files."
 )
-_MEMO: dict[str, dict] = {}
-#: folder id -> (folder, options) of folders loaded in this process (never written anywhere).
-_FOLDERS: dict[str, tuple[Path, dict]] = {}
+#: The last 4 folders read (train, val and test of one folder cost one read). Memory only.
+_MEMO: cachefiles.RecentResults[dict] = cachefiles.RecentResults(keep=4)
 
 
 def folder_id(root: Path) -> str:
@@ -88,7 +87,7 @@ def folder_id(root: Path) -> str:
 # --------------------------------------------------------------------------- walking
 
 
-def _walk(root: Path, opts: dict, out: ScanResult) -> tuple[list[tuple[FileEntry, str]], LocalPaths, Counter]:
+def walk(root: Path, opts: dict, out: ScanResult) -> tuple[list[tuple[FileEntry, str]], LocalPaths, Counter]:
     """Every image file under ``root`` as (entry, kind), the id -> path table, and what was found.
 
     Special, unreadable and non-image files are skipped (into ``out``) and never opened.
@@ -171,19 +170,6 @@ def _link_problem(path: Path, real_root: str, seen_dirs: set[str], folder: bool)
     return None
 
 
-def _fingerprint(root: Path) -> str:
-    digest = hashlib.sha256()
-    for dirpath, _, filenames in sorted(os.walk(root)):
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            try:
-                st = os.stat(full)
-            except OSError:
-                continue
-            digest.update(os.fsencode(full) + f"\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}\n".encode())
-    return digest.hexdigest()
-
-
 # --------------------------------------------------------------------------- splitting
 
 
@@ -245,7 +231,7 @@ def assign_splits(groups: list[str], labels: list, fractions, seed: int):
 # --------------------------------------------------------------------------- preparing
 
 
-def _check_class_names(class_names: list[str], identities: privacy.Identities) -> None:
+def check_class_names(class_names: list[str], identities: privacy.Identities) -> None:
     for index, name in enumerate(class_names, start=1):
         keyword = identities.found_in(name)
         if keyword is not None:
@@ -261,16 +247,18 @@ def _check_class_names(class_names: list[str], identities: privacy.Identities) -
 
 
 def _prepare(root: Path, image_size: int, seed: int, opts: dict) -> dict:
-    key = hashlib.sha256(repr((str(root), image_size, seed, sorted(opts.items(), key=str),
-                               _fingerprint(root))).encode("utf-8", "backslashreplace")).hexdigest()
-    if key in _MEMO:
-        return _MEMO[key]
+    """The whole folder read, checked and split (kept for the next split's load)."""
+    key = _MEMO.key(root, image_size, seed, sorted(opts.items(), key=str))
+    return _MEMO.get_or_make(key, lambda: _read(root, image_size, seed, opts))
+
+
+def _read(root: Path, image_size: int, seed: int, opts: dict) -> dict:
     scan = ScanResult(image_size)
-    entries, local_paths, found = _walk(root, opts, scan)
+    entries, local_paths, found = walk(root, opts, scan)
     for entry, kind in entries:
         READERS[kind](entry, opts, scan)
     class_names = sorted({s.label for s in scan.slices if s.label is not None})
-    _check_class_names(class_names, scan.identities)
+    check_class_names(class_names, scan.identities)
     if class_names and not len(scan.identities):
         scan.notes.append(
             "class names NOT checked for patient names or IDs: no DICOM header in this folder has "
@@ -314,7 +302,7 @@ def _prepare(root: Path, image_size: int, seed: int, opts: dict) -> dict:
     labels = [s.label for s, _ in kept]
     grouping = groups.patient_groups([s for s, _ in kept])
     split_of, split_notes, per_split = assign_splits(grouping.groups, labels, opts["split_fractions"], seed)
-    result = {
+    return {
         "pixels": np.stack([p for _, p in kept]),
         "labels": None if not class_names else np.array([class_names.index(x) for x in labels], np.int64),
         "class_names": class_names,
@@ -330,16 +318,12 @@ def _prepare(root: Path, image_size: int, seed: int, opts: dict) -> dict:
         "modalities": Counter(s.modality for s, _ in kept),
         "local_paths": local_paths,
     }
-    if len(_MEMO) > 4:
-        _MEMO.pop(next(iter(_MEMO)))
-    _MEMO[key] = result
-    return result
 
 
 # --------------------------------------------------------------------------- load
 
 
-def _options(color, modality, ct_window, mr_percentiles, nifti_axis, split_fractions, labels) -> dict:
+def check_options(color, modality, ct_window, mr_percentiles, nifti_axis, split_fractions, labels) -> dict:
     if color not in COLORS:
         raise DataError(f"color={color!r} is not valid. Valid choices: {', '.join(COLORS)}.")
     canonical = {m.lower(): m for m in MODALITIES}
@@ -395,10 +379,9 @@ def load(
         raise DataError(f"image_size={image_size} is out of range for folders; use {MIN_SIZE}..{MAX_SIZE} (e.g. 64).")
     given = dict(color=color, modality=modality, ct_window=ct_window, mr_percentiles=mr_percentiles,
                  nifti_axis=nifti_axis, split_fractions=split_fractions, labels=labels)
-    opts = _options(**given)
+    opts = check_options(**given)
     name = folder_id(root)
     prep = _prepare(root, image_size, seed, opts)
-    _FOLDERS[name] = (root, given)
     mask = prep["split"] == split
     if not mask.any():
         why = prep["split_notes"] or [f"split_fractions={opts['split_fractions']} give it no group"]
@@ -464,20 +447,3 @@ def _imageset(name: str, prep: dict, mask: np.ndarray, split: str, image_size: i
         card=card,
         metadata={"item": prep["items"][mask]},
     )
-
-
-def load_by_id(name: str, image_size: int, split: str, seed: int = 0, **options: Any) -> ImageSet:
-    """Load again a folder this process loaded before, by its id (``folder-<8 hex>``).
-
-    The kit never stores folder paths, so the id is only known in the Python
-    session that loaded the folder; the options of that load are reused unless
-    given again.
-    """
-    if name not in _FOLDERS:
-        raise DataError(
-            f"{name!r} is the id of a folder loaded in another Python session (or with another "
-            "cache folder). The kit never stores folder paths, so it cannot find that folder "
-            "again: load it with data.load_dataset('folder:/path/to/scans', ...) first."
-        )
-    root, given = _FOLDERS[name]
-    return load(str(root), image_size, split, seed, **{**given, **options})

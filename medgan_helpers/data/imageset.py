@@ -18,9 +18,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from medgan_helpers.data.handle import DatasetHandle
 
 SPLITS = ("train", "val", "test")
 
@@ -92,6 +95,18 @@ class LoadReport:
     def set_local_paths(self, paths: dict[str, str]) -> None:
         """Attach the in-memory id -> relative path table (the folder loader does)."""
         self._local_paths = LocalPaths(paths)
+
+    def derived(self, loaded: int, note: str | None = None, *, skipped: bool = True) -> LoadReport:
+        """The report of a copy of this set holding ``loaded`` images (a subset, fewer classes).
+
+        Same source, split and notes (plus ``note``), the skipped items unless
+        ``skipped=False``; the in-memory relative paths carry over (same session).
+        """
+        report = LoadReport(self.source, self.split, loaded=int(loaded),
+                            skipped=list(self.skipped) if skipped else [],
+                            notes=[*self.notes, *([note] if note else [])])
+        report._local_paths = self._local_paths
+        return report
 
     def local_path(self, item: str) -> str | None:
         """The path (relative to the folder) of ``item``, if this session loaded it; else None."""
@@ -271,6 +286,8 @@ class ImageSet:
     converts it to float32 in [-1, 1] on access (use :meth:`batch_images` or
     :func:`to_tf_dataset` for very large sets). ``labels`` is int64 ``(N,)``, or
     ``(N, L)`` multi-hot for multi-label data (``multi_label`` is True), or None.
+    ``handle`` (a :class:`~medgan_helpers.data.handle.DatasetHandle`) loads the
+    dataset's other splits; subsets keep it (it names the source, not the subset).
     """
 
     #: ``images`` refuses to materialise more float32 bytes than this.
@@ -288,6 +305,7 @@ class ImageSet:
         card: DatasetCard,
         metadata: dict[str, np.ndarray] | None = None,
         multi_label: bool = False,
+        handle: DatasetHandle | None = None,
     ) -> None:
         if pixels.dtype != np.uint8 or pixels.ndim != 4:
             raise ValueError(f"pixels must be uint8 N×H×W×C, got {pixels.dtype} {pixels.shape}")
@@ -302,6 +320,8 @@ class ImageSet:
         self._card = card
         self.metadata = dict(metadata or {})
         self.multi_label = bool(multi_label)
+        #: How to load this dataset again (``data.load_dataset`` sets it; None for sets built by hand).
+        self.handle = handle
 
     # shape facts
     @property
@@ -355,13 +375,7 @@ class ImageSet:
     def subset(self, indices: Sequence[int] | np.ndarray) -> ImageSet:
         """A new ImageSet holding only ``indices`` (pixels copied into memory)."""
         idx = np.asarray(indices, dtype=np.int64)
-        report = LoadReport(
-            self.report.source,
-            self.split,
-            loaded=len(idx),
-            notes=[*self.report.notes, f"subset of {len(idx)} of {len(self)} images"],
-        )
-        report.set_local_paths(self.report._local_paths)
+        report = self.report.derived(len(idx), f"subset of {len(idx)} of {len(self)} images", skipped=False)
         return ImageSet(
             np.asarray(self.pixels[idx]),
             None if self.labels is None else np.asarray(self.labels[idx]),
@@ -372,6 +386,7 @@ class ImageSet:
             card=self._card,
             metadata={k: np.asarray(v)[idx] for k, v in self.metadata.items()},
             multi_label=self.multi_label,
+            handle=self.handle,
         )
 
     def class_counts(self) -> dict[str, int]:

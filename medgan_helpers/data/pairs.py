@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ import numpy as np
 
 from medgan_helpers import config
 from medgan_helpers.data import brain, cachefiles, folder, privacy
+from medgan_helpers.data.handle import DatasetHandle
 from medgan_helpers.data.imageset import (
     PIXEL_SCALE,
     SPLITS,
@@ -62,6 +64,8 @@ VERSION = 1
 #: Super-resolution factor: 64 px targets from 16 px inputs, 128 from 32.
 SR_FACTOR = 4
 TISSUE_CHANNELS = ("grey matter", "white matter")
+#: ``pairs-`` + 8 hex digits: the name of a loaded pairs folder.
+ID_PATTERN = re.compile(r"pairs-[0-9a-f]{8}")
 
 
 class PairedSet:
@@ -75,6 +79,8 @@ class PairedSet:
         self.task, self.name, self.split = task, name, split
         self.report, self._card = report, card
         self.input_channels = tuple(input_channels)
+        #: How to load this dataset again (set by ``data.load_dataset``; None for sets built by hand).
+        self.handle: DatasetHandle | None = None
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -116,8 +122,10 @@ class PairedSet:
         """A new PairedSet with only the pairs at ``indices`` (both sides alike)."""
         idx = np.asarray(indices, dtype=np.int64)
         inputs, targets = self.inputs.subset(idx), self.targets.subset(idx)
-        return PairedSet(inputs, targets, task=self.task, name=self.name, split=self.split,
-                         report=targets.report, card=self._card, input_channels=self.input_channels)
+        subset = PairedSet(inputs, targets, task=self.task, name=self.name, split=self.split,
+                           report=targets.report, card=self._card, input_channels=self.input_channels)
+        subset.handle = self.handle
+        return subset
 
     def card(self) -> DatasetCard:
         """The dataset card (both sides, the pairing rule, licence, counts)."""
@@ -294,7 +302,8 @@ def _brain_pairs_card(task: str, image_size: int, input_size: int, counts: dict)
 
 # --------------------------------------------------------------------------- folder-pairs:PATH
 
-_PAIR_MEMO: dict[str, dict] = {}
+#: The last 4 pairs folders read (one read for all three splits). Memory only.
+_PAIR_MEMO: cachefiles.RecentResults[dict] = cachefiles.RecentResults(keep=4)
 _IMAGE_SUFFIXES = tuple(sorted({*RASTER_EXTS, *DICOM_EXTS, *NIFTI_EXTS}, key=len, reverse=True))
 
 
@@ -315,7 +324,7 @@ def _pair_key(relative: str) -> str:
 def _read_side(root: Path, side: str, image_size: int, opts: dict) -> tuple[ScanResult, dict, bool, dict]:
     """Read ``root/side`` like ``folder:`` does: the scan, key -> slices, colour choice, id -> path (in memory)."""
     scan = ScanResult(image_size)
-    entries, local, _found = folder._walk(root / side, opts, scan)
+    entries, local, _found = folder.walk(root / side, opts, scan)
     for entry, kind in entries:
         folder.READERS[kind](entry, opts, scan)
     by_key: dict[str, list] = {}
@@ -338,10 +347,12 @@ def _as_channels(pixels: np.ndarray, use_rgb: bool) -> np.ndarray:
 
 
 def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
-    key = hashlib.sha256(repr((str(root), image_size, seed, sorted(opts.items(), key=str),
-                               folder._fingerprint(root))).encode("utf-8", "backslashreplace")).hexdigest()
-    if key in _PAIR_MEMO:
-        return _PAIR_MEMO[key]
+    """Both sides read, paired, checked and split (kept for the next split's load)."""
+    key = _PAIR_MEMO.key(root, image_size, seed, sorted(opts.items(), key=str))
+    return _PAIR_MEMO.get_or_make(key, lambda: _read_pairs(root, image_size, seed, opts))
+
+
+def _read_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
     (scan_a, keys_a, rgb_a, paths_a), (scan_b, keys_b, rgb_b, paths_b) = (
         _read_side(root, s, image_size, opts) for s in "AB")
     skipped = [(f"A/{i}", r) for i, r in scan_a.skipped] + [(f"B/{i}", r) for i, r in scan_b.skipped]
@@ -357,7 +368,7 @@ def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
                 skipped.append((f"{side}/{pieces[0].item}", "its partner's name is ambiguous (see above)"))
     labels_a = sorted({s.label for s in scan_a.slices if s.label is not None})
     for scan in (scan_a, scan_b):
-        folder._check_class_names(labels_a, scan.identities)
+        folder.check_class_names(labels_a, scan.identities)
         scan.identities = privacy.Identities()  # identifying values are dropped here
     kept, seen, local = [], {}, LocalPaths({**paths_a, **paths_b})
     root_bytes = os.fsencode(root)
@@ -388,7 +399,7 @@ def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
     steps = sorted(scan_a.steps | scan_b.steps | {
         f"padded to a square with black, resized to {image_size}×{image_size} (LANCZOS anti-aliasing)",
         "stored as uint8 0-255; scaled to [-1, 1] on use"})
-    result = {
+    return {
         "inputs": np.stack([p for _, _, p, _ in kept]), "targets": np.stack([p for _, _, _, p in kept]),
         "labels": None if not class_names else np.array([class_names.index(x) for x in labels], np.int64),
         "class_names": class_names, "items": np.array([i for i, _, _, _ in kept]), "split": split_of,
@@ -397,10 +408,6 @@ def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
         "found": {"A": sum(scan_a.kinds.values()), "B": sum(scan_b.kinds.values())},
         "modalities": sorted({s.modality for s in scan_a.slices}) + ["->"] + sorted({s.modality for s in scan_b.slices}),
     }
-    if len(_PAIR_MEMO) > 4:
-        _PAIR_MEMO.pop(next(iter(_PAIR_MEMO)))
-    _PAIR_MEMO[key] = result
-    return result
 
 
 def load_folder_pairs(path: str, image_size: int, split: str, seed: int = 0, **options: Any) -> PairedSet:
@@ -421,7 +428,7 @@ def load_folder_pairs(path: str, image_size: int, split: str, seed: int = 0, **o
                         f"{folder.MIN_SIZE}..{folder.MAX_SIZE} (e.g. 64).")
     defaults = dict(color="auto", modality="auto", ct_window="auto", mr_percentiles=(0.5, 99.5),
                     nifti_axis=2, split_fractions=(0.7, 0.15, 0.15), labels="subfolder")
-    opts = folder._options(**{**defaults, **options})
+    opts = folder.check_options(**{**defaults, **options})
     prep = _prepare_pairs(root, image_size, seed, opts)
     name = pairs_id(root)
     mask = prep["split"] == split

@@ -9,7 +9,7 @@
   contain one.
 - :func:`needle_pattern`: a byte pattern that finds a name or an ID however it
   was written (``Doe^Jane``, ``DOE_JANE``, ``Jane Doe``, ``doe,jane``, …), used by
-  :func:`medgan_helpers.own_data.privacy_scan`.
+  :func:`medgan_helpers.privacy_audit.privacy_scan`.
 - Both compare text after :func:`normalise` (Unicode NFKC, then case-folded), so
   a name written in NFD (as macOS writes file names) or in full-width letters is
   the same name; and both match an ID's digit runs of 4+ digits on their own
