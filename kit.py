@@ -67,7 +67,7 @@ def ensure_venv() -> None:
 
 def cmd_run(args: list[str]) -> int:
     ensure_venv()
-    return run([PY, "-m", "medgan_helpers.runner", *args])
+    return run([PY, "-m", "medgan_helpers.jobs.runner", *args])
 
 
 def cmd_test(args: list[str]) -> int:

@@ -1,17 +1,17 @@
-"""The notebooks' setup-cell logic: install the kit on Google Colab, nothing elsewhere.
+"""The notebooks' setup-cell logic at run time: install the kit on Google Colab, nothing elsewhere.
 
-Every notebook starts with the same setup cell, generated from
-:func:`setup_cell_source` by ``tools/build_notebooks.py``. On Colab the cell
-clones this repository (``REPO`` below is the one place its address lives) and
-then calls :func:`setup`, which installs only the runtime dependencies Colab is
-missing, under a pip constraints file that pins every installed distribution to
-its installed version — so it never upgrades or downgrades what Colab ships
-(TensorFlow, Keras, ipywidgets, pandas, requests, …): pip picks versions of the
-missing packages that fit, or fails loudly. It then checks that the kit really
-installed from the checkout and imports from it, and reports the device through
-``accel.configure()``. A Colab runtime without TensorFlow (the TPU runtimes)
-stops with one sentence before anything is installed. Anywhere else nothing is
-installed.
+Every notebook starts with the same setup cell (its source is built by
+``medgan_helpers.jobs.colab_cells`` and rendered by ``tools/build_notebooks.py``).
+On Colab the cell clones this repository (``REPO`` below is the one place its
+address lives) and then calls :func:`setup`, which installs only the runtime
+dependencies Colab is missing, under a pip constraints file that pins every
+installed distribution to its installed version — so it never upgrades or
+downgrades what Colab ships (TensorFlow, Keras, ipywidgets, pandas, requests, …):
+pip picks versions of the missing packages that fit, or fails loudly. It then
+checks that the kit really installed from the checkout and imports from it, and
+reports the device through ``accel.configure()``. A Colab runtime without
+TensorFlow (the TPU runtimes) stops with one sentence before anything is
+installed. Anywhere else nothing is installed.
 
 ``tools/colab_twin.py`` runs this setup cell and notebooks 01–06 in a twin of
 Colab's runtime (its Python and pinned package versions) and fails when a
@@ -77,45 +77,6 @@ NO_TENSORFLOW = (
     "kit cannot run here: choose Runtime → Change runtime type → a GPU (T4) or CPU runtime, "
     "then run this cell again."
 )
-
-
-def colab_badge_url(notebook_name: str) -> str:
-    """The "Open in Colab" link for ``notebooks/<notebook_name>.ipynb``."""
-    return (
-        f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/notebooks/"
-        f"{notebook_name}.ipynb"
-    )
-
-
-def colab_badge_markdown(notebook_name: str) -> str:
-    """Markdown for the badge that opens a notebook in Colab."""
-    return (
-        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-        f"({colab_badge_url(notebook_name)})"
-    )
-
-
-def setup_cell_source() -> str:
-    """The source of every notebook's setup cell (rendered into the notebooks)."""
-    return (
-        "# Setup: on Google Colab this fetches the kit and installs only what Colab lacks\n"
-        "# (it never upgrades TensorFlow, Keras, ipywidgets or matplotlib). Elsewhere it\n"
-        "# installs nothing: it only reports the device the kit will use.\n"
-        "import sys\n"
-        "\n"
-        'if "google.colab" in sys.modules:\n'
-        "    import os\n"
-        "    import subprocess\n"
-        "\n"
-        f'    if not os.path.isdir("{COLAB_CHECKOUT}"):\n'
-        f'        subprocess.run(["git", "clone", "-q", "--depth", "1", "{REPO_URL}.git", '
-        f'"{COLAB_CHECKOUT}"], check=True)\n'
-        f'    sys.path.insert(0, "{COLAB_CHECKOUT}")\n'
-        "\n"
-        "from medgan_helpers import colab\n"
-        "\n"
-        "plan = colab.setup()\n"
-    )
 
 
 def in_colab() -> bool:

@@ -1,18 +1,18 @@
-"""Train a GAN from the command line, on one machine or several: ``python -m medgan_helpers.train``.
+"""Train a GAN from the command line, on one machine or several: ``python -m medgan_helpers.train_cli``.
 
 Usage (``medgan-train`` is the same command, installed with the kit)::
 
-    python -m medgan_helpers.train --dataset brain-mri --image-size 64
-    python -m medgan_helpers.train --dataset pneumoniamnist --image-size 64 --epochs 30 --d-lr 4e-4
-    python -m medgan_helpers.train --dataset folder:/path/to/scans --quick
+    python -m medgan_helpers.train_cli --dataset brain-mri --image-size 64
+    python -m medgan_helpers.train_cli --dataset pneumoniamnist --image-size 64 --epochs 30 --d-lr 4e-4
+    python -m medgan_helpers.train_cli --dataset folder:/path/to/scans --quick
 
 It loads the training split of ``--dataset`` (``brain-mri``, a MedMNIST 2D flag
 or ``folder:PATH``) and calls ``training.train``, which writes a run folder
 ``<artifacts>/runs/<dataset>-<size>px-<time>-<id>/``; the last line names it
-(``runs/<name>``: never your data's path). Every knob of ``recipe.RECIPE`` is an
+(``runs/<name>``: never your data's path). Every knob of ``recipe.GANConfig`` is an
 option (``epochs`` -> ``--epochs``, ``d_lr`` -> ``--d-lr``, ``spectral_norm`` ->
 ``--spectral-norm`` / ``--no-spectral-norm``; ``none`` where a knob takes None);
-``--quick`` starts from the quick-mode values (``recipe.QUICK``) instead.
+``--quick`` starts from the quick-mode values (``recipe.GAN_QUICK``) instead.
 
 **Several machines.** When the ``TF_CONFIG`` environment variable names more than
 one task, the trainer uses ``tf.distribute.MultiWorkerMirroredStrategy``: start
@@ -45,7 +45,7 @@ from typing import Any
 
 from medgan_helpers import recipe
 
-PROG = "python -m medgan_helpers.train"
+PROG = "python -m medgan_helpers.train_cli"
 _TRI_STATE = {"auto": "auto", "on": True, "off": False}
 
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, default=64, help="image height = width (default 64)")
     parser.add_argument("--quick", action="store_true",
                         help="start from the quick-mode knobs (" +
-                             ", ".join(f"{k}={v}" for k, v in recipe.QUICK.items()) + ")")
+                             ", ".join(f"{k}={v}" for k, v in recipe.GAN_QUICK.items()) + ")")
     parser.add_argument("--no-resume", dest="resume", action="store_false",
                         help="start afresh instead of continuing an interrupted run of the same data and knobs")
     parser.add_argument("--mixed-precision", choices=sorted(_TRI_STATE), default="auto",
@@ -95,9 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=2,
                         help="Keras' progress output: 0 silent, 1 progress bar, 2 one line per epoch (default)")
     knobs = parser.add_argument_group(
-        "training knobs", "every knob of recipe.RECIPE; the default is the recipe's (or its quick value)")
-    for knob, default in recipe.RECIPE.items():
-        quick = f", quick {recipe.QUICK[knob]}" if knob in recipe.QUICK else ""
+        "training knobs", "every knob of recipe.GANConfig; the default is the recipe's (or its quick value)")
+    for knob, default in recipe.GAN_DEFAULTS.items():
+        quick = f", quick {recipe.GAN_QUICK[knob]}" if knob in recipe.GAN_QUICK else ""
         help_text = f"default {default}{quick}"
         if isinstance(default, bool):
             knobs.add_argument(_option(knob), dest=knob, action=argparse.BooleanOptionalAction,
@@ -186,7 +186,7 @@ def run_cli(argv: list[str]) -> dict[str, Any]:
     """Train as the command line ``argv`` says; returns what this worker's last line says, as a dict."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    overrides = {knob: getattr(args, knob) for knob in recipe.RECIPE if hasattr(args, knob)}
+    overrides = {knob: getattr(args, knob) for knob in recipe.GAN_DEFAULTS if hasattr(args, knob)}
     _check_dataset(parser, args.dataset)
     try:
         workers = cluster_size()
@@ -196,11 +196,14 @@ def run_cli(argv: list[str]) -> dict[str, Any]:
     # A multi-worker strategy must exist before TensorFlow runs anything (it sets up the collectives).
     strategy = multi_worker_strategy() if workers > 1 else None
 
-    from medgan_helpers import accel, data, gan, training
+    from medgan_helpers import accel, data, losses, training
 
-    cfg = recipe.knobs(quick=args.quick, **overrides)
-    if cfg["loss"] not in gan.LOSSES:
-        parser.error(f"--loss {cfg['loss']!r}: use one of {', '.join(gan.LOSSES)}.")
+    try:
+        cfg = recipe.gan_config(quick=args.quick, **overrides)
+    except ValueError as err:
+        parser.error(str(err))
+    if cfg.loss not in losses.LOSSES:
+        parser.error(f"--loss {cfg.loss!r}: use one of {', '.join(losses.LOSSES)}.")
     setup = accel.configure(mixed_precision=_TRI_STATE[args.mixed_precision], xla=_TRI_STATE[args.xla],
                             strategy=strategy, force=True)
     try:
@@ -211,18 +214,18 @@ def run_cli(argv: list[str]) -> dict[str, Any]:
     if strategy is not None:
         resolver = strategy.cluster_resolver
         replicas = strategy.num_replicas_in_sync
-        if cfg["batch_size"] % replicas:
-            parser.error(f"--batch-size {cfg['batch_size']} is the global batch, split over {replicas} "
+        if cfg.batch_size % replicas:
+            parser.error(f"--batch-size {cfg.batch_size} is the global batch, split over {replicas} "
                          f"replicas: use a multiple of {replicas}.")
-        if cfg["steps_per_epoch"] is None:  # the same, known number of steps on every worker
-            cfg["steps_per_epoch"] = len(training.quick_subset(images, cfg["max_images"])) // cfg["batch_size"]
+        if cfg.steps_per_epoch is None:  # the same, known number of steps on every worker
+            cfg = cfg.replace(steps_per_epoch=len(training.quick_subset(images, cfg.max_images)) // cfg.batch_size)
         resume = False
         print(f"Task {resolver.task_type} {resolver.task_id} of {workers} "
               f"({'the chief' if training.is_chief(strategy) else 'not the chief'}): {replicas} replicas, "
-              f"global batch {cfg['batch_size']}, {cfg['steps_per_epoch']} steps per epoch", flush=True)
+              f"global batch {cfg.batch_size}, {cfg.steps_per_epoch} steps per epoch", flush=True)
 
     result = training.train(images, verbose=args.verbose, resume=resume, display=False,
-                            accel_setup=setup, **cfg)
+                            accel_setup=setup, config=cfg)
     summary = {
         "chief": training.is_chief(setup.strategy),
         "workers": max(workers, 1),

@@ -1,4 +1,4 @@
-"""The setup cell's logic, run with a stand-in ``google.colab`` module."""
+"""The setup cell's logic (``colab``, run with a stand-in ``google.colab`` module) and its source (``jobs.colab_cells``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 
 import medgan_helpers
 from medgan_helpers import colab, config
+from medgan_helpers.jobs import colab_cells
 
 
 @pytest.fixture
@@ -69,20 +70,20 @@ def test_on_colab_even_a_missing_shipped_package_is_left_alone(fake_colab, monke
 
 
 def test_setup_cell_clones_the_one_repository_constant():
-    source = colab.setup_cell_source()
+    source = colab_cells.setup_cell_source()
     assert f"{colab.REPO_URL}.git" in source
     assert "colab.setup()" in source
     compile(source, "<setup-cell>", "exec")  # valid Python
 
 
 def test_setup_cell_runs_outside_colab(capsys):
-    exec(compile(colab.setup_cell_source().replace("colab.setup()", "colab.setup(configure=False)"),
+    exec(compile(colab_cells.setup_cell_source().replace("colab.setup()", "colab.setup(configure=False)"),
                  "<setup-cell>", "exec"), {})
     assert "nothing installed" in capsys.readouterr().out
 
 
 def test_badge_points_at_the_repository():
-    url = colab.colab_badge_url("01_data_preparation")
+    url = colab_cells.colab_badge_url("01_data_preparation")
     assert url == (
         f"https://colab.research.google.com/github/{colab.REPO}/blob/main/notebooks/"
         "01_data_preparation.ipynb"

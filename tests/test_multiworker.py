@@ -78,7 +78,7 @@ def test_two_workers_train_in_sync_and_only_the_chief_writes(tmp_path):
                "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
                "MEDGAN_ARTIFACTS": str(tmp_path / f"artifacts{index}"), "TMPDIR": str(tmp_path / f"tmp{index}")}
         log = (tmp_path / f"worker{index}.log").open("w")
-        workers.append((subprocess.Popen([sys.executable, "-m", "medgan_helpers.train", *TINY], cwd=ROOT,
+        workers.append((subprocess.Popen([sys.executable, "-m", "medgan_helpers.train_cli", *TINY], cwd=ROOT,
                                          env=env, stdout=log, stderr=subprocess.STDOUT), log))
     try:
         codes = [process.wait(timeout=600) for process, _log in workers]

@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from medgan_helpers import colab, config
+from medgan_helpers import config
+from medgan_helpers.jobs import colab_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -46,14 +47,14 @@ def test_notebook_skeleton(path):
     cells = nb.cells
     first = cells[0]
     assert first.cell_type == "markdown" and first.source.startswith(f"# {path.stem[:2]} ")
-    assert colab.colab_badge_url(path.stem) in first.source
+    assert colab_cells.colab_badge_url(path.stem) in first.source
     markdown = "\n".join(c.source for c in cells if c.cell_type == "markdown")
     for heading in ("Learning goals", "What you learned", "Exercise"):
         assert heading.lower() in markdown.lower(), f"{path.name}: no '{heading}' section"
     assert "<details>" in markdown, f"{path.name}: exercises need collapsible solutions"
     code = [c for c in cells if c.cell_type == "code"]
     setup = [c for c in code if "setup" in c.metadata.get("tags", [])]
-    assert len(setup) == 1 and setup[0].source.strip() == colab.setup_cell_source().strip()
+    assert len(setup) == 1 and setup[0].source.strip() == colab_cells.setup_cell_source().strip()
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, f"{path.name}: exactly one cell tagged 'parameters'"
     assert "exercises.check_" in "\n".join(c.source for c in code), f"{path.name}: no checks"

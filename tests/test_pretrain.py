@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medgan_helpers import pretrain, runs
+from medgan_helpers import runs
+from medgan_helpers.jobs import pretrain
 
 
 @pytest.mark.slow

@@ -190,7 +190,7 @@ def test_evaluate_reports_realism_with_floors_pictures_and_headline(halves, tmp_
 
 def test_the_index_page_shows_the_realism_headline(tmp_path):
     """artifacts/index.html quotes the headline of each evaluation.json: realism included."""
-    from medgan_helpers import runner
+    from medgan_helpers.jobs import runner
 
     results = _blind_results()
     (tmp_path / "evaluation.json").write_text(json.dumps(results))

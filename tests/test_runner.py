@@ -7,7 +7,8 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from medgan_helpers import runner, runs
+from medgan_helpers import runs
+from medgan_helpers.jobs import runner
 
 
 def _notebook(path, *sources):

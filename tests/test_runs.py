@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from medgan_helpers import data, pictures, runner, runs, sampling
+from medgan_helpers import data, pictures, runs, sampling
+from medgan_helpers.jobs import runner
 from tests.helpers import SIZE, blob_set, tiny_gan
 
 

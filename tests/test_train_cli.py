@@ -1,4 +1,4 @@
-"""The command-line trainer, ``python -m medgan_helpers.train`` (console script ``medgan-train``), in one process.
+"""The command-line trainer, ``python -m medgan_helpers.train_cli`` (console script ``medgan-train``), in one process.
 
 Its options come from ``recipe.RECIPE``; a tiny brain-mri run goes through
 ``training.train`` into a run folder that ``runs.load_generator`` loads. The
@@ -21,7 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
 from medgan_helpers import recipe, runs
-from medgan_helpers import train as cli
+from medgan_helpers import train_cli as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "brain-mri", "--image-size", "32", "--quick", "--epochs", "2", "--max-images", "64",

@@ -38,7 +38,7 @@ SRC_DIR = ROOT / "notebooks" / "src"
 NB_DIR = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))
 
-from medgan_helpers import colab, runner  # noqa: E402
+from medgan_helpers.jobs import colab_cells, runner  # noqa: E402
 
 BADGE_MARK = "<!-- colab-badge -->"
 SETUP_MARK = "# setup-cell"
@@ -65,9 +65,9 @@ def render(src: Path) -> nbformat.NotebookNode:
     name = src.stem
     for cell in nb.cells:
         if cell.cell_type == "markdown" and BADGE_MARK in cell.source:
-            cell.source = cell.source.replace(BADGE_MARK, colab.colab_badge_markdown(name))
+            cell.source = cell.source.replace(BADGE_MARK, colab_cells.colab_badge_markdown(name))
         if cell.cell_type == "code" and cell.source.strip() == SETUP_MARK:
-            cell.source = colab.setup_cell_source().rstrip("\n")
+            cell.source = colab_cells.setup_cell_source().rstrip("\n")
             cell.metadata["tags"] = sorted(set(cell.metadata.get("tags", [])) | {"setup"})
         if cell.cell_type == "code":
             cell.outputs = []

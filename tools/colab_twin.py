@@ -24,7 +24,7 @@ The twin (cached in ``.colab-twin/``, or ``$MEDGAN_TWIN_CACHE``):
 
 The checks, in that runtime:
 
-1. **setup cell** — ``colab.setup_cell_source()`` runs as a notebook's first cell in a
+1. **setup cell** — ``colab_cells.setup_cell_source()`` runs as a notebook's first cell in a
    fresh kernel. Everything the kit needs that Colab lacks is installed by it, not
    by this script. ``pip freeze`` before and after must agree on every
    distribution that was installed before (pandas and requests included).
@@ -59,6 +59,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from medgan_helpers import colab  # noqa: E402  (standard library only; the kit's one address book)
+from medgan_helpers.jobs import colab_cells  # noqa: E402  (the setup cell's source)
 
 RUNTIME = ROOT / "tools" / "colab_twin_runtime.txt"
 CHECKS = "tools/colab_twin_checks.py"
@@ -403,7 +404,7 @@ def place_checkout(run: Path, committed: bool) -> list[Path]:
 
 
 def stale_setup_cells(notebooks: list[Path], source: str) -> list[str]:
-    """Notebooks whose setup cell differs from ``colab.setup_cell_source()`` (need a rebuild)."""
+    """Notebooks whose setup cell differs from ``colab_cells.setup_cell_source()`` (need a rebuild)."""
     stale = []
     for path in notebooks:
         cells = json.loads(path.read_text())["cells"]
@@ -433,7 +434,7 @@ def run_checks(twin: Twin, notebooks: list[Path], logs: Path, checkout: str) -> 
     checks.append(check)
     start = time.perf_counter()
     before = read_freeze(twin.freeze())
-    (twin.root / "tmp" / "setup_cell.py").write_text(colab.setup_cell_source())
+    (twin.root / "tmp" / "setup_cell.py").write_text(colab_cells.setup_cell_source())
     result = twin.run(["python", f"{checkout}/{CHECKS}", "setup-cell", "/tmp/setup_cell.py"],
                       log=logs / "setup-cell.log", timeout=1800)
     after = read_freeze(twin.freeze())
@@ -569,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         run = fresh_run(image, cache)
         copy_host_files(run)
         notebooks = [p for p in place_checkout(run, args.committed) if p.stem[:2] in wanted]
-        stale = stale_setup_cells(notebooks, colab.setup_cell_source())
+        stale = stale_setup_cells(notebooks, colab_cells.setup_cell_source())
         twin = Twin(run, twin_env())
         twin.mount_system()
         python = twin.check(["python", "-c", "import platform; print(platform.python_version())"],
@@ -590,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         status = {True: "PASS", False: "FAIL", None: "SKIP"}[check.ok]
         print(f"  {status}  {check.name:<28} {minutes(check.seconds):>12}  {check.detail}")
     if stale:
-        print(f"  note: the setup cell in {', '.join(stale)} differs from colab.setup_cell_source(): "
+        print(f"  note: the setup cell in {', '.join(stale)} differs from colab_cells.setup_cell_source(): "
               "rebuild the notebooks (python3 kit.py notebooks)")
     failed = sum(check.ok is False for check in checks)
     skipped = sum(check.ok is None for check in checks)

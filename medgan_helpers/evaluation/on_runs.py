@@ -60,9 +60,9 @@ def output_dir_for(run_dir_or_sampler: Any, dataset: str | None = None) -> Path:
 
 def evaluate_run(
     run_dir_or_sampler: Any,
-    dataset: str | None = None,
     options: EvalOptions | None = None,
     *,
+    dataset: str | None = None,
     image_size: int | None = None,
     real_train: Any = None,
     real_test: Any = None,

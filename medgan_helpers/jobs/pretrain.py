@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m medgan_helpers.pretrain [--out data/pretrained/brain-mri-64] [--epochs N] [--seed S]
+    python -m medgan_helpers.jobs.pretrain [--out data/pretrained/brain-mri-64] [--epochs N] [--seed S]
 
 It trains with the kit's own ``training.train`` (the same code the notebooks
 use), then keeps ONLY what sampling needs, as a run folder of kind "pretrained"
@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 DATASET, IMAGE_SIZE = "brain-mri", 64
+PROG = "python -m medgan_helpers.jobs.pretrain"
 DEFAULT_EPOCHS = 60
 
 
@@ -138,7 +139,7 @@ def _recipe_line(knobs: dict) -> str:
 
 
 def export(result, out: Path, command: str, evaluation_text: str = "*Not evaluated yet: run "
-           "`python -m medgan_helpers.pretrain --evaluate-only`.*") -> Path:
+           "`python -m medgan_helpers.jobs.pretrain --evaluate-only`.*") -> Path:
     """Write the sampling-only files of a finished ``training.train`` result into ``out``."""
     import keras
     import numpy as np
@@ -230,9 +231,7 @@ def evaluate(out: Path, command: str, n_samples: int = 1000) -> str:
     """Evaluate the exported generator (full settings) and return the card's Evaluation text."""
     from medgan_helpers import evaluation
 
-    sizes = evaluation.settings(quick=False)
-    sizes["n_samples"] = n_samples
-    report = evaluation.evaluate_run(out, **sizes)
+    report = evaluation.evaluate_run(out, evaluation.EvalOptions(n_samples=n_samples))
     headline = "\n".join(f"- **{key}**: {value}" for key, value in report.headline.items())
     per_class = "\n".join(
         f"| {name} | {c['fake_mean']:.3f} | {c['real_mean']:.3f} |"
@@ -271,7 +270,7 @@ def _knob(text: str) -> tuple[str, object]:
 
 def main(argv: list[str] | None = None) -> Path:
     """Command-line entry point: train, export, evaluate, print where the files went."""
-    parser = argparse.ArgumentParser(prog="python -m medgan_helpers.pretrain", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="output folder (default data/pretrained/brain-mri-64)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"training epochs (default {DEFAULT_EPOCHS})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -285,7 +284,7 @@ def main(argv: list[str] | None = None) -> Path:
     from medgan_helpers import data, training
 
     out = args.out or _default_out()
-    command = "python -m medgan_helpers.pretrain" + (f" --out {_shown(args.out)}" if args.out else "") + f" --epochs {args.epochs}"
+    command = PROG + (f" --out {_shown(args.out)}" if args.out else "") + f" --epochs {args.epochs}"
     if args.seed:
         command += f" --seed {args.seed}"
     for key, value in args.knob:

@@ -1,6 +1,6 @@
 """The main job: execute the notebook sequence headlessly and index what it made.
 
-``python -m medgan_helpers.runner`` (what ``python3 kit.py run`` calls) runs
+``python -m medgan_helpers.jobs.runner`` (what ``python3 kit.py run`` calls) runs
 ``notebooks/01_…`` to ``07_…`` in order on the embedded brain-mri data, with a
 progress line per notebook, and leaves in ``artifacts/``:
 
@@ -259,7 +259,7 @@ def _fmt(value) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the notebook sequence into artifacts/.")
+    parser = argparse.ArgumentParser(prog="python3 kit.py run", description="Run the notebook sequence into artifacts/.")
     parser.add_argument("--only", nargs="*", help="notebook numbers or prefixes (default: all)")
     parser.add_argument("--quick", action="store_true", help="MEDGAN_QUICK=1 settings")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
