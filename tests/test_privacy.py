@@ -265,3 +265,18 @@ def test_non_utf8_class_and_file_names_load_print_and_scan(tmp_path, cache):
     assert "DOE\\xffJOHN.png" in ds.report.with_paths()  # on screen only
     scan = privacy_audit.privacy_scan([NAME], imagesets=[ds])
     assert scan.clean and "no trace" in str(scan)
+
+
+def test_a_run_of_a_folder_evaluated_in_a_new_session_asks_for_the_folder_again(tmp_path, cache, artifacts):
+    """A run folder names its dataset by id only: evaluating it cannot find the folder by itself."""
+    import shutil
+
+    from medgan_helpers import config, evaluation
+
+    run = tmp_path / "run-of-my-folder"
+    shutil.copytree(config.pretrained_dir() / "brain-mri-64", run)
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**saved, "dataset": "folder-0123abcd"}))
+    with pytest.raises(data.DataError, match="pass the folder again") as info:
+        evaluation.evaluate_run(run)
+    assert "real_train=" in str(info.value) and "imageset.handle" in str(info.value)
