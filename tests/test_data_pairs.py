@@ -190,6 +190,12 @@ def test_folder_pairs_store_no_paths_or_names(pair_folder):
     for secret in ("Smith", "John", "slice", "only_in", "twin", str(pair_folder), "pat_", "alpha"):
         assert secret not in stored, secret
     assert all(i.split("/")[-1].startswith("pair-") for i in p.inputs.metadata["item"])
+    # the handle loads the other splits in this session, and forgets the folder when pickled
+    assert p.handle.load("test").targets.name == p.name and p.subset([0]).handle == p.handle
+    stored = repr(p.handle) + json.dumps(p.handle.to_dict()) + pickle.dumps(p).decode("latin-1")
+    assert str(pair_folder) not in stored and "Smith" not in stored
+    with pytest.raises(data.DataError, match="pass the folder again"):
+        pickle.loads(pickle.dumps(p)).handle.load("test")
 
 
 def test_folder_pairs_errors_say_what_to_do(tmp_path):
