@@ -351,7 +351,10 @@ class LatentExplorer:
     def _checked_truncation(truncation: float | None) -> float | None:
         if truncation is None:
             return None
-        value = float(truncation)
+        try:
+            value = float(truncation)
+        except (TypeError, ValueError):
+            value = float("nan")  # reported below, with the fix
         if not np.isfinite(value) or value <= 0:
             raise ValueError(
                 f"truncation={truncation!r} must be a number > 0 (smaller = more typical, less varied "

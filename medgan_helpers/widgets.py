@@ -28,19 +28,24 @@ from __future__ import annotations
 import contextlib
 import html
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from medgan_helpers import data
-from medgan_helpers.explorer import KEEP, LatentExplorer, NearestReal
+from medgan_helpers.explorer import LatentExplorer, NearestReal
 from medgan_helpers.pictures import image_strip, to_png
 
 
 def _small(text: str) -> str:
     """Small text with a normal line height (ipywidgets' HTML uses the tall control height)."""
     return f"<div style='font-size: 85%; line-height: 1.35'>{text}</div>"
+
+
+def _from_explorer(name: str, doc: str) -> property:
+    """A read-only attribute of the widget that is its explorer's attribute ``name``."""
+    return property(lambda self: getattr(self.explorer, name), doc=doc)
 
 
 class SamplerWidget:
@@ -80,47 +85,16 @@ class SamplerWidget:
         self.render()
         self.render_strip()
 
-    # -- the explorer's facts, read through --------------------------------
+    # -- the explorer's facts and state, read through (the explorer is the one place they live)
 
-    @property
-    def class_names(self) -> list[str] | None:
-        """The class names shown in the dropdown (None for an unconditional model)."""
-        return self.explorer.class_names
-
-    @property
-    def num_classes(self) -> int | None:
-        """The model's class count (None = unconditional)."""
-        return self.explorer.num_classes
-
-    @property
-    def directions(self) -> np.ndarray:
-        """The latent directions behind the direction sliders (k x latent_dim, orthonormal)."""
-        return self.explorer.directions
-
-    @property
-    def direction_note(self) -> str:
-        """How the directions were found."""
-        return self.explorer.direction_note
-
-    @property
-    def seed(self) -> int:
-        """The current seed."""
-        return self.explorer.seed
-
-    @property
-    def label(self) -> int | None:
-        """The current class index (None for an unconditional model)."""
-        return self.explorer.label
-
-    @property
-    def truncation(self) -> float | None:
-        """The current truncation threshold; None (off) at the slider's right end."""
-        return self.explorer.truncation
-
-    @property
-    def direction_values(self) -> np.ndarray:
-        """The direction slider values (latent standard deviations)."""
-        return self.explorer.direction_values
+    class_names = _from_explorer("class_names", "The class names shown in the dropdown (None = unconditional).")
+    num_classes = _from_explorer("num_classes", "The model's class count (None = unconditional).")
+    directions = _from_explorer("directions", "The latent directions behind the sliders (k x latent_dim).")
+    direction_note = _from_explorer("direction_note", "How the latent directions were found.")
+    seed = _from_explorer("seed", "The current seed.")
+    label = _from_explorer("label", "The current class index (None for an unconditional model).")
+    truncation = _from_explorer("truncation", "The truncation threshold; None (off) at the slider's right end.")
+    direction_values = _from_explorer("direction_values", "The direction slider values (latent std devs).")
 
     def current_latent(self) -> np.ndarray:
         """The latent vector shown now: the seed's latent plus the direction offsets."""
@@ -284,24 +258,17 @@ class SamplerWidget:
         self.render()
         self.render_strip()
 
-    def set(
-        self,
-        seed: int | None = None,
-        label: int | str | None = None,
-        truncation: float | None = KEEP,
-        directions: Sequence[float] | None = None,
-        strip_seed: int | None = None,
-    ) -> np.ndarray:
-        """Set several controls at once (as ``LatentExplorer.set``), redraw once and return ``render()``.
+    def set(self, **settings: Any) -> np.ndarray:
+        """Set several controls at once (the keywords of ``LatentExplorer.set``), redraw once, return ``render()``.
 
-        ``None`` leaves a control as it is; ``truncation=None`` (or the slider's
+        A setting left out stays as it is; ``truncation=None`` (or the slider's
         right end) turns truncation off. A bad value raises before anything moves.
         """
-        if truncation is not KEEP and truncation is not None and float(truncation) >= self.truncation_slider.max:
-            truncation = None  # the slider's right end means "off"
+        trunc = settings.get("truncation")
+        if isinstance(trunc, (int, float)) and trunc >= self.truncation_slider.max:
+            settings["truncation"] = None  # the slider's right end means "off"
         with self.hold():
-            self.explorer.set(seed=seed, label=label, truncation=truncation, directions=directions,
-                              strip_seed=strip_seed)
+            self.explorer.set(**settings)
             self._push_controls()
         return data.to_uint8(self.current_image)
 

@@ -47,3 +47,25 @@ def cache(tmp_path, monkeypatch):
     """A fresh, empty cache folder for this test: nothing is read from another test's cache."""
     monkeypatch.setenv("MEDGAN_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def sampler_generator():
+    """A tiny conditional generator (32 px, 4 classes, latent 16) with random weights, for the sampler tests."""
+    import keras
+
+    from medgan_helpers import models
+
+    keras.utils.set_random_seed(0)
+    return models.build_generator(32, 1, 16, num_classes=4, base_filters=8, max_filters=32)
+
+
+@pytest.fixture(scope="module")
+def brain32():
+    """Every 8th training image of the real ``brain-mri`` set at 32 px: all four classes, fast to search."""
+    import numpy as np
+
+    from medgan_helpers import data
+
+    full = data.load_dataset("brain-mri", image_size=32, split="train")
+    return full.subset(np.arange(0, len(full), 8))

@@ -64,21 +64,9 @@ class NumpySampler:
         raise AssertionError("the explorer must draw through generate_from_latent, with its own latents")
 
 
-@pytest.fixture(scope="module")
-def generator() -> keras.Model:
-    keras.utils.set_random_seed(0)
-    return models.build_generator(SIZE, 1, LATENT, num_classes=4, base_filters=8, max_filters=32)
-
-
-@pytest.fixture(scope="module")
-def brain() -> data.ImageSet:
-    full = data.load_dataset("brain-mri", image_size=SIZE, split="train")
-    return full.subset(np.arange(0, len(full), 8))  # every 8th image: all classes, fast
-
-
 @pytest.fixture()
-def explorer(generator, brain) -> LatentExplorer:
-    return LatentExplorer(generator, dataset=brain, pca_samples=64)
+def explorer(sampler_generator, brain32) -> LatentExplorer:
+    return LatentExplorer(sampler_generator, dataset=brain32, pca_samples=64)
 
 
 def brute_force_nearest(image: np.ndarray, reals: np.ndarray) -> tuple[int, float]:
@@ -89,11 +77,11 @@ def brute_force_nearest(image: np.ndarray, reals: np.ndarray) -> tuple[int, floa
 # -- facts and defaults ------------------------------------------------------------
 
 
-def test_facts_of_a_bare_keras_generator_and_names_from_the_dataset(explorer, brain):
+def test_facts_of_a_bare_keras_generator_and_names_from_the_dataset(explorer, brain32):
     assert (explorer.latent_dim, explorer.image_size, explorer.channels, explorer.num_classes) == (LATENT, SIZE, 1, 4)
-    assert explorer.class_names == brain.class_names
+    assert explorer.class_names == brain32.class_names
     assert explorer.state() == {
-        "seed": 0, "label": 0, "class_name": brain.class_names[0], "truncation": None,
+        "seed": 0, "label": 0, "class_name": brain32.class_names[0], "truncation": None,
         "directions": [0.0, 0.0, 0.0], "strip_seed": 1, "options": {},
     }
     image = explorer.image()
@@ -104,9 +92,9 @@ def test_facts_of_a_bare_keras_generator_and_names_from_the_dataset(explorer, br
 # -- seed and label ------------------------------------------------------------------
 
 
-def test_same_seed_same_image_and_another_seed_another(generator):
-    a = LatentExplorer(generator, seed=11, pca_samples=16)
-    b = LatentExplorer(generator, seed=11, pca_samples=16)
+def test_same_seed_same_image_and_another_seed_another(sampler_generator):
+    a = LatentExplorer(sampler_generator, seed=11, pca_samples=16)
+    b = LatentExplorer(sampler_generator, seed=11, pca_samples=16)
     np.testing.assert_allclose(a.image(), b.image(), atol=1e-6)
     first = a.image()
     a.set(seed=12)
@@ -117,20 +105,20 @@ def test_same_seed_same_image_and_another_seed_another(generator):
     np.testing.assert_array_equal(a.current_latent(), a.model.sample_latent(1, seed=11)[0])
 
 
-def test_new_seed_jumps_to_another_seed_in_range(generator):
-    e = LatentExplorer(generator, pca_samples=16, max_seed=5)
+def test_new_seed_jumps_to_another_seed_in_range(sampler_generator):
+    e = LatentExplorer(sampler_generator, pca_samples=16, max_seed=5)
     for _ in range(10):
         before = e.seed
         assert e.new_seed() != before and 0 <= e.seed <= 5
-    only = LatentExplorer(generator, pca_samples=16, max_seed=0)
+    only = LatentExplorer(sampler_generator, pca_samples=16, max_seed=0)
     assert only.new_seed() == 0  # nowhere else to go: no endless loop
 
 
-def test_label_by_index_or_name_keeps_the_latent(explorer, brain):
+def test_label_by_index_or_name_keeps_the_latent(explorer, brain32):
     explorer.set(seed=3, label=0)
     z, first = explorer.current_latent(), explorer.image()
-    explorer.set(label=brain.class_names[2])
-    assert explorer.label == 2 and explorer.state()["class_name"] == brain.class_names[2]
+    explorer.set(label=brain32.class_names[2])
+    assert explorer.label == 2 and explorer.state()["class_name"] == brain32.class_names[2]
     np.testing.assert_array_equal(explorer.current_latent(), z)
     assert not np.allclose(explorer.image(), first)
 
@@ -175,9 +163,9 @@ def test_direction_values_move_the_latent_as_documented(explorer):
     np.testing.assert_allclose(explorer.image(), image0, atol=1e-6)
 
 
-def test_pca_direction_one_moves_the_image_more_than_a_random_direction(generator):
+def test_pca_direction_one_moves_the_image_more_than_a_random_direction(sampler_generator):
     """The first principal direction is where G's output varies most (on average)."""
-    e = LatentExplorer(generator, pca_samples=128)
+    e = LatentExplorer(sampler_generator, pca_samples=128)
     rng = np.random.default_rng(0)
     random_dir = rng.standard_normal(LATENT).astype(np.float32)
     random_dir /= np.linalg.norm(random_dir)
@@ -227,40 +215,40 @@ def test_strip_runs_along_the_great_circle_from_seed_to_strip_seed(explorer):
 # -- nearest real training image ---------------------------------------------------------
 
 
-def test_nearest_real_is_the_brute_force_nearest(explorer, brain):
+def test_nearest_real_is_the_brute_force_nearest(explorer, brain32):
     for seed in (0, 1, 2):
         explorer.set(seed=seed)
         image = explorer.image()
         found = explorer.nearest_real(image)
-        index, distance = brute_force_nearest(image, brain.images)
+        index, distance = brute_force_nearest(image, brain32.images)
         assert found.index == index
         assert found.distance == pytest.approx(distance, rel=1e-4, abs=1e-3)
-        np.testing.assert_array_equal(data.to_uint8(found.image), brain.pixels[index])
-        assert found.class_name == brain.class_names[brain.labels[index]]
-        assert (found.searched, found.total) == (len(brain), len(brain))
+        np.testing.assert_array_equal(data.to_uint8(found.image), brain32.pixels[index])
+        assert found.class_name == brain32.class_names[brain32.labels[index]]
+        assert (found.searched, found.total) == (len(brain32), len(brain32))
         assert found.describe().startswith(f"#{index} ({found.class_name}): L2 distance")
 
 
-def test_a_memorised_sample_is_found_at_distance_zero(generator, brain):
+def test_a_memorised_sample_is_found_at_distance_zero(sampler_generator, brain32):
     """Put the generated image itself into the 'training set': the search must find it."""
-    image = LatentExplorer(generator, pca_samples=16, seed=4).image()
-    reals = np.concatenate([brain.images[:50], image[None], brain.images[50:100]])
-    found = LatentExplorer(generator, dataset=reals, pca_samples=16, seed=4).nearest_real()
+    image = LatentExplorer(sampler_generator, pca_samples=16, seed=4).image()
+    reals = np.concatenate([brain32.images[:50], image[None], brain32.images[50:100]])
+    found = LatentExplorer(sampler_generator, dataset=reals, pca_samples=16, seed=4).nearest_real()
     assert found.index == 50 and found.distance < 1e-3 and found.class_name is None
 
 
-def test_a_large_dataset_is_searched_in_a_fixed_subset(generator, brain):
-    e = LatentExplorer(generator, dataset=brain, pca_samples=16, nearest_max=50, seed=3)
+def test_a_large_dataset_is_searched_in_a_fixed_subset(sampler_generator, brain32):
+    e = LatentExplorer(sampler_generator, dataset=brain32, pca_samples=16, nearest_max=50, seed=3)
     searched = e.searched_indices
     assert len(searched) == 50 and len(np.unique(searched)) == 50
-    np.testing.assert_array_equal(searched, LatentExplorer(generator, dataset=brain, pca_samples=16,
+    np.testing.assert_array_equal(searched, LatentExplorer(sampler_generator, dataset=brain32, pca_samples=16,
                                                            nearest_max=50).searched_indices)
     image = e.image()
-    local, distance = brute_force_nearest(image, brain.images[searched])
+    local, distance = brute_force_nearest(image, brain32.images[searched])
     found = e.nearest_real(image)
     assert found.index == int(searched[local])  # reported in the dataset's own indexing
     assert found.distance == pytest.approx(distance, rel=1e-4, abs=1e-3)
-    assert f"searched 50 of {len(brain)}" in found.describe()
+    assert f"searched 50 of {len(brain32)}" in found.describe()
 
 
 # -- any sampler: the protocol only ---------------------------------------------------------
@@ -282,18 +270,18 @@ def test_a_protocol_only_sampler_drives_it_with_options():
     assert e.options == {"contrast": 0.5}
 
 
-def test_a_generator_model_keeps_its_names_and_batch_size_is_an_option(generator, brain):
-    model = sampling.GeneratorModel(generator, num_classes=4, class_names=["a", "b", "c", "d"])
-    e = LatentExplorer(model, dataset=brain, pca_samples=32, options={"batch_size": 2})
+def test_a_generator_model_keeps_its_names_and_batch_size_is_an_option(sampler_generator, brain32):
+    model = sampling.GeneratorModel(sampler_generator, num_classes=4, class_names=["a", "b", "c", "d"])
+    e = LatentExplorer(model, dataset=brain32, pca_samples=32, options={"batch_size": 2})
     assert e.class_names == ["a", "b", "c", "d"]  # the model's names win over the dataset's
     e.set(seed=12, label=3, truncation=0.7)
     np.testing.assert_allclose(e.image(), model.generate(1, labels=[3], seed=12, truncation=0.7)[0], atol=1e-5)
     np.testing.assert_allclose(e.strip(), model.generate_from_latent(e.strip_latents(), 3), atol=1e-5)
 
 
-def test_a_gan_drives_it_with_its_ema_generator(generator):
+def test_a_gan_drives_it_with_its_ema_generator(sampler_generator):
     discriminator = models.build_discriminator(SIZE, 1, num_classes=4, base_filters=8)
-    gan = gan_module.GAN(generator, discriminator, latent_dim=LATENT, num_classes=4)
+    gan = gan_module.GAN(sampler_generator, discriminator, latent_dim=LATENT, num_classes=4)
     e = LatentExplorer(gan, pca_samples=16)
     e.set(seed=5, label=2)
     np.testing.assert_allclose(e.image(), gan.generate(1, labels=[2], seed=5)[0], atol=1e-5)
@@ -305,7 +293,7 @@ def test_a_gan_drives_it_with_its_ema_generator(generator):
 # -- bad input: input, problem and fix named; the state is left as it was ---------------------------
 
 
-def test_bad_settings_give_clear_errors_and_change_nothing(explorer, brain):
+def test_bad_settings_give_clear_errors_and_change_nothing(explorer, brain32):
     explorer.set(seed=3, label=1, truncation=1.0)
     before = explorer.state()
     cases = [
@@ -317,6 +305,7 @@ def test_bad_settings_give_clear_errors_and_change_nothing(explorer, brain):
         ({"seed": 2.5}, r"seed=2.5 is not a whole number"),
         ({"strip_seed": 5000}, r"strip_seed=5000 is outside"),
         ({"truncation": 0}, r"truncation=0 must be a number > 0.*None to turn truncation off"),
+        ({"truncation": "strong"}, r"truncation='strong' must be a number > 0"),
         ({"directions": [1.0]}, r"got 1 values for 3 latent directions"),
         ({"directions": [np.nan, 0, 0]}, r"not finite"),
         ({"seed": 4, "options": {"labels": 1}}, r"'labels' is not an option"),
@@ -334,24 +323,24 @@ def test_bad_settings_give_clear_errors_and_change_nothing(explorer, brain):
         explorer.nearest_real(np.zeros((8, 8, 1), np.float32))
 
 
-def test_bad_construction_gives_clear_errors(generator, brain):
+def test_bad_construction_gives_clear_errors(sampler_generator, brain32):
     bigger = data.load_dataset("brain-mri", image_size=64, split="train")
     with pytest.raises(ValueError, match=r"holds 64x64 px images.*32x32 px.*image_size=32"):
-        LatentExplorer(generator, dataset=bigger)
+        LatentExplorer(sampler_generator, dataset=bigger)
     with pytest.raises(ValueError, match=r"shape \(5, 32, 32\); pass an ImageSet"):
-        LatentExplorer(generator, dataset=np.zeros((5, SIZE, SIZE)))
+        LatentExplorer(sampler_generator, dataset=np.zeros((5, SIZE, SIZE)))
     rgb = models.build_generator(SIZE, 3, LATENT, num_classes=4, base_filters=8, max_filters=32)
     with pytest.raises(ValueError, match="1 channel.*generates 3"):
-        LatentExplorer(rgb, dataset=brain)
+        LatentExplorer(rgb, dataset=brain32)
     three = models.build_generator(SIZE, 1, LATENT, num_classes=3, base_filters=8, max_filters=32)
     with pytest.raises(ValueError, match=r"4 classes.*trained\s+with 3.*the dataset the model was trained on"):
-        LatentExplorer(three, dataset=brain)
+        LatentExplorer(three, dataset=brain32)
     with pytest.raises(ValueError, match="strip_length=1.*strip_length=2 or more"):
-        LatentExplorer(generator, strip_length=1)
+        LatentExplorer(sampler_generator, strip_length=1)
     with pytest.raises(ValueError, match="seed=7 is outside the seed range 0…5"):
-        LatentExplorer(generator, seed=7, max_seed=5, pca_samples=16)
+        LatentExplorer(sampler_generator, seed=7, max_seed=5, pca_samples=16)
     with pytest.raises(ValueError, match="'steps' is not an option of GeneratorModel"):
-        LatentExplorer(generator, options={"steps": 10}, pca_samples=16)
+        LatentExplorer(sampler_generator, options={"steps": 10}, pca_samples=16)
     with pytest.raises(TypeError, match="sampler protocol"):
         LatentExplorer(object())
     with pytest.raises(TypeError, match="generator"):

@@ -21,21 +21,9 @@ SIZE = 32
 LATENT = 16
 
 
-@pytest.fixture(scope="module")
-def conditional_generator() -> keras.Model:
-    keras.utils.set_random_seed(0)
-    return models.build_generator(SIZE, 1, LATENT, num_classes=4, base_filters=8, max_filters=32)
-
-
-@pytest.fixture(scope="module")
-def brain() -> data.ImageSet:
-    full = data.load_dataset("brain-mri", image_size=SIZE, split="train")
-    return full.subset(np.arange(0, len(full), 8))  # every 8th image: all classes, fast
-
-
 @pytest.fixture()
-def sampler(conditional_generator, brain) -> widgets.SamplerWidget:
-    return widgets.SamplerWidget(conditional_generator, dataset=brain, pca_samples=64)
+def sampler(sampler_generator, brain32) -> widgets.SamplerWidget:
+    return widgets.SamplerWidget(sampler_generator, dataset=brain32, pca_samples=64)
 
 
 def shown(image_widget) -> np.ndarray:
@@ -51,9 +39,9 @@ def expected_sample(sampler) -> np.ndarray:
 # -- construction -------------------------------------------------------------------
 
 
-def test_controls_start_at_the_explorers_state(sampler, brain):
+def test_controls_start_at_the_explorers_state(sampler, brain32):
     ex = sampler.explorer
-    assert [label for label, _ in sampler.class_dropdown.options] == brain.class_names == sampler.class_names
+    assert [label for label, _ in sampler.class_dropdown.options] == brain32.class_names == sampler.class_names
     assert (sampler.seed_slider.value, sampler.seed_slider.max) == (ex.seed, ex.max_seed)
     assert sampler.strip_seed_slider.value == ex.strip_seed == 1
     assert len(sampler.direction_sliders) == len(ex.directions) == 3
@@ -79,8 +67,8 @@ def test_dom_hooks_for_browser_tests(sampler):
     assert sampler.truncation_slider.description == "truncation"
 
 
-def test_a_ready_explorer_is_shown_as_it_is(conditional_generator):
-    explorer = LatentExplorer(conditional_generator, pca_samples=16, seed=9, strip_length=3)
+def test_a_ready_explorer_is_shown_as_it_is(sampler_generator):
+    explorer = LatentExplorer(sampler_generator, pca_samples=16, seed=9, strip_length=3)
     view = widgets.SamplerWidget(explorer, display_size=96)
     assert view.explorer is explorer and view.seed_slider.value == 9 and len(view.strip_images) == 3
     assert view.image_widget.width == "96"
@@ -164,13 +152,13 @@ def test_strip_slider_redraws_the_strip(sampler):
     np.testing.assert_allclose(sampler.strip_images[0], before[0], atol=1e-6)
 
 
-def test_nearest_panel_shows_the_explorers_nearest_real_image(conditional_generator, brain):
-    s = widgets.SamplerWidget(conditional_generator, dataset=brain, pca_samples=16, nearest_max=50, seed=3)
+def test_nearest_panel_shows_the_explorers_nearest_real_image(sampler_generator, brain32):
+    s = widgets.SamplerWidget(sampler_generator, dataset=brain32, pca_samples=16, nearest_max=50, seed=3)
     found = s.explorer.nearest_real(s.current_image)
     assert (s.nearest_index, s.nearest_distance) == (found.index, found.distance)
-    np.testing.assert_array_equal(shown(s.nearest_widget), brain.pixels[s.nearest_index])
-    assert f"#{s.nearest_index} (searched 50 of {len(brain)} images)" in s.nearest_label.value
-    bare = widgets.SamplerWidget(conditional_generator, pca_samples=16)
+    np.testing.assert_array_equal(shown(s.nearest_widget), brain32.pixels[s.nearest_index])
+    assert f"#{s.nearest_index} (searched 50 of {len(brain32)} images)" in s.nearest_label.value
+    bare = widgets.SamplerWidget(sampler_generator, pca_samples=16)
     assert bare.nearest_index is None and bare.nearest_distance is None
 
 
