@@ -106,6 +106,7 @@ def test_evaluate_refuses_an_unknown_option_by_name():
 def test_options_are_validated_and_frozen():
     options = mg.EvalOptions.quick(utility_seeds=[3, 4])
     assert options.utility_seeds == (3, 4) and options.kid_subsets == 10
+    assert mg.EvalOptions.quick(kid_subsets=4).kid_subsets == 4  # an override beats the quick size
     assert mg.EvalOptions.quick(False) == mg.EvalOptions()
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.kid_subsets = 3
@@ -149,3 +150,21 @@ def test_the_notebooks_evaluate_calls_use_only_known_names():
     assert used["07_your_own_data.py"] >= {"verbose", "utility_epochs"}
     unknown = {name: sorted(words - own - fields) for name, words in used.items() if words - own - fields}
     assert unknown == {}
+
+
+# --------------------------------------------------------------------------- one round through the door
+@pytest.mark.slow  # trains a tiny GAN for one epoch and evaluates it: about 40 s on 2 cores
+def test_a_notebook_round_trip_uses_only_the_verbs(tmp_path, artifacts, cache):
+    brain = mg.load_dataset("brain-mri", image_size=32, split="train")
+    real = brain.subset(np.arange(0, len(brain), max(1, len(brain) // 96)))
+    result = mg.train(real, run_dir=tmp_path / "run", verbose=0, display=False, epochs=1, batch_size=32,
+                      g_base_filters=8, d_base_filters=8, max_filters=32, max_images=None)
+    sampler = mg.load_run(result.run)
+    assert sampler.image_size == 32 and sampler.num_classes == len(real.class_names)
+    np.testing.assert_allclose(sampler.generate(4, seed=3), sampler.generate(4, seed=3))
+    options = mg.EvalOptions.quick(utility=False, realism=False, feature_epochs=1, n_samples=40, kid_subsets=3,
+                                   diversity_pairs=20, verbose=False)
+    report = mg.evaluate_run(result.run, options, real_train=real, real_test=real)
+    assert report.results["meta"]["n_fake"] == 40 and (result.run.path / "evaluation.json").is_file()
+    export = mg.export_synthetic(sampler, 3, out_root=tmp_path / "synthetic")
+    assert len(list(export.rglob("*.png"))) == 3 * len(real.class_names)

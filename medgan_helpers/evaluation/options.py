@@ -99,7 +99,7 @@ class EvalOptions:
 
         ``EvalOptions.quick(config.is_quick())`` follows the ``MEDGAN_QUICK`` switch.
         """
-        return cls().replace(**(_QUICK if enabled else {}), **overrides)
+        return cls().replace(**{**(_QUICK if enabled else {}), **overrides})
 
     def replace(self, **overrides: Any) -> EvalOptions:
         """A copy with the named fields changed; an unknown name raises ``TypeError`` listing the fields."""
