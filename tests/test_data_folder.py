@@ -377,4 +377,4 @@ def test_train_val_and_test_of_one_folder_cost_one_read(mixed, cache, monkeypatc
     monkeypatch.setattr(folder, "_read", lambda *a: reads.append(1) or real_read(*a))
     splits = [data.load_dataset(f"folder:{mixed}", image_size=16, split=s) for s in data.SPLITS]
     assert len(reads) == 1 and len({s.handle for s in splits}) == 1
-    assert splits[0].handle.load("val", image_size=24).image_size == 24 and len(reads) == 2
+    assert data.load_dataset(splits[0].handle, 24, "val").image_size == 24 and len(reads) == 2

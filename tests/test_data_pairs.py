@@ -191,11 +191,11 @@ def test_folder_pairs_store_no_paths_or_names(pair_folder):
         assert secret not in stored, secret
     assert all(i.split("/")[-1].startswith("pair-") for i in p.inputs.metadata["item"])
     # the handle loads the other splits in this session, and forgets the folder when pickled
-    assert p.handle.load("test").targets.name == p.name and p.subset([0]).handle == p.handle
+    assert data.load_dataset(p.handle, split="test").targets.name == p.name and p.subset([0]).handle == p.handle
     stored = repr(p.handle) + json.dumps(p.handle.to_dict()) + pickle.dumps(p).decode("latin-1")
     assert str(pair_folder) not in stored and "Smith" not in stored
     with pytest.raises(data.DataError, match="pass the folder again"):
-        pickle.loads(pickle.dumps(p)).handle.load("test")
+        data.load_dataset(pickle.loads(pickle.dumps(p)).handle, split="test")
 
 
 def test_folder_pairs_errors_say_what_to_do(tmp_path):

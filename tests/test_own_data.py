@@ -127,7 +127,7 @@ def test_curation_and_the_privacy_audit_are_two_modules_and_notebook_07_calls_bo
 def test_restricted_sets_keep_their_on_screen_paths_and_their_handle(demo_folder, cache):
     train = data.load_dataset(f"folder:{demo_folder}", image_size=16, split="train")
     kept = own_data.restrict_to_classes(train, train.class_names[:1], note="one class")
-    assert kept.handle == train.handle and kept.handle.load("train").name == train.name
+    assert kept.handle == train.handle and data.load_dataset(kept.handle).name == train.name
     assert kept.report.notes[-1] == "one class" and kept.report.skipped == train.report.skipped
     if train.report.skipped:
         item = train.report.skipped[0][0]

@@ -158,7 +158,7 @@ def test_ids_are_stable_opaque_and_reload_through_the_handle_only(named_scans, c
     two = data.load_dataset(f"folder:{named_scans}/../scans", image_size=32)
     assert one.name == two.name and list(one.metadata["item"]) == list(two.metadata["item"])
     assert one.handle == two.handle
-    again = one.handle.load("test")
+    again = data.load_dataset(one.handle, split="test")
     assert again.name == one.name and len(again) > 0 and again.handle == one.handle
     assert (cache / privacy.KEY_FILE).stat().st_size == 32  # the key of the keyed hash
     # the path lives in this process's memory only: never in repr, to_dict or a pickle

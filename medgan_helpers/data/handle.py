@@ -2,10 +2,10 @@
 
 Every set :func:`medgan_helpers.data.load_dataset` returns carries one
 (``imageset.handle``): the dataset's name, the size, seed and options it was
-loaded with, and where to find it. ``handle.load("test")`` (or
-``load_dataset(handle, split="test")``) loads another split of the same data, so
-a function that needs "the same dataset, another split" takes a handle instead
-of looking a name up in a hidden table.
+loaded with, and where to find it. ``load_dataset(imageset.handle, split="test")``
+loads another split of the same data the same way, so a function that needs
+"the same dataset, another split" takes a handle instead of looking a name up
+in a hidden table.
 
 For a user's own folder (``folder:PATH``, ``folder-pairs:PATH``) the handle
 holds the folder's path in this process's memory only: its ``repr``,
@@ -13,8 +13,8 @@ holds the folder's path in this process's memory only: its ``repr``,
 paths). A handle without it — unpickled, or rebuilt from a dataset id read in
 a run folder — cannot load the folder, and says to pass the folder again.
 
-This module imports nothing from the kit at import time; :meth:`DatasetHandle.load`
-goes through :func:`~medgan_helpers.data.load_dataset`.
+This module imports nothing from the kit: a handle is data, and
+:func:`~medgan_helpers.data.load_dataset` is what loads it.
 """
 
 from __future__ import annotations
@@ -69,13 +69,6 @@ class DatasetHandle:
         if you must, never write it into a file or a run.
         """
         return self._source
-
-    def load(self, split: str = "train", image_size: int | None = None, *, seed: int | None = None,
-             **options: Any) -> Any:
-        """Load ``split`` of this dataset (at this handle's size, seed and options unless given)."""
-        from medgan_helpers import data
-
-        return data.load_dataset(self, image_size, split, seed=seed, **options)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly description: name, image size, seed and options; never a path."""

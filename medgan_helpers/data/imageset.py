@@ -18,12 +18,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from medgan_helpers.data.handle import DatasetHandle
 
 SPLITS = ("train", "val", "test")
 
@@ -286,8 +283,10 @@ class ImageSet:
     converts it to float32 in [-1, 1] on access (use :meth:`batch_images` or
     :func:`to_tf_dataset` for very large sets). ``labels`` is int64 ``(N,)``, or
     ``(N, L)`` multi-hot for multi-label data (``multi_label`` is True), or None.
-    ``handle`` (a :class:`~medgan_helpers.data.handle.DatasetHandle`) loads the
-    dataset's other splits; subsets keep it (it names the source, not the subset).
+    ``handle`` (a :class:`~medgan_helpers.data.handle.DatasetHandle`, typed ``Any``
+    here because this module imports nothing from the kit) loads the dataset's
+    other splits through ``load_dataset``; subsets keep it (it names the source,
+    not the subset).
     """
 
     #: ``images`` refuses to materialise more float32 bytes than this.
@@ -305,7 +304,7 @@ class ImageSet:
         card: DatasetCard,
         metadata: dict[str, np.ndarray] | None = None,
         multi_label: bool = False,
-        handle: DatasetHandle | None = None,
+        handle: Any = None,
     ) -> None:
         if pixels.dtype != np.uint8 or pixels.ndim != 4:
             raise ValueError(f"pixels must be uint8 N×H×W×C, got {pixels.dtype} {pixels.shape}")
