@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from medgan_helpers import config, runs, sampling
+from medgan_helpers.data.handle import DatasetHandle
 from medgan_helpers.evaluation.options import EvalOptions, resolve
 from medgan_helpers.evaluation.report import EvaluationReport
 from medgan_helpers.evaluation.scores import balanced_labels
@@ -62,7 +63,7 @@ def evaluate_run(
     run_dir_or_sampler: Any,
     options: EvalOptions | None = None,
     *,
-    dataset: str | None = None,
+    dataset: str | DatasetHandle | None = None,
     image_size: int | None = None,
     real_train: Any = None,
     real_test: Any = None,
@@ -77,8 +78,9 @@ def evaluate_run(
     :func:`output_dir_for`); their paths are in ``report.results["files"]``.
     ``options`` (an :class:`EvalOptions`; ``n_samples`` images are generated with
     ``seed``) and single option fields as keywords (``n_samples=200``) are used as
-    in :func:`evaluate`. ``real_train`` / ``real_test``: the real splits, when they
-    cannot be loaded by name (your own folder in a new session).
+    in :func:`evaluate`. ``dataset``: a name (default: the run's) or a loaded set's
+    handle (``imageset.handle``, for your own folder: the kit never stores its
+    path). ``real_train`` / ``real_test``: the real splits, loaded by you.
     """
     from medgan_helpers import data
 
@@ -108,12 +110,13 @@ def evaluate_run(
 
     labels = balanced_labels(opt.n_samples, sampler.num_classes) if sampler.num_classes else None
     fake = np.asarray(sampler.generate(opt.n_samples, labels=labels, seed=opt.seed))
-    report = evaluate(real_train, real_test, fake, labels, opt, dataset_name=dataset)
+    name = dataset.name if isinstance(dataset, DatasetHandle) else dataset
+    report = evaluate(real_train, real_test, fake, labels, opt, dataset_name=name)
 
     # a name, never a path: absolute paths can hold user names and record numbers
     report.results["meta"]["source"] = run_dir.name if run_dir is not None else type(sampler).__name__
     report.results["meta"]["n_samples"] = opt.n_samples
-    report.save(Path(out_dir) if out_dir is not None else output_dir_for(run_dir or sampler, dataset))
+    report.save(Path(out_dir) if out_dir is not None else output_dir_for(run_dir or sampler, name))
     return report
 
 
