@@ -19,11 +19,13 @@
 # **Read this after notebook 04**, which wrote the training step and trained a
 # GAN. Here we step back. First the theory behind the losses of notebook 04, as
 # equations, each with a small numerical check: the minimax game, the best
-# discriminator for a fixed generator, why that makes the generator minimise the
-# Jensen–Shannon divergence, why the original generator loss stops teaching, and
-# where the hinge and Wasserstein losses fit. Then the steps of the popular
-# article this kit was written to replace, each mapped to what goes wrong and to
-# the kit notebook that does it right. Last, a gallery of real failures: short
+# discriminator for a fixed generator, why that makes the original generator
+# minimise the Jensen–Shannon divergence, why that loss stops teaching, what the
+# non-saturating loss minimises instead (and why it drops modes), and where the
+# hinge and Wasserstein losses fit — ending with a toy GAN you train live and
+# watch collapse. Then the steps of the popular article this kit was written to
+# replace, each mapped to what goes wrong and to the kit notebook that does it
+# right. Last, a gallery of real failures: short
 # training runs that each break one thing, with their samples and their
 # training-health readings, so you can recognise them in your own runs.
 #
@@ -32,16 +34,22 @@
 # - write the GAN minimax objective and derive the optimal discriminator $D^*$;
 # - show numerically that $V(D^*, G) = -\log 4 + 2\,\mathrm{JSD}(p_\text{data}\,\|\,p_G)$;
 # - explain, with the gradients on a plot, why the saturating generator loss
-#   stalls and the non-saturating one does not;
+#   stalls and the non-saturating one does not, and show that they also point
+#   G's weights in different directions;
+# - check numerically that the non-saturating loss makes G minimise
+#   $\mathrm{KL}(p_G\,\|\,p_\text{data}) - 2\,\mathrm{JSD}$, and why that
+#   objective prefers dropping a mode;
+# - train a toy GAN on eight Gaussians, watch it collapse when G gets five
+#   steps per D step, and see minibatch standard deviation bring the modes back;
 # - place the hinge and Wasserstein losses next to the original one;
 # - name what is wrong with softmax outputs, MSE losses, `Sequential([G, D]).fit`,
 #   a "generation rate", batch size 1 and unrelated training images;
 # - recognise five failure modes from their samples and health readings, and
 #   name the fix for each.
 #
-# **Time:** about 10 minutes to read and run on a Colab GPU or a 2-core CPU (the
-# gallery is stored; the one live re-run takes a minute or two on a CPU), plus 20
-# minutes of exercises.
+# **Time:** about 15 minutes to read and run on a 2-core CPU (the gallery is
+# stored; the toy GAN's three runs take about two minutes, the live re-run of a
+# gallery case one or two), plus 20 minutes of exercises.
 
 # %%
 # setup-cell
@@ -70,8 +78,9 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 #
 # The gallery was made by `benchmarks/failure_gallery.py` and is stored in
 # `docs/gallery/`; this notebook reads it. `LIVE_CASE` is the case the live cell
-# at the end of part 3 trains again, for `LIVE_EPOCHS` × `LIVE_STEPS` steps
-# (quick mode, used by the tests, trains a tiny model for a few steps).
+# at the end of part 3 trains again, for `LIVE_EPOCHS` × `LIVE_STEPS` steps;
+# `TOY_STEPS` is the length of each toy GAN run in section 1.7 (quick mode, used
+# by the tests, trains a tiny model for a few steps and the toy for a tenth).
 
 # %% tags=["parameters"]
 DATASET = "brain-mri"
@@ -79,6 +88,7 @@ IMAGE_SIZE = 64
 LIVE_CASE = "saturating"  # one of the gallery's cases
 LIVE_EPOCHS = config.quick_or(2, 1)
 LIVE_STEPS = config.quick_or(75, 8)
+TOY_STEPS = config.quick_or(1500, 150)  # steps of each toy GAN run (section 1.7)
 SEED = 0
 
 # %%
@@ -174,9 +184,12 @@ print(f"largest |D_learned - D*| where p + q > 0.001: {np.abs(d_learned - d_star
 # $$V(D^*, G) = \int p \log \frac{p}{p+q} + q \log \frac{q}{p+q}
 # = -\log 4 + \mathrm{KL}(p\,\|\,m) + \mathrm{KL}(q\,\|\,m) = -\log 4 + 2\,\mathrm{JSD}(p\,\|\,q).$$
 #
-# So against a perfect D, the generator minimises the Jensen–Shannon divergence
-# between the real and the generated distribution, and the game's optimum is
-# $q = p$ with $V = -\log 4$ and $D^* = \tfrac12$ everywhere. Checked on the grid:
+# So against a perfect D, a generator that minimises $V$ itself — the
+# *saturating* loss $\log(1 - D(G(z)))$ of the minimax game — minimises the
+# Jensen–Shannon divergence between the real and the generated distribution,
+# and the game's optimum is $q = p$ with $V = -\log 4$ and $D^* = \tfrac12$
+# everywhere. (Section 1.5 shows that the loss G is actually trained with, the
+# non-saturating one, minimises something else.) Checked on the grid:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -231,9 +244,9 @@ print(f"slope of JSD at shift 1: {np.gradient(jsds, shifts)[10]:.3f} | at shift 
 #
 # $$\frac{\partial}{\partial \ell} \bigl(-\log \sigma(\ell)\bigr) = -(1 - \sigma(\ell)) \;\to\; -1 \quad (\ell \to -\infty).$$
 #
-# Both push $\ell$ up (same sign, same fixed point); only their strength differs.
-# Here are the two gradients, computed by `tf.GradientTape` from the kit's own
-# loss functions, one logit at a time:
+# For one image, both push its logit $\ell$ up: same sign, and the strength
+# differs. Here are the two gradients, computed by `tf.GradientTape` from the
+# kit's own loss functions, one logit at a time:
 
 # %%
 print(inspect.getsource(gan.g_loss_saturating))
@@ -264,7 +277,14 @@ for at in (-10, -5, 0):
 # smaller than the non-saturating one. The gallery below trains both: the
 # "saturating" case is that curve in practice.
 #
-# ## 1.5 · Where the hinge and Wasserstein losses fit
+# **Not only weaker: a different direction.** G's weights $\theta$ get the sum
+# over the batch of $\partial \text{loss}/\partial \ell_i \cdot \nabla_\theta \ell_i$.
+# The saturating loss weights sample $i$ by $\sigma(\ell_i)$ — it listens most
+# to the fakes D already half-believes — and the non-saturating one by
+# $1 - \sigma(\ell_i)$, the fakes D rejects. Different weights per sample give
+# a weighted sum that points elsewhere, not the same vector scaled. A check with
+# the smallest possible G — $G(z) = a z + b$ in one dimension, so $q = \mathcal{N}(b, a^2)$ —
+# against the best D of section 1.2 for $q = \mathcal{N}(2, 0.7^2)$:
 #
 # - **Wasserstein (WGAN, Arjovsky et al. 2017).** The Wasserstein-1 distance is
 #   $W_1(p, q) = \sup_{\lVert f \rVert_L \le 1} \mathbb{E}_p f(x) - \mathbb{E}_q f(x)$:
@@ -288,8 +308,107 @@ for at in (-10, -5, 0):
 # without bound; the hinge loss does not.
 
 # %%
+a_b = tf.Variable([0.7, 2.0], dtype=tf.float64)  # G(z) = a z + b draws q = N(2, 0.7²)
+z = tf.constant(rng.normal(size=(512, 1)))
+
+
+def d_star_logit(x):
+    """log p(x) - log q(x): the logit of D* = p / (p + q) for p = N(0, 1), q = N(2, 0.7²)."""
+    return -0.5 * x**2 + 0.5 * ((x - 2.0) / 0.7) ** 2 + np.log(0.7)
+
+
+weight_gradients = {}
+for name, loss_fn in (("saturating", gan.g_loss_saturating), ("non-saturating", gan.g_loss_bce)):
+    with tf.GradientTape() as tape:
+        loss = loss_fn(tf.cast(d_star_logit(a_b[0] * z + a_b[1]), tf.float32))
+    weight_gradients[name] = tape.gradient(loss, a_b).numpy()
+    print(f"{name:>14}: gradient on (a, b) = {np.round(weight_gradients[name], 3)}")
+g_sat, g_ns = weight_gradients.values()
+cosine = g_sat @ g_ns / (np.linalg.norm(g_sat) * np.linalg.norm(g_ns))
+print(f"cosine between the two: {cosine:.2f} (1 would mean the same direction) -> {np.degrees(np.arccos(cosine)):.0f}° apart")
+
+# %% [markdown]
+# The two losses send G's two weights about 45° apart: a step along the
+# non-saturating gradient mostly moves the mean $b$ towards the data, while the
+# saturating one spends more of its step on the spread $a$. Same fixed point, a
+# different path — and, as the next section shows, a different objective.
+#
+# ## 1.5 · What the non-saturating loss minimises
+#
+# Section 1.3 showed that against the best D the *saturating* loss makes G
+# minimise $2\,\mathrm{JSD}(p\,\|\,q) - \log 4$. The loss every practical GAN
+# uses is the non-saturating one, and for it that statement is wrong. Arjovsky &
+# Bottou (2017, Theorem 2.5) showed that, with D held at $D^*$, the expected
+# gradient of $-\log D^*(G(z))$ is the gradient of
+#
+# $$\mathrm{KL}(q\,\|\,p) - 2\,\mathrm{JSD}(p\,\|\,q).$$
+#
+# A check on the 1-D example of section 1.2: move $q = \mathcal{N}(\mu, 0.7^2)$
+# a tiny step either side of $\mu = 2$ with D frozen at the $D^*$ of $\mu = 2$,
+# and compare the slope of each loss with the slope of the objective it is
+# claimed to minimise (central differences on the grid):
+
+# %%
 # NBVAL_CHECK_OUTPUT
-zeros = np.zeros((8, 1), "float32")
+def q_at(mu):
+    return normal(x, mu, 0.7)
+
+
+def jsd_of(a, b, step=dx):
+    mixture = (a + b) / 2
+    return 0.5 * kl(a, mixture, step) + 0.5 * kl(b, mixture, step)
+
+
+mu0, h = 2.0, 1e-4
+q0 = q_at(mu0)
+losses_with_frozen_d = {
+    "non-saturating  E_q[-log D*]": lambda mu: np.sum(q_at(mu) * np.log((p + q0) / p)) * dx,
+    "saturating  E_q[log(1 - D*)]": lambda mu: np.sum(q_at(mu) * np.log(q0 / (p + q0))) * dx,
+}
+objectives = {
+    "non-saturating  E_q[-log D*]": ("KL(q||p) - 2 JSD", lambda mu: kl(q_at(mu), p) - 2 * jsd_of(p, q_at(mu))),
+    "saturating  E_q[log(1 - D*)]": ("2 JSD", lambda mu: 2 * jsd_of(p, q_at(mu))),
+}
+for name, loss_fn in losses_with_frozen_d.items():
+    objective_name, objective = objectives[name]
+    slope_loss = (loss_fn(mu0 + h) - loss_fn(mu0 - h)) / (2 * h)
+    slope_objective = (objective(mu0 + h) - objective(mu0 - h)) / (2 * h)
+    print(f"{name}: slope {slope_loss:.5f} | slope of {objective_name}: {slope_objective:.5f}")
+
+# %% [markdown]
+# The slopes agree to every printed digit, and they differ between the two
+# losses: the non-saturating G is pushed more than three times harder at this
+# point, and towards a different optimum of a different objective.
+#
+# Why it matters: $\mathrm{KL}(q\,\|\,p)$ is huge where G puts mass that the
+# data does not have, and cheap where the data has mass that G ignores, and the
+# $-2\,\mathrm{JSD}$ term even *rewards* being far from the data. Compare three
+# generators for data with two modes, $p = \tfrac12\mathcal{N}(-2, 0.5^2) + \tfrac12\mathcal{N}(2, 0.5^2)$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+grid = np.linspace(-10, 10, 4001)  # wide enough for the spread-out candidate's tails
+step = grid[1] - grid[0]
+p_two = 0.5 * normal(grid, -2, 0.5) + 0.5 * normal(grid, 2, 0.5)
+candidates = {"one mode only  N(-2, 0.5²)": normal(grid, -2, 0.5), "both, spread out  N(0, 2.1²)": normal(grid, 0, 2.1),
+              "both modes  (q = p)": p_two}
+print(f"{'generator q':<30}{'2 JSD':>8}{'KL(q||p) - 2 JSD':>19}")
+for name, q_candidate in candidates.items():
+    two_jsd = 2 * jsd_of(p_two, q_candidate, step)
+    print(f"{name:<30}{two_jsd:>8.3f}{kl(q_candidate, p_two, step) - two_jsd:>19.3f}")
+
+# %% [markdown]
+# Both objectives are 0 only at $q = p$. But between the two imperfect
+# generators, JSD (the saturating loss's objective) slightly prefers the one
+# that spreads over both modes, while the non-saturating objective prefers —
+# by a factor of almost seven — the generator that **drops a mode** and covers
+# the other one well. That is the theory behind mode collapse: a G trained with
+# the non-saturating loss against a strong D is rewarded for staying where D
+# believes it, not for covering everything. The hinge loss's G
+# ($-\mathbb{E}\,\ell$) is a different game again, with no JSD to point to
+# (next section).
+#
+# ## 1.6 · Where the hinge and Wasserstein losses fit
 print("D outputs 0 everywhere -> hinge", float(gan.d_loss_hinge(zeros, zeros)), "| BCE", round(float(gan.d_loss_bce(zeros, zeros)), 4),
       "| the kit's chance levels:", {k: round(v, 4) for k, v in gan.CHANCE_D_LOSS.items()})
 for scale in (1, 10, 100):
@@ -298,10 +417,111 @@ for scale in (1, 10, 100):
           f"hinge {float(gan.d_loss_hinge(real_scores, fake_scores)):.1f}")
 
 # %% [markdown]
+# ## 1.7 · A toy GAN, live: collapse and a fix
+#
+# The theory says the non-saturating G is paid for covering *some* of the data
+# well. Here it is in two dimensions, where we can see every sample: the real
+# data are eight Gaussians on a ring, G and D are small multilayer perceptrons,
+# the losses are the kit's BCE pair. We count a mode as covered when at least
+# 2 % of 2,000 samples land within 0.3 of its centre (the modes have a standard
+# deviation of 0.05). Three runs, same seed, same number of D steps:
+#
+# 1. one G step per D step (the usual game);
+# 2. **five** G steps per D step: G outruns a D that cannot keep up — the toy
+#    version of a too-weak D (the gallery's "collapse" case below);
+# 3. the same five G steps, but D also sees the **standard deviation of the
+#    batch** as an extra input (minibatch standard deviation, Karras et al.
+#    2018): a batch of fakes crowded into one mode has a much smaller spread
+#    than a real batch, so D can tell it apart.
+
+# %%
+RING = 2.0 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], axis=1).astype("float32")
+
+
+def ring_batch(n, rng, std=0.05):
+    return (RING[rng.integers(0, 8, n)] + rng.normal(0, std, (n, 2))).astype("float32")
+
+
+def modes_covered(points, radius=0.3, min_share=0.02):
+    distance = np.linalg.norm(points[:, None] - RING[None], axis=-1)
+    near = distance.min(axis=1) < radius
+    counts = np.bincount(distance.argmin(axis=1)[near], minlength=8)
+    return int((counts >= min_share * len(points)).sum())
+
+
+def mlp(inputs, outputs):
+    return keras.Sequential([keras.Input((inputs,)), keras.layers.Dense(128, activation="relu"),
+                             keras.layers.Dense(128, activation="relu"), keras.layers.Dense(outputs)])
+
+
+def train_toy(g_steps_per_d_step=1, minibatch_std=False, steps=TOY_STEPS, batch=256, seed=SEED):
+    keras.utils.set_random_seed(seed)
+    data_rng = np.random.default_rng(seed)
+    G, D = mlp(8, 2), mlp(3 if minibatch_std else 2, 1)
+    g_opt, d_opt = keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5)
+
+    def logits(points):  # D's view: the point, plus the batch's spread if asked
+        if minibatch_std:
+            spread = tf.reduce_mean(tf.math.reduce_std(points, axis=0)) * tf.ones_like(points[:, :1])
+            points = tf.concat([points, spread], axis=1)
+        return D(points)
+
+    @tf.function
+    def d_step(real):
+        with tf.GradientTape() as tape:
+            loss = gan.d_loss_bce(logits(real), logits(G(tf.random.normal((batch, 8)))))
+        d_opt.apply_gradients(zip(tape.gradient(loss, D.trainable_weights), D.trainable_weights))
+
+    @tf.function
+    def g_step():
+        with tf.GradientTape() as tape:
+            loss = gan.g_loss_bce(logits(G(tf.random.normal((batch, 8)))))
+        g_opt.apply_gradients(zip(tape.gradient(loss, G.trainable_weights), G.trainable_weights))
+
+    covered = []
+    for step in range(1, steps + 1):
+        d_step(ring_batch(batch, data_rng))
+        for _ in range(g_steps_per_d_step):
+            g_step()
+        if step % (steps // 6) == 0:
+            covered.append((step, modes_covered(G(tf.random.normal((2000, 8), seed=1)).numpy())))
+    return G(tf.random.normal((2000, 8), seed=1)).numpy(), covered
+
+
+toy_runs = {"1 G step per D step": train_toy(1), "5 G steps per D step": train_toy(5),
+            "5 G steps + minibatch std in D": train_toy(5, minibatch_std=True)}
+for name, (_, covered) in toy_runs.items():
+    print(f"{name:<32} modes covered at steps {', '.join(f'{step}: {n}/8' for step, n in covered)}")
+
+# %%
+real_ring = ring_batch(2000, np.random.default_rng(1))
+fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+for ax, (name, (points, covered)) in zip(axes, toy_runs.items()):
+    ax.scatter(*real_ring.T, s=2, c="lightgrey", label="real")
+    ax.scatter(*points.T, s=2, c="tab:red", alpha=0.4, label="generated")
+    ax.set(title=f"{name}\n{covered[-1][1]}/8 modes after {covered[-1][0]} steps", xlim=(-3, 3), ylim=(-3, 3), aspect="equal")
+    ax.title.set_fontsize(9)
+axes[0].legend(fontsize=8, markerscale=4, loc="upper left")
+plt.show()
+
+# %% [markdown]
+# With the usual one-to-one game G finds all eight modes after a few hundred
+# steps (the counts above say when). With five G steps per D step the same G
+# piles its samples onto one or two modes and stays there: each time D learns to
+# reject that spot, five G steps move the whole pile to the next spot D still
+# believes, not to cover the ring. Giving D the batch's spread is enough to
+# bring all eight back. (One seed; try others with `seed=`. In RESULTS.md the
+# same idea — minibatch std — did *not* help the kit's brain GAN on its own:
+# there the collapse came from too strong augmentation, not from a D that
+# cannot see a batch. A fix works when it answers the cause.)
+
+# %% [markdown]
 # # Part 2 · What the article got wrong
 #
-# This kit was written to replace a widely shared article on "GANs for medical
-# images" whose code does not train a GAN. Each of its steps, what goes wrong
+# This kit was written to replace a widely shared blog post on generating
+# medical images with GANs: "深度学习技术在医学影像生成中的应用" ("Applications
+# of deep learning in medical image generation"), signed 禅与计算机程序设计艺术
+# ("Zen and the Art of Computer Programming"). Its code does not train a GAN. Each of its steps, what goes wrong
 # with it, and where the kit does it right:
 #
 # | the article's step | what goes wrong | done right in |
@@ -422,13 +642,16 @@ show_case("baseline")
 
 # %%
 show_case("no-sn-strong-d")
+strong, base = gallery["cases"]["no-sn-strong-d"]["records"], gallery["cases"]["baseline"]["records"]
+print("G's gradient norm, strong D / baseline, per epoch:",
+      ", ".join(f"{s['g_grad_norm'] / b['g_grad_norm']:.1f}×" for s, b in zip(strong, base)))
 
 # %% [markdown]
 # The most anatomical samples of the gallery — dark ventricles in the second
 # column, two hemispheres in the last — and yet the monitor is worried. D is
 # right on nine images in ten, its loss is far below its chance level (BCE:
-# 2 log 2 ≈ 1.39), and G's gradient is about ten times the baseline's from the
-# first epoch on. The lowest class, the cerebellum in the first column, shows
+# 2 log 2 ≈ 1.39), and G's gradient is several times the baseline's from the
+# first epoch on, and grows (the ratio per epoch is printed below). The lowest class, the cerebellum in the first column, shows
 # nearly the same shape four times; its diversity hovers around half of the
 # real one, and the per-class collapse alarm comes and goes.
 #
@@ -514,8 +737,11 @@ show_case("collapse")
 # **Recognise it:** identical samples within a class; per-class diversity far
 # below 0.5 while the average looks fine. **Fix:** a D that can still tell real
 # from fake (spectral normalisation with the recipe's width and learning
-# rates), DiffAugment, a G learning rate no larger than D's; `minibatch_std=True`
-# lets D see the spread of a batch.
+# rates) and a G learning rate no larger than D's. Not more augmentation: in
+# RESULTS.md's ablation, strong DiffAugment was the main cause of collapse
+# inside classes on this data, and minibatch standard deviation alone did not
+# help (it rescued the toy GAN of section 1.7, whose collapse had another
+# cause).
 
 # %% [markdown]
 # ## All cases side by side
@@ -530,8 +756,9 @@ plot_health(list(gallery["cases"]))
 # Two things stand out in the curves. The saturating run's D is right on every
 # image from the second epoch on, and the strong D stays near 0.9 while the
 # others drift towards one half. And the right panel is why the kit watches
-# diversity *per class*: the collapse run's overall diversity is at or above
-# the real one for the whole run, while each of its classes has collapsed.
+# diversity *per class*: from the second epoch on, the collapse run's overall
+# diversity is at or above the real one, while each of its classes has
+# collapsed.
 
 # %%
 print(f"{'case':<16}{'D loss':>7}{'D acc real':>11}{'D acc fake':>11}{'|grad G|':>10}{'diversity':>10}"
@@ -572,12 +799,18 @@ for record in live["records"]:
 # ## What you learned
 #
 # - The GAN game: $\min_G \max_D V$; for a fixed G the best D is
-#   $p/(p+q)$, and then G minimises $2\,\mathrm{JSD} - \log 4$.
+#   $p/(p+q)$, and then a G with the saturating loss minimises
+#   $2\,\mathrm{JSD} - \log 4$. With the non-saturating loss, G minimises
+#   $\mathrm{KL}(q\,\|\,p) - 2\,\mathrm{JSD}$ instead, which rewards dropping a
+#   mode; the toy GAN showed the collapse live, and a D that sees the batch's
+#   spread undo it.
 # - JSD saturates at $\log 2$ when the distributions do not overlap; the
 #   Wasserstein distance keeps growing — the idea behind WGAN, whose critic
 #   needs a Lipschitz constraint (gradient penalty, or spectral norm's bound).
 # - The saturating G loss $\log(1 - D(G(z)))$ has a vanishing gradient exactly
-#   when D wins; the non-saturating $-\log D(G(z))$ does not. Hinge is a margin
+#   when D wins; the non-saturating $-\log D(G(z))$ does not, and the two
+#   weight the samples differently, so they move G's weights in different
+#   directions, not only at different speeds. Hinge is a margin
 #   version of the critic, with the same G loss as WGAN.
 # - Softmax outputs, MSE on probabilities, a stacked `fit` and batch size 1
 #   each break GAN training; a "generation rate" measures nothing about quality.
@@ -656,8 +889,9 @@ exercises.check_generator_gradients(generator_gradients)
 #
 # ### Exercise 3 · Read the health monitor
 #
-# Below are the last health readings of three gallery runs, with their names
-# hidden and their order shuffled. Which case is which? Answer with a dict such
+# Below are health readings of three gallery runs from the middle of their
+# training (not the last readings of the table above), with their names hidden
+# and their order shuffled. Which case is which? Answer with a dict such
 # as `{"A": "saturating", "B": ..., "C": ...}` using the case names of the
 # gallery. Read D's accuracies, the gradient norms and the diversity ratios
 # before you look back at the pictures.
