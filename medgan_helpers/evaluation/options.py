@@ -97,7 +97,7 @@ class EvalOptions:
     def quick(cls, enabled: bool = True, **overrides: Any) -> EvalOptions:
         """The small sample sizes and epochs of quick mode (``enabled=False``: the full ones).
 
-        ``EvalOptions.quick(config.is_quick())`` follows the ``MEDGAN_QUICK`` switch.
+        ``EvalOptions.quick(QUICK)``, with a notebook's ``QUICK`` parameter, follows ``MEDGAN_QUICK``.
         """
         return cls().replace(**{**(_QUICK if enabled else {}), **overrides})
 
