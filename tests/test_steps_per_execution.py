@@ -43,44 +43,42 @@ def test_chunked_steps_keep_every_epoch_callback_and_the_step_count(tmp_path):
     assert not result.nan_guard.triggered
 
 
-class _Interrupt(keras.callbacks.Callback):
-    """Stops the process-level run after ``epoch`` epochs, like a disconnect (no clean end)."""
+class _AtEpochStart(keras.callbacks.Callback):
+    """Calls ``action(model)`` when epoch ``epoch`` (counted from 0) begins."""
 
-    def __init__(self, epoch: int):
+    def __init__(self, epoch: int, action):
         super().__init__()
-        self.epoch = epoch
+        self.epoch, self.action = epoch, action
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
-            raise KeyboardInterrupt
+            self.action(self.model)
+
+
+def _interrupt(model):
+    """Stops the process-level run, like a disconnect (no clean end)."""
+    raise KeyboardInterrupt
+
+
+def _poison(model):
+    """Turns one weight of D into NaN: the next chunk's losses are NaN."""
+    weight = model.discriminator.trainable_weights[0]
+    weight.assign(np.full(weight.shape, np.nan, weight.dtype))
 
 
 @pytest.mark.slow
 def test_an_interrupted_chunked_run_resumes_where_it_stopped(tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        _train(tmp_path / "run", epochs=3, callbacks=[_Interrupt(2)])
+        _train(tmp_path / "run", epochs=3, callbacks=[_AtEpochStart(2, _interrupt)])
     result = _train(tmp_path / "run", epochs=3)
     assert int(result.gan.g_optimizer.iterations.numpy()) == 3 * STEPS_PER_EPOCH
     assert len(json.loads((result.run.path / "history.json").read_text())["d_loss"]) == 3
     assert [r["epoch"] for r in result.health.records] == [1, 2, 3]
 
 
-class _Poison(keras.callbacks.Callback):
-    """Turns one weight of D into NaN at the start of epoch ``epoch``: the next chunk's losses are NaN."""
-
-    def __init__(self, epoch: int):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            weight = self.model.discriminator.trainable_weights[0]
-            weight.assign(np.full(weight.shape, np.nan, weight.dtype))
-
-
 @pytest.mark.slow
 def test_nan_in_a_chunk_rolls_back_to_the_last_good_epoch(tmp_path):
-    poison = _Poison(1)
+    poison = _AtEpochStart(1, _poison)
     kept = {}
 
     class Keep(keras.callbacks.Callback):

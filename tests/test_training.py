@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,18 +156,28 @@ def _epochs_run(stdout: str) -> list[int]:
     return [int(line.split()[1].split("/")[0]) for line in stdout.splitlines() if line.startswith("Epoch ")]
 
 
+def _script(tmp_path) -> Path:
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    return script
+
+
+def _start_until(tmp_path, pattern: str, **env) -> subprocess.Popen:
+    """Start the training script in a fresh process; return once ``artifacts/runs/<pattern>`` exists."""
+    proc = subprocess.Popen([sys.executable, str(_script(tmp_path))], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=_env(tmp_path, **env))
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "artifacts" / "runs").glob(pattern)):
+        assert proc.poll() is None, proc.stdout.read()[-2000:]
+        time.sleep(0.1)
+    return proc
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path):
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
     root = tmp_path / "artifacts" / "runs"
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=_env(tmp_path))
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(root.glob("*/samples/epoch_002.png")):
-        assert proc.poll() is None, proc.stdout.read()[-2000:]
-        time.sleep(0.1)
+    proc = _start_until(tmp_path, "*/samples/epoch_002.png")
     os.kill(proc.pid, signal.SIGKILL)  # like a Colab disconnect: no cleanup at all
     proc.wait()
     (run,) = list(root.iterdir())
@@ -175,7 +186,7 @@ def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path):
     assert (run / "backup").is_dir() and (run / runs.LOCK).exists()  # a stale lock: its process is gone
     assert runs.RunFolder(run).config["status"] == "running"
 
-    second = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+    second = subprocess.run([sys.executable, str(tmp_path / "train.py")], capture_output=True, text=True,
                             env=_env(tmp_path), timeout=600)
     assert second.returncode == 0 and "FINISHED" in second.stdout, second.stdout[-2000:] + second.stderr[-2000:]
     assert list(root.iterdir()) == [run]  # the same run continued, not a new one
@@ -190,8 +201,7 @@ def test_killed_run_resumes_losing_at_most_one_epoch(tmp_path):
 def test_a_kill_in_the_middle_of_a_checkpoint_save_still_resumes(tmp_path):
     """The epoch-3 checkpoint is half written when the process dies: double_checkpoint keeps the
     epoch-2 copy, so the next call resumes from it instead of failing on a truncated file."""
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
+    script = _script(tmp_path)
     first = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
                            env=_env(tmp_path, SLEEP="0", DIE_DURING_BACKUP_AT_EPOCH="3"))
     assert "KILLED DURING SAVE" in first.stdout and first.returncode == -signal.SIGKILL, first.stdout[-2000:]
@@ -208,16 +218,9 @@ def test_a_kill_in_the_middle_of_a_checkpoint_save_still_resumes(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_two_trainings_at_once_never_share_a_run(tmp_path):
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
     root = tmp_path / "artifacts" / "runs"
-    first = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, env=_env(tmp_path, SLEEP="1.0"))
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(root.glob("*/backup")):  # the first run is live and resumable-looking
-        assert first.poll() is None, first.stdout.read()[-2000:]
-        time.sleep(0.1)
-    second = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+    first = _start_until(tmp_path, "*/backup", SLEEP="1.0")  # the first run is live and resumable-looking
+    second = subprocess.run([sys.executable, str(tmp_path / "train.py")], capture_output=True, text=True,
                             env=_env(tmp_path, SLEEP="0"), timeout=200)
     out_first, _ = first.communicate(timeout=200)
     assert first.returncode == 0 and second.returncode == 0, out_first[-1500:] + second.stdout[-1500:]
