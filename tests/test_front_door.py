@@ -131,6 +131,13 @@ def test_settings_is_the_notebooks_eval_dictionary():
     assert mg.EvalOptions(**quick) == mg.EvalOptions.quick()  # **EVAL is a valid set of options
 
 
+def test_the_evaluation_command_line_refuses_a_bad_size_by_name(tmp_path, capsys):
+    from medgan_helpers import evaluation
+
+    assert evaluation.main([str(tmp_path), "--n-samples", "0"]) == 2
+    assert "n_samples must be a whole number ≥ 1, got 0" in capsys.readouterr().err
+
+
 def _evaluate_keywords(source: Path) -> set[str]:
     keywords = set()
     for node in ast.walk(ast.parse(source.read_text())):
@@ -153,7 +160,7 @@ def test_the_notebooks_evaluate_calls_use_only_known_names():
 
 
 # --------------------------------------------------------------------------- one round through the door
-@pytest.mark.slow  # trains a tiny GAN for one epoch and evaluates it: about 40 s on 2 cores
+@pytest.mark.slow  # trains a tiny GAN for one epoch and evaluates it: 94 s on the 2 cores shared by six jobs
 def test_a_notebook_round_trip_uses_only_the_verbs(tmp_path, artifacts, cache):
     brain = mg.load_dataset("brain-mri", image_size=32, split="train")
     real = brain.subset(np.arange(0, len(brain), max(1, len(brain) // 96)))
