@@ -10,7 +10,7 @@ r_t = E[sign D(augmented real)] (0 = D cannot tell real from fake either).
 Two groups of rows:
 
 - ``old + X``: the recipe the kit shipped until 2026-11 (``OLD``) with one change;
-- ``new - X``: the new recipe (``recipe.RECIPE``) with one of its choices undone.
+- ``new - X``: the new recipe (``recipe.GAN_DEFAULTS``) with one of its choices undone.
 
     python benchmarks/ablation.py                      # every row, 1 seed, 1500 steps (~2 h on 2 CPU cores)
     python benchmarks/ablation.py --rows old "old + nearest upsampling"
@@ -30,7 +30,7 @@ from pathlib import Path
 from scoring import Bench, machine, now
 
 from medgan_helpers import config, recipe
-from medgan_helpers.runs import write_json
+from medgan_helpers.fileio import write_json
 
 #: The recipe the kit shipped until 2026-11: D at chance, two classes collapsed.
 OLD = {
@@ -68,7 +68,7 @@ GROUPS = {"beta_1": "Adam betas", "beta_2": "Adam betas"}
 def new_minus() -> dict[str, dict]:
     """The new recipe, and the new recipe with each of its departures from OLD undone."""
     rows: dict[str, dict] = {"new recipe": {}}
-    for key, value in recipe.RECIPE.items():
+    for key, value in recipe.GAN_DEFAULTS.items():
         if key in OLD and OLD[key] != value:
             name = f"new - {GROUPS[key]}" if key in GROUPS else f"new - {key}={value}"
             rows.setdefault(name, {})[key] = OLD[key]
@@ -76,7 +76,7 @@ def new_minus() -> dict[str, dict]:
 
 
 def rows_to_run() -> dict[str, dict]:
-    """Every row's full knob overrides (relative to recipe.RECIPE)."""
+    """Every row's full knob overrides (relative to recipe.GAN_DEFAULTS)."""
     rows = {name: {**OLD, **change} for name, change in OLD_PLUS.items()}
     rows.update(new_minus())
     return rows
@@ -140,14 +140,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['worst_ms_ssim_gap']:.3f}, D loss {row['d_loss']:.2f}, r_t {row['real_sign']:.2f} "
               f"({row['train_seconds']:.0f} s)", flush=True)
         write_json(out, {"benchmark": "ablation", "steps": args.steps, "seed": args.seed, "rows": rows,
-                         "references": bench.references, "old": OLD, "recipe": dict(recipe.RECIPE),
+                         "references": bench.references, "old": OLD, "recipe": dict(recipe.GAN_DEFAULTS),
                          "machine": machine(), "date": now()})
     rows.sort(key=lambda r: list(every).index(r["name"]))
     table = format_table(rows, bench.references, args.steps)
     print()
     print(table)
     write_json(out, {"benchmark": "ablation", "steps": args.steps, "seed": args.seed, "rows": rows,
-                     "references": bench.references, "old": OLD, "recipe": dict(recipe.RECIPE), "table": table,
+                     "references": bench.references, "old": OLD, "recipe": dict(recipe.GAN_DEFAULTS), "table": table,
                      "machine": machine(), "date": now(), "seconds": round(time.time() - t0, 1)})
     print(f"\nwrote {out.name} under artifacts/benchmarks")
     return 0

@@ -2,7 +2,7 @@
 """pix2pix vs the same U-Net trained with L1 only (and bicubic for super-resolution), on brain-mri-pairs.
 
 For every seed and both tasks (tissue -> T1, 4x super-resolution) it trains the
-U-Net twice with the kit's recipe (``pix2pix.RECIPE``) — once with the PatchGAN
+U-Net twice with the kit's recipe (``recipe.Pix2PixConfig``) — once with the PatchGAN
 (L1 + adversarial), once with L1 alone — and scores the test split:
 
 - PSNR and SSIM (``evaluation.image_quality``, checked against ``tf.image``);
@@ -155,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tasks", nargs="+", default=list(data.pairs.TASKS), choices=data.pairs.TASKS)
-    parser.add_argument("--epochs", type=int, default=None, help="default: pix2pix.RECIPE")
+    parser.add_argument("--epochs", type=int, default=None, help="default: recipe.Pix2PixConfig")
     parser.add_argument("--max-pairs", type=int, default=None)
-    parser.add_argument("--l1-weight", type=float, default=None, help="λ (default: pix2pix.RECIPE, 100)")
+    parser.add_argument("--l1-weight", type=float, default=None, help="λ (default: recipe.Pix2PixConfig, 100)")
     parser.add_argument("--held-out", type=int, default=0, help="level left out of training (0-3)")
     parser.add_argument("--no-hallucination", action="store_true")
     parser.add_argument("--figure", default=None, help="PNG of the hallucination test (first seed)")

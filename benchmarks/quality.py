@@ -29,7 +29,7 @@ from pathlib import Path
 from scoring import Bench, machine, mean_std, now
 
 from medgan_helpers import config
-from medgan_helpers.runs import write_json
+from medgan_helpers.fileio import write_json
 
 RECIPES = {
     "kit recipe": {},

@@ -51,6 +51,32 @@ class AccelSetup:
         """``with setup.scope():`` — build models and optimizers here."""
         return self.strategy.scope()
 
+    @property
+    def policy(self) -> str:
+        """The Keras dtype policy models are built with under this setup."""
+        if not self.mixed_precision:
+            return "float32"
+        return "mixed_bfloat16" if self.kind == "tpu" else "mixed_float16"
+
+    @contextlib.contextmanager
+    def building(self):
+        """``with setup.building():`` — this setup's strategy scope *and* precision policy, for
+        building models; Keras' global policy is as before afterwards (no hidden session state)."""
+        import keras
+
+        previous = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(self.policy)
+        try:
+            with self.strategy.scope():
+                yield
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
+
+    def as_dict(self) -> dict:
+        """What this setup is, JSON-ready (what ``training.train`` records in a run's config.json)."""
+        return {"device": self.device, "kind": self.kind, "strategy": type(self.strategy).__name__,
+                "replicas": self.num_replicas, "policy": self.policy, "xla": self.xla, "notes": list(self.notes)}
+
     def describe(self) -> str:
         precision = "mixed precision" if self.mixed_precision else "float32"
         xla = "XLA on" if self.xla else "XLA off"
@@ -219,8 +245,6 @@ def configure(
     )
     if tpu_failure:
         notes.insert(0, f"{tpu_failure}; using {device} instead")
-    policy = ("mixed_bfloat16" if kind == "tpu" else "mixed_float16") if use_mp else "float32"
-    keras.mixed_precision.set_global_policy(policy)
     _CURRENT = AccelSetup(
         strategy=strategy,
         mixed_precision=use_mp,
@@ -230,6 +254,7 @@ def configure(
         num_replicas=replicas,
         notes=notes,
     )
+    keras.mixed_precision.set_global_policy(_CURRENT.policy)  # configure() is the one call that sets it
     if verbose:
         print(_CURRENT.describe() + ("" if not notes else " (" + "; ".join(notes) + ")"))
     elif tpu_failure:  # never fall back silently

@@ -24,21 +24,57 @@ Design choices, each one a lesson of the notebooks:
 
 from __future__ import annotations
 
-import weakref
+import importlib
+from typing import Any
 
 import keras
 from keras import layers, ops
 
-from medgan_helpers.recipe import RECIPE
+from medgan_helpers.recipe import GANConfig
 
-# model -> the build_* arguments that made it (what runs.py saves to rebuild it later)
-_BUILD_SETTINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_RECIPE = GANConfig()  # the builders' defaults are the recipe's
+
+#: builder name (what a run folder records) -> "module:function" that builds the network again.
+#: Names are resolved on use, so pix2pix's builders need no import here (no cycle).
+BUILDERS: dict[str, str] = {
+    "models.build_generator": "medgan_helpers.models:build_generator",
+    "models.build_discriminator": "medgan_helpers.models:build_discriminator",
+    "pix2pix.build_unet": "medgan_helpers.pix2pix_models:build_unet",
+    "pix2pix.build_patch_discriminator": "medgan_helpers.pix2pix_models:build_patch_discriminator",
+}
+#: run folders written before the registry stored GAN networks without a builder name: their role says it
+_BUILDER_OF_ROLE = {"generator": "models.build_generator", "discriminator": "models.build_discriminator"}
+
+
+def record_build_settings(model: keras.Model, builder: str, settings: dict[str, Any]) -> keras.Model:
+    """Keep on ``model`` the builder name and arguments that made it (what a run folder saves)."""
+    if builder not in BUILDERS:
+        raise ValueError(f"builder {builder!r} is not in models.BUILDERS; add it there to make it rebuildable.")
+    # object.__setattr__: a plain attribute, not one Keras tracks (it is no layer state)
+    object.__setattr__(model, "_medgan_build_settings", {"builder": builder, **settings})
+    return model
 
 
 def build_settings(model: keras.Model) -> dict | None:
-    """The ``build_generator`` / ``build_discriminator`` arguments that made ``model``, or None."""
-    found = _BUILD_SETTINGS.get(model)
+    """The builder name and arguments that made ``model`` (``{"builder": ..., ...}``), or None."""
+    found = getattr(model, "_medgan_build_settings", None)
     return dict(found) if found is not None else None
+
+
+def rebuild(settings: dict[str, Any], role: str | None = None) -> keras.Model:
+    """Build a network again from the settings a run folder recorded (``build_settings(model)``).
+
+    ``role`` ("generator", "discriminator") names the builder of settings saved
+    without one (GAN runs written before the registry).
+    """
+    settings = dict(settings)
+    builder = settings.pop("builder", None) or _BUILDER_OF_ROLE.get(role or "")
+    if builder not in BUILDERS:
+        raise ValueError(f"no builder {builder!r} in models.BUILDERS (known: {', '.join(BUILDERS)}): "
+                         "these settings were not made by the kit's builders.")
+    module, function = BUILDERS[builder].split(":")
+    return getattr(importlib.import_module(module), function)(**settings)
+
 
 #: Supported image sizes -> (start resolution, number of x2 up/down-sampling blocks).
 SUPPORTED_SIZES: dict[int, tuple[int, int]] = {
@@ -243,14 +279,14 @@ class LeakyReLUFromRelu(layers.Layer):
 def build_generator(
     image_size: int = 64,
     channels: int = 1,
-    latent_dim: int = RECIPE["latent_dim"],
+    latent_dim: int = _RECIPE.latent_dim,
     num_classes: int | None = None,
     *,
-    base_filters: int = RECIPE["g_base_filters"],
-    max_filters: int = RECIPE["max_filters"],
+    base_filters: int = _RECIPE.g_base_filters,
+    max_filters: int = _RECIPE.max_filters,
     embedding_dim: int = 32,
-    upsampling: str = RECIPE["upsampling"],
-    conditioning: str = RECIPE["conditioning"],
+    upsampling: str = _RECIPE.upsampling,
+    conditioning: str = _RECIPE.conditioning,
     name: str = "generator",
 ) -> keras.Model:
     """Build the DCGAN-style generator G: ``z`` (and ``label``) -> image in [-1, 1].
@@ -332,8 +368,7 @@ def build_generator(
     x = layers.Conv2D(channels, 3, padding="same", name="to_image", dtype="float32")(x)
     image = layers.Activation("tanh", name="tanh", dtype="float32")(x)
     model = keras.Model(inputs if len(inputs) > 1 else z, image, name=name)
-    _BUILD_SETTINGS[model] = settings
-    return model
+    return record_build_settings(model, "models.build_generator", settings)
 
 
 def build_discriminator(
@@ -341,10 +376,10 @@ def build_discriminator(
     channels: int = 1,
     num_classes: int | None = None,
     *,
-    base_filters: int = RECIPE["d_base_filters"],
-    max_filters: int = RECIPE["max_filters"],
-    spectral_norm: bool = RECIPE["spectral_norm"],
-    minibatch_std: bool = RECIPE["minibatch_std"],
+    base_filters: int = _RECIPE.d_base_filters,
+    max_filters: int = _RECIPE.max_filters,
+    spectral_norm: bool = _RECIPE.spectral_norm,
+    minibatch_std: bool = _RECIPE.minibatch_std,
     leaky_slope: float = 0.2,
     dropout: float = 0.0,
     name: str = "discriminator",
@@ -418,8 +453,7 @@ def build_discriminator(
     else:
         logit = layers.Activation("linear", name="logit", dtype="float32")(realness)
     model = keras.Model(inputs if len(inputs) > 1 else image, logit, name=name)
-    _BUILD_SETTINGS[model] = settings
-    return model
+    return record_build_settings(model, "models.build_discriminator", settings)
 
 
 def layer_shapes(model: keras.Model) -> list[tuple[str, tuple]]:

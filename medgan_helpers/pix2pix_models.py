@@ -14,9 +14,9 @@
   look like a real target *for this input*?".
 
 Every layer is a stock Keras layer (no Lambda), the last ones compute in
-float32 (ready for ``mixed_float16``), and the build arguments are recorded in
-``models``' registry (``models.build_settings(model)``), so a run folder can
-rebuild the networks in code (``pix2pix.load``).
+float32 (ready for ``mixed_float16``), and the build arguments are recorded on
+the model (``models.build_settings(model)``), so a run folder can rebuild the
+networks in code through ``models.BUILDERS`` (``runs.load_model``).
 """
 
 from __future__ import annotations
@@ -40,11 +40,6 @@ def _check_size(name: str, value: int, smallest: int = 8) -> None:
 def default_depth(image_size: int) -> int:
     """Down-sampling blocks so that the bottleneck is 4×4: 3 at 32 px, 4 at 64, 5 at 128."""
     return max(1, int(math.log2(image_size)) - 2)
-
-
-def _register(model: keras.Model, builder: str, settings: dict) -> keras.Model:
-    models._BUILD_SETTINGS[model] = {**settings, "builder": builder}
-    return model
 
 
 def build_unet(
@@ -138,7 +133,7 @@ def build_unet(
         image = layers.Add(name="bicubic_plus_correction", dtype="float32")([upsampled, x])
     else:
         image = layers.Activation("tanh", name="tanh", dtype="float32")(x)
-    return _register(keras.Model(source, image, name=name), "pix2pix.build_unet", settings)
+    return models.record_build_settings(keras.Model(source, image, name=name), "pix2pix.build_unet", settings)
 
 
 def build_patch_discriminator(
@@ -198,16 +193,4 @@ def build_patch_discriminator(
     x = conv(min(base_filters * 2**n_layers, max_filters), 1, "patch_features")(x)
     x = layers.LeakyReLU(0.2, name="lrelu_patch_features")(x)
     logits = conv(1, 1, "patch_logits", dtype="float32")(x)
-    return _register(keras.Model([source, image], logits, name=name), "pix2pix.build_patch_discriminator", settings)
-
-
-BUILDERS = {"pix2pix.build_unet": build_unet, "pix2pix.build_patch_discriminator": build_patch_discriminator}
-
-
-def rebuild(settings: dict) -> keras.Model:
-    """Build a network again from ``models.build_settings(model)`` (what a run folder records)."""
-    settings = dict(settings)
-    builder = settings.pop("builder", None)
-    if builder not in BUILDERS:
-        raise ValueError(f"these build settings were not made by the pix2pix builders (builder={builder!r}).")
-    return BUILDERS[builder](**settings)
+    return models.record_build_settings(keras.Model([source, image], logits, name=name), "pix2pix.build_patch_discriminator", settings)

@@ -1,10 +1,18 @@
-"""The kit's default hyper-parameters: one recipe, used by models, training and the notebooks.
+"""The kit's default hyper-parameters: one typed config per model family, built by one function each.
 
-``RECIPE`` holds every knob of a training run with its default value;
-``QUICK`` the few values that shrink it for the tests and for a first look
-(tiny models on 512 images). Nothing here reads the environment: the notebooks'
-parameter cells (and the tests) decide whether to ask for the quick values,
-with ``training.default_config(quick=...)`` when ``MEDGAN_QUICK=1``.
+- :class:`GANConfig` (``gan_config(quick=False, **overrides)``): every knob of a
+  GAN training run, with its default value, plus what the data decides (image
+  size, channels, classes). It also says how to build G and D
+  (:meth:`GANConfig.generator_settings` / :meth:`GANConfig.discriminator_settings`).
+- :class:`Pix2PixConfig` (``pix2pix_config(...)``): the same for image-to-image
+  translation (notebook 08).
+
+A config makes the whole round trip unchanged: recipe -> ``training.train`` ->
+``GAN(config=...)`` -> ``GAN.get_config()`` in the run's config.json ->
+``runs.load_gan`` / ``load_generator`` (``GAN.from_config``). ``GAN_QUICK`` /
+``PIX2PIX_QUICK`` hold the few values that shrink a run for the tests and a
+first look. Nothing here reads the environment: the notebooks' parameter cells
+(and the tests) decide whether to ask for the quick values (``MEDGAN_QUICK=1``).
 
 Where a value comes from is measured, not guessed: ``benchmarks/ablation.py``
 compares each choice with its alternatives (RESULTS.md has the table). The
@@ -15,78 +23,243 @@ left D at chance and two classes collapsed.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-RECIPE: MappingProxyType = MappingProxyType({
+_Config = TypeVar("_Config", bound="_Settings")
+
+
+class _Settings:
+    """What both families' configs share: knobs vs data facts, overrides, the JSON form."""
+
+    #: fields that the data (or the way the model is called) decides, not the recipe
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ()
+    FAMILY: ClassVar[str] = ""
+    LABEL: ClassVar[str] = ""  #: how error messages name the knobs ("training", "pix2pix")
+
+    @classmethod
+    def knob_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name not in cls.DATA_FIELDS)
+
+    def knobs(self) -> dict[str, Any]:
+        """The training knobs as a new dict (what ``train(**knobs)`` takes)."""
+        return {name: getattr(self, name) for name in self.knob_names()}
+
+    def replace(self: _Config, **changes: Any) -> _Config:
+        """A copy with ``changes``; an unknown name raises a ``ValueError`` listing the known ones."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown {self.LABEL} knob(s) {unknown}; known knobs: {sorted(self.knob_names())}.")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (what a run's config.json keeps), with the model family."""
+        from medgan_helpers.fileio import json_ready
+
+        return {"family": self.FAMILY, **json_ready(dataclasses.asdict(self))}
+
+    @classmethod
+    def from_dict(cls: type[_Config], saved: dict[str, Any]) -> _Config:
+        """The config a ``to_dict()`` (or an older run's config.json section) describes.
+
+        Names this kit no longer knows are left out (a newer or older run stays
+        loadable); missing ones take the recipe's value. JSON lists come back as tuples.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
+        return cls(**values)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class GANConfig(_Settings):
+    """Every setting of a GAN and its training run: the recipe's knobs and what the data decides."""
+
     # schedule
-    "epochs": 60,                # passes over the training images (60 x 75 = 4500 steps on brain-mri)
-    "batch_size": 32,
-    "max_images": None,          # None = all training images; else an evenly spaced subset
-    "steps_per_epoch": None,     # None = one pass over the images per epoch
+    epochs: int = 60                 # passes over the training images (60 x 75 = 4500 steps on brain-mri)
+    batch_size: int = 32
+    max_images: int | None = None    # None = all training images; else an evenly spaced subset
+    steps_per_epoch: int | None = None  # None = one pass over the images per epoch
     # the two networks (models.build_generator / build_discriminator)
-    "latent_dim": 64,
-    "g_base_filters": 16,        # width of G's last block; doubles towards z
-    "d_base_filters": 16,        # width of D's first block; doubles towards the logit
-    "max_filters": 128,
-    "upsampling": "nearest",     # "nearest" or "bilinear" (upsample + 3x3 conv), or "transpose" (4x4 stride-2)
-    "conditioning": "embedding",  # how G sees the class: "embedding" (concat to z) or "cbn"
-    "spectral_norm": True,       # on every layer of D
-    "minibatch_std": False,      # D sees the spread of the batch (Karras et al. 2018)
-    "conditional": True,         # class-conditional when the data has >= 2 classes
+    latent_dim: int = 64
+    g_base_filters: int = 16         # width of G's last block; doubles towards z
+    d_base_filters: int = 16         # width of D's first block; doubles towards the logit
+    max_filters: int = 128
+    upsampling: str = "nearest"      # "nearest" or "bilinear" (upsample + 3x3 conv), or "transpose" (4x4 stride-2)
+    conditioning: str = "embedding"  # how G sees the class: "embedding" (concat to z) or "cbn"
+    spectral_norm: bool = True       # on every layer of D
+    minibatch_std: bool = False      # D sees the spread of the batch (Karras et al. 2018)
+    conditional: bool = True         # class-conditional when the data has >= 2 classes
     # the game (gan.GAN)
-    "loss": "hinge",             # "hinge", "bce" (non-saturating) or "wgan-gp"
-    "gp_weight": 0.0,            # WGAN-GP gradient penalty (10 is used with loss="wgan-gp")
-    "r1_weight": 0.0,            # R1 penalty on D's gradient at real images (0 = off)
-    "r1_every": 4,               # lazy R1: every k-th step, weighted by k
-    "diversity_weight": 0.0,     # mode-seeking term against collapse within a class (0 = off)
-    "augment": "medical",        # DiffAugment policy (gentle: 2 px shifts, cutout, brightness, contrast), or None
-    "ada_target": 0.6,           # adaptive augmentation: p rises only while D calls > 60 % of reals real
-    "ema_decay": 0.999,          # EMA generator; None = sample from G itself
-    "d_steps": 1,                # D updates per G update
+    loss: str = "hinge"              # "hinge", "bce" (non-saturating) or "wgan-gp"
+    gp_weight: float = 0.0           # WGAN-GP gradient penalty (10 is used with loss="wgan-gp")
+    r1_weight: float = 0.0           # R1 penalty on D's gradient at real images (0 = off)
+    r1_every: int = 4                # lazy R1: every k-th step, weighted by k
+    diversity_weight: float = 0.0    # mode-seeking term against collapse within a class (0 = off)
+    augment: str | tuple[str, ...] | None = "medical"  # DiffAugment policy (2 px shifts, cutout, brightness, contrast)
+    ada_target: float | None = 0.6   # adaptive augmentation: p rises only while D calls > 60 % of reals real
+    ada_images: int = 20_000         # images over which ADA's p can move from 0 to 1
+    ema_decay: float | None = 0.999  # EMA generator; None = sample from G itself
+    d_steps: int = 1                 # D updates per G update
     # optimisers (Adam for both, two learning rates)
-    "g_lr": 2e-4,
-    "d_lr": 2e-4,
-    "beta_1": 0.0,               # no momentum: D and G react to each other's latest move
-    "beta_2": 0.99,
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta_1: float = 0.0              # no momentum: D and G react to each other's latest move
+    beta_2: float = 0.99
     # bookkeeping
-    "seed": 0,
-    "sample_every": 1,           # epochs between sample grids
-    "steps_per_execution": 1,    # train steps per call into TensorFlow (Keras' steps_per_execution);
-                                 # 4 or 16 measured 10-18 % faster at 32 px on a 2-core CPU (RESULTS.md)
-})
+    seed: int = 0
+    sample_every: int = 1            # epochs between sample grids
+    steps_per_execution: int = 1     # train steps per call into TensorFlow (Keras' steps_per_execution);
+                                     # 4 or 16 measured 10-18 % faster at 32 px on a 2-core CPU (RESULTS.md)
+    # what the data decides (training.train fills these in from the ImageSet)
+    image_size: int | None = None
+    channels: int = 1
+    num_classes: int | None = None   # None = unconditional
+    class_names: tuple[str, ...] = ()
 
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("image_size", "channels", "num_classes", "class_names")
+    FAMILY: ClassVar[str] = "gan"
+    LABEL: ClassVar[str] = "training"
+
+    def __post_init__(self):
+        _check(int(self.d_steps) >= 1, f"d_steps={self.d_steps!r} must be >= 1.")
+        _check(self.ema_decay is None or 0.0 < self.ema_decay < 1.0,
+               f"ema_decay={self.ema_decay!r} must be in (0, 1), or None for no EMA.")
+        _check(self.ada_target is None or 0.0 < self.ada_target < 1.0,
+               f"ada_target={self.ada_target!r} must be in (0, 1) (0.6 in the ADA paper), or None.")
+        _check(min(self.gp_weight, self.r1_weight, self.diversity_weight) >= 0 and int(self.r1_every) >= 1,
+               "gp_weight, r1_weight and diversity_weight must be >= 0, and r1_every >= 1.")
+
+    def for_data(self, image_size: int, channels: int, class_names: list[str] | tuple[str, ...] = ()) -> GANConfig:
+        """This config for images of ``image_size`` px and ``channels``; conditional on ``class_names``
+        when the recipe asks for it (``conditional``) and there are at least two."""
+        names = tuple(class_names) if self.conditional and len(class_names) >= 2 else ()
+        return self.replace(image_size=int(image_size), channels=int(channels),
+                            num_classes=len(names) or None, class_names=names)
+
+    def generator_settings(self) -> dict[str, Any]:
+        """The ``models.build_generator`` settings (with the registry's ``builder`` name)."""
+        return {"builder": "models.build_generator", "image_size": self.image_size, "channels": self.channels,
+                "latent_dim": self.latent_dim, "num_classes": self.num_classes,
+                "base_filters": self.g_base_filters, "max_filters": self.max_filters,
+                "upsampling": self.upsampling, "conditioning": self.conditioning}
+
+    def discriminator_settings(self) -> dict[str, Any]:
+        """The ``models.build_discriminator`` settings (with the registry's ``builder`` name)."""
+        return {"builder": "models.build_discriminator", "image_size": self.image_size,
+                "channels": self.channels, "num_classes": self.num_classes,
+                "base_filters": self.d_base_filters, "max_filters": self.max_filters,
+                "spectral_norm": self.spectral_norm, "minibatch_std": self.minibatch_std}
+
+
+@dataclass(frozen=True)
+class Pix2PixConfig(_Settings):
+    """Every setting of a pix2pix translation model and its training run (notebook 08, the benchmark)."""
+
+    epochs: int = 12
+    batch_size: int = 16
+    max_pairs: int | None = None     # None = all pairs; else an evenly spaced subset
+    g_base_filters: int = 16         # width of the U-Net's first block
+    d_base_filters: int = 16         # width of the PatchGAN's first block
+    max_filters: int = 128
+    n_layers: int = 2                # PatchGAN's strided blocks: 34 px patches at 2
+    upsampling: str = "transpose"    # the U-Net's decoder: "transpose" or "nearest"
+    l1_weight: float = 100.0         # lambda: weight of the pixel-wise L1 loss (100 in pix2pix)
+    loss: str = "bce"                # the adversarial pair: "bce" (as in the paper) or "hinge"
+    ema_decay: float | None = 0.999
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    seed: int = 0
+    # what the pairs (and the call of pix2pix.train) decide
+    image_size: int | None = None    # side of the output
+    input_size: int | None = None    # side of the input (smaller for super-resolution)
+    in_channels: int = 2
+    channels: int = 1
+    adversarial: bool = True         # False: the L1-only baseline (no D)
+    residual: bool = False           # G adds a correction to the bicubic input
+
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("image_size", "input_size", "in_channels", "channels",
+                                              "adversarial", "residual")
+    FAMILY: ClassVar[str] = "pix2pix"
+    LABEL: ClassVar[str] = "pix2pix"
+
+    def __post_init__(self):
+        _check(self.ema_decay is None or 0.0 < self.ema_decay < 1.0,
+               f"ema_decay={self.ema_decay!r} must be in (0, 1), or None for no EMA.")
+        _check(self.l1_weight >= 0, f"l1_weight={self.l1_weight!r} must be >= 0.")
+
+    def unet_settings(self) -> dict[str, Any]:
+        """The ``pix2pix_models.build_unet`` settings (with the registry's ``builder`` name)."""
+        return {"builder": "pix2pix.build_unet", "image_size": self.image_size, "in_channels": self.in_channels,
+                "out_channels": self.channels, "input_size": self.input_size, "base_filters": self.g_base_filters,
+                "max_filters": self.max_filters, "residual": self.residual, "upsampling": self.upsampling}
+
+    def patch_discriminator_settings(self) -> dict[str, Any] | None:
+        """The ``pix2pix_models.build_patch_discriminator`` settings; None for the L1-only baseline."""
+        if not self.adversarial:
+            return None
+        return {"builder": "pix2pix.build_patch_discriminator", "image_size": self.image_size,
+                "in_channels": self.in_channels, "out_channels": self.channels, "input_size": self.input_size,
+                "base_filters": self.d_base_filters, "max_filters": self.max_filters, "n_layers": self.n_layers}
+
+
+#: The GAN recipe's knobs and their defaults (read-only; the config is the source).
+GAN_DEFAULTS: MappingProxyType = MappingProxyType(GANConfig().knobs())
 #: What quick mode (``MEDGAN_QUICK=1``, the tests) changes: tiny networks, 512 images.
-QUICK: MappingProxyType = MappingProxyType({
-    "epochs": 3,
-    "g_base_filters": 8,
-    "d_base_filters": 8,
-    "max_filters": 64,
-    "max_images": 512,
+GAN_QUICK: MappingProxyType = MappingProxyType({
+    "epochs": 3, "g_base_filters": 8, "d_base_filters": 8, "max_filters": 64, "max_images": 512,
+})
+#: The pix2pix recipe's knobs and their defaults.
+PIX2PIX_DEFAULTS: MappingProxyType = MappingProxyType(Pix2PixConfig().knobs())
+#: What quick mode changes for pix2pix: tiny networks, 256 pairs, 2 epochs.
+PIX2PIX_QUICK: MappingProxyType = MappingProxyType({
+    "epochs": 2, "max_pairs": 256, "g_base_filters": 8, "d_base_filters": 8, "max_filters": 32,
 })
 
 
-def knobs(quick: bool = False, **overrides: Any) -> dict[str, Any]:
-    """The recipe as a new dict: the defaults, the quick values if asked, then ``overrides``.
-
-    Unknown names raise a ``ValueError`` listing the known ones.
-    """
-    unknown = sorted(set(overrides) - set(RECIPE))
+def _build(cls: type[_Config], quick_values: MappingProxyType, quick: bool, overrides: dict) -> _Config:
+    unknown = sorted(set(overrides) - set(cls.knob_names()))
     if unknown:
-        raise ValueError(f"unknown training knob(s) {unknown}; known knobs: {sorted(RECIPE)}.")
-    cfg = dict(RECIPE)
-    if quick:
-        cfg.update(QUICK)
-    cfg.update(overrides)
+        raise ValueError(f"unknown {cls.LABEL} knob(s) {unknown}; known knobs: {sorted(cls.knob_names())}.")
+    return cls(**{**(quick_values if quick else {}), **overrides})
+
+
+def gan_config(quick: bool = False, **overrides: Any) -> GANConfig:
+    """The GAN recipe: the defaults, the quick values if asked, then ``overrides`` (knob names only).
+
+    The one place a GAN's settings are made. ``loss="wgan-gp"`` without a
+    ``gp_weight`` gets 10: WGAN-GP's critic needs its penalty (Gulrajani et al. 2017).
+    """
+    cfg = _build(GANConfig, GAN_QUICK, quick, overrides)
+    if cfg.loss == "wgan-gp" and not cfg.gp_weight:
+        cfg = cfg.replace(gp_weight=10.0)
     return cfg
 
 
-def optimizers(cfg: dict[str, Any] | None = None):
-    """``(g_optimizer, d_optimizer)``: Adam with the recipe's (or ``cfg``'s) rates and betas."""
+def pix2pix_config(quick: bool = False, **overrides: Any) -> Pix2PixConfig:
+    """The pix2pix recipe: the defaults, the quick values if asked, then ``overrides`` (knob names only)."""
+    return _build(Pix2PixConfig, PIX2PIX_QUICK, quick, overrides)
+
+
+def knobs(quick: bool = False, **overrides: Any) -> dict[str, Any]:
+    """The GAN recipe's knobs as a new dict (``gan_config(...).knobs()``), for ``train(**knobs)``."""
+    return gan_config(quick, **overrides).knobs()
+
+
+def optimizers(cfg: GANConfig | Pix2PixConfig | dict[str, Any] | None = None):
+    """``(g_optimizer, d_optimizer)``: Adam with the config's (default: the GAN recipe's) rates and betas."""
     import keras
 
-    cfg = dict(RECIPE) if cfg is None else cfg
-    return tuple(
-        keras.optimizers.Adam(cfg[rate], beta_1=cfg["beta_1"], beta_2=cfg["beta_2"])
-        for rate in ("g_lr", "d_lr")
-    )
+    cfg = GANConfig() if cfg is None else cfg
+    get = cfg.get if isinstance(cfg, dict) else lambda name: getattr(cfg, name)
+    return tuple(keras.optimizers.Adam(get(rate), beta_1=get("beta_1"), beta_2=get("beta_2"))
+                 for rate in ("g_lr", "d_lr"))

@@ -28,19 +28,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
 import secrets
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from medgan_helpers import config, runlock
-from medgan_helpers.pictures import write_atomic
+from medgan_helpers.fileio import json_ready, save_atomically, slug, write_json
 
 SCHEMA = 2
 CONFIG = "config.json"
@@ -55,33 +50,6 @@ class DamagedRunError(ValueError):
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def json_ready(value: Any) -> Any:
-    """``value`` with numpy scalars/arrays, tuples and Paths made JSON-friendly and NaN/inf -> None."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, np.ndarray)):
-        return [json_ready(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
-    if isinstance(value, (np.integer, bool, np.bool_)):
-        return value.item() if hasattr(value, "item") else value
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (int, str)):
-        return value
-    return str(value)
-
-
-def write_json(path: str | Path, value: Any) -> Path:
-    """Write ``value`` as standard JSON (NaN -> null), atomically."""
-    text = json.dumps(json_ready(value), indent=2, allow_nan=False)
-    return write_atomic(path, (text + "\n").encode("utf-8"))
-
-
-def slug(text: str) -> str:
-    """A file-system-safe name: ``"folder-1a2b3c4d"`` stays, ``"a b/c"`` -> ``"a_b_c"``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._-") or "run"
 
 
 def runs_dir(artifacts_dir: str | Path | None = None) -> Path:
@@ -215,9 +183,9 @@ class RunFolder:
     def save_models(self, gan, model_settings: dict[str, dict] | None) -> None:
         """Save the EMA generator and every weight (optimizers included), atomically.
 
-        ``model_settings`` are the ``models.build_generator`` / ``build_discriminator``
-        arguments that rebuild the two networks; without them (hand-built models)
-        the generator is also saved as a ``.keras`` file and loaded from it.
+        ``model_settings`` are the build settings that rebuild the networks
+        (``models.rebuild``); without them (hand-built models) the networks are
+        also saved as ``.keras`` files and loaded from them.
         """
         _save_weights(gan._sampling_model(), self.path / EMA_WEIGHTS)
         if getattr(gan, "g_optimizer", None) is not None:
@@ -226,23 +194,6 @@ class RunFolder:
             _save_keras(gan._sampling_model(), self.path / "generator_ema.keras")
             _save_keras(gan.generator, self.path / "generator.keras")
             _save_keras(gan.discriminator, self.path / "discriminator.keras")
-
-
-def _temporary_sibling(path: Path) -> Path:
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes), dir=path.parent)
-    os.close(handle)
-    os.unlink(tmp)  # Keras wants to create the file itself
-    return Path(tmp)
-
-
-def save_atomically(save, path: Path) -> None:
-    """``save(tmp)`` to a temporary sibling of ``path``, then publish it with ``os.replace``."""
-    tmp = _temporary_sibling(path)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _save_weights(model, path: Path) -> None:
@@ -346,7 +297,11 @@ def find_resumable(dataset: str, image_size: int, knobs: dict) -> RunFolder | No
     return None
 
 
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- saving and loading models
+
+#: model family (config.json's ``gan.family``) -> "module:class" with ``get_config`` / ``from_config``
+FAMILIES: dict[str, str] = {"gan": "medgan_helpers.gan:GAN", "pix2pix": "medgan_helpers.pix2pix:Pix2Pix"}
+_ROLES = ("generator", "discriminator")
 
 
 def _open(path: str | Path) -> RunFolder:
@@ -359,15 +314,82 @@ def _open(path: str | Path) -> RunFolder:
     return run
 
 
-def load_generator(path: str | Path):
-    """The EMA generator of a run or of a pretrained folder, as a ``sampling.GeneratorModel``."""
-    from medgan_helpers import models, sampling
+def model_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """The model's settings in a parsed config.json, as one dict for its family's ``from_config``.
+
+    The one reader of every layout this kit has written: ``gan`` (the family's
+    ``get_config()``; before typed configs, a shorter list of the GAN's own
+    settings), the training ``knobs`` beside it (older runs), the image size and
+    channels at the top, and the networks' build settings under ``models``.
+    """
+    section = {"image_size": saved.get("image_size"), "channels": saved.get("channels"),
+               **(saved.get("knobs") or {}), **(saved.get("gan") or {})}
+    section.setdefault("family", "gan")
+    for role, settings in (saved.get("models") or {}).items():
+        section[role] = settings
+    return section
+
+
+def _family(section: dict[str, Any]):
+    import importlib
+
+    family = section["family"]
+    if family not in FAMILIES:
+        raise DamagedRunError(f"model family {family!r} is unknown to this kit (known: {', '.join(FAMILIES)}).")
+    module, name = FAMILIES[family].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def load_model(path: str | Path, compile: bool = True, family: str | None = None):
+    """A saved run back as the model that made it (``GAN``, ``Pix2Pix``), drawing exactly as before.
+
+    ``compile=True`` also restores the optimizers and every weight, so training can
+    go on; else only the sampling (EMA) generator's weights are loaded. ``family``:
+    refuse a run of another family (with a ``ValueError`` saying what it is).
+    """
+    import keras
+
+    from medgan_helpers import losses
 
     run = _open(path)
-    cfg = run.config
-    settings = (cfg.get("models") or {}).get("generator")
-    if settings and (run.path / EMA_WEIGHTS).is_file():
-        generator = models.build_generator(**settings)
+    saved = run.config
+    section = model_config(saved)
+    if family is not None and section["family"] != family:
+        raise ValueError(f"{run.path.name} is a {section['family']} run, not a {family} run "
+                         f"(load it with runs.load_model).")
+    if not section.get("generator") and (run.path / "generator.keras").is_file():  # hand-built networks
+        for role in _ROLES:
+            section[role] = keras.models.load_model(run.path / f"{role}.keras", safe_mode=True, compile=False)
+    if not section.get("generator"):
+        raise FileNotFoundError(f"{run.path.name}: no model settings and no .keras files: not a full run.")
+    model = _family(section).from_config(section)
+    if not compile:
+        model._sampling_model().load_weights(run.path / EMA_WEIGHTS)
+        return model
+    optimizers = {role: keras.optimizers.deserialize(found)
+                  for role, found in (saved.get("optimizers") or {}).items()}
+    # a loss given as functions was saved by their names, which no loss table knows: the recipe's loss
+    loss = section.get("loss") if section.get("loss") in losses.LOSSES else type(model.config)().loss
+    model.compile(optimizers.get("g"), optimizers.get("d") if model.discriminator is not None else None, loss=loss)
+    if (run.path / GAN_WEIGHTS).is_file():
+        model.load_weights(run.path / GAN_WEIGHTS)
+    return model
+
+
+def load_gan(path: str | Path, compile: bool = True):
+    """A saved GAN run back as a ``gan.GAN`` that draws the same images and can keep training."""
+    return load_model(path, compile=compile, family="gan")
+
+
+def load_generator(path: str | Path):
+    """The EMA generator of a run or of a pretrained folder, as a ``sampling.GeneratorModel``."""
+    from medgan_helpers import models, recipe, sampling
+
+    run = _open(path)
+    saved = run.config
+    section = model_config(saved)
+    if section.get("generator") and (run.path / EMA_WEIGHTS).is_file():
+        generator = models.rebuild(section["generator"], "generator")
         generator.load_weights(run.path / EMA_WEIGHTS)
     elif (run.path / "generator_ema.keras").is_file():
         import keras
@@ -378,84 +400,48 @@ def load_generator(path: str | Path):
             f"{run.path.name} holds no trained generator ({EMA_WEIGHTS} with its build settings, "
             "or generator_ema.keras): the run did not finish. Retrain, or pick another run."
         )
-    gan_cfg = cfg.get("gan") or {}
-    info = {"run": run.path.name, "kind": cfg.get("kind", "run"), "dataset": cfg.get("dataset"),
-            **(cfg.get("info") or {})}
+    cfg = recipe.GANConfig.from_dict(section)
+    info = {"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset"),
+            **(saved.get("info") or {})}
     return sampling.GeneratorModel(
-        generator, latent_dim=gan_cfg.get("latent_dim"), num_classes=gan_cfg.get("num_classes"),
-        class_names=gan_cfg.get("class_names"), info={**info, "path": str(run.path)},
+        generator, latent_dim=cfg.latent_dim, num_classes=cfg.num_classes,
+        class_names=cfg.class_names or None, info={**info, "path": str(run.path)},
     )
 
 
-def load_gan(path: str | Path, compile: bool = True):
-    """A saved run back as a ``gan.GAN`` that draws the same images and can keep training."""
-    import keras
+def save_model(model, run: RunFolder | str | Path, *, history: dict | None = None, **facts: Any) -> RunFolder:
+    """Save a trained model (``GAN``, ``Pix2Pix``) into ``run`` and mark it finished.
 
-    from medgan_helpers import gan as gan_module
-    from medgan_helpers import models
-
-    run = _open(path)
-    cfg = run.config
-    settings = cfg.get("models") or {}
-    if settings.get("generator") and settings.get("discriminator"):
-        generator = models.build_generator(**settings["generator"])
-        discriminator = models.build_discriminator(**settings["discriminator"])
-    elif (run.path / "generator.keras").is_file():
-        generator = keras.models.load_model(run.path / "generator.keras", safe_mode=True, compile=False)
-        discriminator = keras.models.load_model(run.path / "discriminator.keras", safe_mode=True, compile=False)
-    else:
-        raise FileNotFoundError(f"{run.path.name}: no model settings and no .keras files: not a full run.")
-    g = dict(cfg["gan"])
-    model = gan_module.GAN(
-        generator, discriminator, latent_dim=g["latent_dim"], num_classes=g["num_classes"],
-        augment=tuple(g["augment"]) or None, ada_target=g.get("ada_target"),
-        ada_images=g.get("ada_images", 20_000), ema_decay=g["ema_decay"], d_steps=g["d_steps"],
-        gp_weight=g.get("gp_weight", 0.0), r1_weight=g.get("r1_weight", 0.0),
-        r1_every=g.get("r1_every", 4), diversity_weight=g.get("diversity_weight", 0.0), seed=g["seed"],
-        class_names=g.get("class_names"),
-    )
-    if compile:
-        saved = cfg.get("optimizers") or {}
-        g_opt = keras.optimizers.deserialize(saved["g"]) if "g" in saved else None
-        d_opt = keras.optimizers.deserialize(saved["d"]) if "d" in saved else None
-        loss = g["loss"] if g["loss"] in gan_module.LOSSES else "hinge"
-        model.compile(g_optimizer=g_opt, d_optimizer=d_opt, loss=loss)
-        if (run.path / GAN_WEIGHTS).is_file():
-            model.load_weights(run.path / GAN_WEIGHTS)
-    elif (run.path / EMA_WEIGHTS).is_file() and model.ema_generator is not None:
-        model.ema_generator.load_weights(run.path / EMA_WEIGHTS)
-    return model
-
-
-def save_gan(gan, run: RunFolder | str | Path, *, model_settings: dict | None = None,
-             history: dict | None = None, **facts: Any) -> RunFolder:
-    """Save a trained GAN into ``run`` and mark it finished (what ``train`` and notebook 04 call).
-
-    ``model_settings``: ``{"generator": {...}, "discriminator": {...}}``, the
-    ``models.build_*`` arguments (``models.build_settings(model)`` reads them back
-    from models the kit built); ``facts``: anything else worth keeping (steps,
-    seconds, device, notes).
+    config.json gets the model's ``get_config()`` (section ``gan``) with its
+    networks' build settings (section ``models``) and optimizers; ``facts``:
+    anything else worth keeping (steps, seconds, device, notes, kind). A GAN whose
+    networks were built by hand (no build settings) is saved as ``.keras`` files too.
     """
     import keras
 
     run = run if isinstance(run, RunFolder) else RunFolder(run)
     run.path.mkdir(parents=True, exist_ok=True)
-    if model_settings is None:
-        from medgan_helpers import models
-
-        found = {"generator": models.build_settings(gan.generator),
-                 "discriminator": models.build_settings(gan.discriminator)}
-        model_settings = found if all(found.values()) else None
-    run.save_models(gan, model_settings)
-    fields: dict[str, Any] = {**facts, "gan": gan.gan_config(), "status": "finished", "finished": _now()}
-    if model_settings:
-        fields["models"] = model_settings
-    if getattr(gan, "g_optimizer", None) is not None:
-        inner = [getattr(o, "inner_optimizer", o) for o in (gan.g_optimizer, gan.d_optimizer)]
-        fields["optimizers"] = {"g": keras.optimizers.serialize(inner[0]),
-                                "d": keras.optimizers.serialize(inner[1])}
+    own = model.get_config()
+    nets = {role: own.pop(role, None) for role in _ROLES}
+    if nets["generator"] is None and own["family"] != "gan":
+        raise ValueError(f"a {own['family']} model is saved as weights plus the build settings of its "
+                         "networks: build them with the kit's builders (models.BUILDERS).")
+    rebuildable = all(settings for role, settings in nets.items() if getattr(model, role) is not None)
+    run.save_models(model, nets if rebuildable else None)
+    fields: dict[str, Any] = {**facts, "gan": own, "status": "finished", "finished": _now()}
+    if rebuildable:
+        fields["models"] = nets
+    if getattr(model, "g_optimizer", None) is not None:
+        fields["optimizers"] = {role: keras.optimizers.serialize(getattr(opt, "inner_optimizer", opt))
+                                for role, opt in (("g", model.g_optimizer), ("d", model.d_optimizer))
+                                if opt is not None}
     run.write_config(**fields)
     if history is not None:
         history = getattr(history, "history", history)
         run.write_json("history.json", {k: [float(v) for v in vals] for k, vals in history.items()})
     return run
+
+
+def save_gan(gan, run: RunFolder | str | Path, *, history: dict | None = None, **facts: Any) -> RunFolder:
+    """Save a trained GAN into ``run`` and mark it finished (what ``train`` and notebook 04 call)."""
+    return save_model(gan, run, history=history, **facts)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from medgan_helpers import config, data, runs
+from medgan_helpers import config, data, fileio
 from medgan_helpers.pictures import save_png, write_atomic
 
 
@@ -72,7 +72,7 @@ def export_synthetic(
         raise ValueError(f"n_per_class={n_per_class!r}: ask for at least one image per class.")
     root = Path(out_root) if out_root is not None else config.artifacts_dir() / "synthetic"
     # a sanitised name: "../x" or "a/b" can never leave the export folder
-    folder = root / runs.slug(name or time.strftime("synthetic-%Y%m%d-%H%M%S"))
+    folder = root / fileio.slug(name or time.strftime("synthetic-%Y%m%d-%H%M%S"))
     if folder.exists() and any(folder.iterdir()):
         raise FileExistsError(f"{folder} already holds an export; pick another name.")
     (folder / "images").mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def export_synthetic(
         "evaluation": evaluation,
         "generator": "medgan_helpers (MedGAN teaching kit)",
     }
-    runs.write_json(folder / "data_card.json", card)
+    fileio.write_json(folder / "data_card.json", card)
     write_atomic(folder / "DATA_CARD.md", _card_markdown(card).encode("utf-8"))
     return folder
 

@@ -9,9 +9,10 @@
              -> runs.RunFolder (config.json, weights, history, health, sample grids)
 
 and returns a :class:`TrainResult` (the GAN, its run folder, its health monitor
-and NaN guard, the history). The knobs and their defaults are those of
-``recipe.RECIPE``; ``default_config(quick=True)`` gives the small quick-mode
-values (the notebooks ask for them when ``MEDGAN_QUICK=1``).
+and NaN guard, the history, the accelerator setup it used). The settings are one
+``recipe.GANConfig`` (``recipe.gan_config(quick=..., **knobs)``), which the GAN
+keeps and the run folder saves; ``default_config(quick=True)`` gives the
+quick-mode knobs as a dict (the notebooks ask for them when ``MEDGAN_QUICK=1``).
 
 Also here: :func:`quick_subset` (the one rule for picking a smaller training
 set) and :func:`load_latest_or_pretrained` (the newest run, else the shipped
@@ -31,12 +32,12 @@ import keras
 import numpy as np
 
 from medgan_helpers import callbacks as watch
-from medgan_helpers import config, data, models, recipe, runs
+from medgan_helpers import config, data, recipe, runs
 from medgan_helpers.gan import GAN  # noqa: F401  (the public name ``training.GAN`` of the design notes)
 
 
 def default_config(quick: bool = False) -> dict[str, Any]:
-    """The knobs ``train`` uses: ``recipe.RECIPE``, or with its ``QUICK`` values when ``quick``.
+    """The knobs ``train`` uses, as a dict: the GAN recipe, with its quick values when ``quick``.
 
     The full setting (60 epochs = 4 500 steps on brain-mri 64 px) draws
     recognisable brain slices; it trained in 16 min on a busy 2-core CPU (notebook
@@ -68,6 +69,12 @@ class TrainResult:
     sample_grid: watch.SampleGrid
     history: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+    accel: Any = None  #: the ``accel.AccelSetup`` the run used (also in config.json as "accelerator")
+
+    @property
+    def config(self) -> recipe.GANConfig:
+        """Every setting of the run (``gan.config``)."""
+        return self.gan.config
 
     @property
     def run_dir(self) -> Path:
@@ -76,7 +83,8 @@ class TrainResult:
     def __repr__(self) -> str:
         alarms = (self.health.records or [{}])[-1].get("alarms") or []
         return (f"TrainResult(run={self.run.path.name!r}, epochs={len(self.history.get('d_loss', []))}, "
-                f"{self.seconds:.0f} s, alarms={len(alarms)})")
+                f"{self.seconds:.0f} s, alarms={len(alarms)}"
+                + (f", {self.accel.device}, {self.accel.policy}" if self.accel is not None else "") + ")")
 
 
 def is_chief(strategy: Any = None) -> bool:
@@ -97,16 +105,11 @@ def _as_imageset(images: Any) -> data.ImageSet:
     return images if isinstance(images, data.ImageSet) else data.from_arrays(images)
 
 
-def _labels_for_training(imageset: data.ImageSet, conditional: bool) -> tuple[bool, list[str]]:
-    labels = imageset.labels
-    ok = conditional and labels is not None and np.ndim(labels) == 1 and len(imageset.class_names) >= 2
-    return ok, list(imageset.class_names) if ok else []
-
-
 def train(
     imageset: Any,
     run_dir: str | Path | None = None,
     *,
+    config: recipe.GANConfig | None = None,
     callbacks: list | None = None,
     verbose: int | str = "auto",
     resume: bool = True,
@@ -116,8 +119,9 @@ def train(
 ) -> TrainResult:
     """Train a GAN on an ``ImageSet`` (or an N×H×W×C array in [-1, 1]) and save the run.
 
-    Knobs are those of ``recipe.RECIPE`` (unknown names raise an error). The run
-    goes to ``run_dir`` or a new ``<artifacts>/runs/<dataset>-<size>px-<time>-<id>/``,
+    The settings are ``config`` (a ``recipe.GANConfig``; default the recipe) with
+    ``knobs`` changed (``recipe.gan_config``'s names; unknown ones raise an error).
+    The run goes to ``run_dir`` or a new ``<artifacts>/runs/<dataset>-<size>px-<time>-<id>/``,
     with sample grids per epoch, ``health.json`` and ``history.json``. If an
     earlier call with the same data and knobs was interrupted (kernel died,
     Colab disconnected), calling ``train`` again continues that run from its last
@@ -126,98 +130,90 @@ def train(
     ``data.to_tf_dataset``: a large (memory-mapped) set is never converted to
     float32 as a whole.
 
-    ``accel_setup``: an ``accel.AccelSetup`` (default ``accel.configure()``) —
-    its strategy builds the models, its XLA choice compiles the step. Under a
-    ``MultiWorkerMirroredStrategy`` only the chief (:func:`is_chief`) writes the
-    run; every other worker trains the same steps in sync but writes its run into
-    a temporary folder that is deleted before ``train`` returns (so its
-    ``result.run`` no longer exists).
+    ``accel_setup``: the ``accel.AccelSetup`` to train with (default
+    ``accel.configure()``, which detects the machine once per session). Its
+    strategy and precision policy build the models (``setup.building()``: Keras'
+    global policy is left as it was) and its XLA choice compiles the step; the
+    setup used is reported as ``result.accel`` and under "accelerator" in the
+    run's config.json. Under a ``MultiWorkerMirroredStrategy`` only the chief
+    (:func:`is_chief`) writes the run; every other worker trains the same steps in
+    sync but writes its run into a temporary folder that is deleted before
+    ``train`` returns (so its ``result.run`` no longer exists).
     """
     from medgan_helpers import accel
 
-    cfg = recipe.knobs(**knobs)
-    if cfg["loss"] == "wgan-gp" and not cfg["gp_weight"]:
-        cfg["gp_weight"] = 10.0  # WGAN-GP's critic needs its penalty (Gulrajani et al. 2017)
-    _check_steps_per_execution(cfg["steps_per_execution"], cfg["steps_per_epoch"])
-    imageset = quick_subset(_as_imageset(imageset), cfg["max_images"])
-    if len(imageset) < cfg["batch_size"]:
-        raise ValueError(f"only {len(imageset)} images but batch_size={cfg['batch_size']}: lower batch_size.")
-    conditional, class_names = _labels_for_training(imageset, cfg["conditional"])
-    num_classes = len(class_names) if conditional else None
-    image_size, channels = imageset.image_size, imageset.channels
-    setup = accel_setup or accel.configure(verbose=False)
+    cfg = recipe.gan_config(**knobs) if config is None else _with_knobs(config, knobs)
+    _check_steps_per_execution(cfg.steps_per_execution, cfg.steps_per_epoch)
+    imageset = quick_subset(_as_imageset(imageset), cfg.max_images)
+    if len(imageset) < cfg.batch_size:
+        raise ValueError(f"only {len(imageset)} images but batch_size={cfg.batch_size}: lower batch_size.")
+    labelled = imageset.labels is not None and np.ndim(imageset.labels) == 1
+    cfg = cfg.for_data(imageset.image_size, imageset.channels, imageset.class_names if labelled else ())
+    setup = accel_setup if accel_setup is not None else accel.configure(verbose=False)
     if not is_chief(setup.strategy):  # TensorFlow's multi-worker pattern: only the chief writes
         import shutil
         import tempfile
 
         scratch = runs.RunFolder(tempfile.mkdtemp(prefix="medgan-worker-"))
         try:
-            return _train_into(scratch, imageset, cfg, conditional, class_names, num_classes, image_size,
-                               channels, callbacks, verbose, resume, display, setup)
+            return _train_into(scratch, imageset, cfg, callbacks, verbose, resume, display, setup)
         finally:
             shutil.rmtree(scratch.path, ignore_errors=True)
 
     run = runs.RunFolder(run_dir) if run_dir is not None else None
     if run is None and resume:
-        run = runs.find_resumable(imageset.name, image_size, cfg)
+        run = runs.find_resumable(imageset.name, cfg.image_size, cfg.knobs())
         if run is not None:
             print(f"Resuming the interrupted run {run.path.name}")
     if run is None:
-        run = runs.RunFolder.new(imageset.name, image_size)
+        run = runs.RunFolder.new(imageset.name, cfg.image_size)
     run.path.mkdir(parents=True, exist_ok=True)
     run.lock()
     try:
-        return _train_into(run, imageset, cfg, conditional, class_names, num_classes, image_size,
-                           channels, callbacks, verbose, resume, display, setup)
+        return _train_into(run, imageset, cfg, callbacks, verbose, resume, display, setup)
     finally:
         run.unlock()
 
 
-def _train_into(run, imageset, cfg, conditional, class_names, num_classes, image_size, channels,
-                extra_callbacks, verbose, resume, display, setup) -> TrainResult:
+def _with_knobs(config: recipe.GANConfig, knobs: dict[str, Any]) -> recipe.GANConfig:
+    """``config`` with ``knobs`` changed (only knob names: the data decides the rest)."""
+    recipe.gan_config(**knobs)  # names checked, with the recipe's error message
+    return config.replace(**knobs)
+
+
+def _train_into(run, imageset, cfg: recipe.GANConfig, extra_callbacks, verbose, resume, display,
+                setup) -> TrainResult:
     if not resume and run.backup_dir.exists():
         import shutil
 
         shutil.rmtree(run.backup_dir)
-    steps_per_epoch = cfg["steps_per_epoch"] or len(imageset) // cfg["batch_size"]
-    run.write_config(dataset=imageset.name, image_size=image_size, channels=channels, kind="run",
-                     status="running", knobs=cfg, num_images=len(imageset),
-                     steps_per_epoch=steps_per_epoch)
+    steps_per_epoch = cfg.steps_per_epoch or len(imageset) // cfg.batch_size
+    run.write_config(dataset=imageset.name, image_size=cfg.image_size, channels=cfg.channels, kind="run",
+                     status="running", knobs=cfg.knobs(), num_images=len(imageset),
+                     steps_per_epoch=steps_per_epoch, accelerator=setup.as_dict())
 
-    config.seed_everything(cfg["seed"])
-    with setup.strategy.scope():
-        generator = models.build_generator(
-            image_size, channels, cfg["latent_dim"], num_classes, base_filters=cfg["g_base_filters"],
-            max_filters=cfg["max_filters"], upsampling=cfg["upsampling"], conditioning=cfg["conditioning"])
-        discriminator = models.build_discriminator(
-            image_size, channels, num_classes, base_filters=cfg["d_base_filters"],
-            max_filters=cfg["max_filters"], spectral_norm=cfg["spectral_norm"],
-            minibatch_std=cfg["minibatch_std"])
-        gan = GAN(
-            generator, discriminator, cfg["latent_dim"], num_classes, augment=cfg["augment"],
-            ada_target=cfg["ada_target"], ema_decay=cfg["ema_decay"], d_steps=cfg["d_steps"],
-            gp_weight=cfg["gp_weight"], r1_weight=cfg["r1_weight"], r1_every=cfg["r1_every"],
-            diversity_weight=cfg["diversity_weight"], seed=cfg["seed"], class_names=class_names or None)
-        g_optimizer, d_optimizer = recipe.optimizers(cfg)
-        gan.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, loss=cfg["loss"], jit_compile=setup.xla,
-                    steps_per_execution=int(cfg["steps_per_execution"]))
+    config.seed_everything(cfg.seed)
+    with setup.building():
+        gan = GAN.from_config(cfg)  # G and D built from the config's settings (models.BUILDERS)
+        gan.compile(*recipe.optimizers(cfg), loss=cfg.loss, jit_compile=setup.xla,
+                    steps_per_execution=int(cfg.steps_per_execution))
 
-    dataset = data.to_tf_dataset(imageset, batch_size=cfg["batch_size"], seed=cfg["seed"],
-                                 include_labels=conditional)
-    if cfg["steps_per_epoch"]:
+    dataset = data.to_tf_dataset(imageset, batch_size=cfg.batch_size, seed=cfg.seed,
+                                 include_labels=cfg.num_classes is not None)
+    if cfg.steps_per_epoch:
         dataset = dataset.repeat()
-    health = watch.TrainingHealth(real=imageset, loss=cfg["loss"], log_path=run.path / "health.json",
-                                      verbose=verbose != 0)
+    health = watch.TrainingHealth(real=imageset, loss=cfg.loss, log_path=run.path / "health.json",
+                                  verbose=verbose != 0)
     guard = watch.NaNGuard()
-    grid = watch.SampleGrid(run.samples_dir, n=4 * (num_classes or 4), every=cfg["sample_every"],
-                                display=display)
+    grid = watch.SampleGrid(run.samples_dir, n=4 * (cfg.num_classes or 4), every=cfg.sample_every,
+                            display=display)
     all_callbacks = [
         keras.callbacks.BackupAndRestore(str(run.backup_dir), double_checkpoint=True),
         keras.callbacks.CSVLogger(str(run.path / "history.csv"), append=True),
         grid, health, guard, *(extra_callbacks or []),
     ]
     start = time.time()
-    gan.fit(dataset, epochs=cfg["epochs"], steps_per_epoch=cfg["steps_per_epoch"],
+    gan.fit(dataset, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch,
             callbacks=all_callbacks, verbose=verbose, shuffle=False)
     seconds = round(time.time() - start, 1)
     history = _read_csv_history(run.path / "history.csv")
@@ -225,7 +221,7 @@ def _train_into(run, imageset, cfg, conditional, class_names, num_classes, image
     if guard.triggered:
         facts["nan_guard"] = guard.message
     runs.save_gan(gan, run, history=history, **facts)
-    return TrainResult(gan, run, health, guard, grid, history, seconds)
+    return TrainResult(gan, run, health, guard, grid, history, seconds, setup)
 
 
 def _check_steps_per_execution(steps_per_execution: Any, steps_per_epoch: int | None) -> None:

@@ -71,7 +71,7 @@ def test_conditional_batch_norm_and_minibatch_std_shapes_and_build_settings():
     assert np.asarray(D([np.zeros((4, 32, 32, 1), "float32"), np.zeros((4, 1), "int32")])).shape == (4, 1)
     settings = models.build_settings(G)
     assert settings["conditioning"] == "cbn" and settings["base_filters"] == 4
-    rebuilt = models.build_generator(**settings)
+    rebuilt = models.rebuild(settings)
     assert [w.shape for w in rebuilt.weights] == [w.shape for w in G.weights]
 
 

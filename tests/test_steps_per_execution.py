@@ -25,7 +25,7 @@ def _train(run_dir, **overrides):
 
 
 def test_steps_per_execution_is_a_recipe_knob_and_is_checked():
-    assert recipe.RECIPE["steps_per_execution"] == 1
+    assert recipe.GAN_DEFAULTS["steps_per_execution"] == 1
     with pytest.raises(ValueError, match="steps_per_execution=0 must be an integer >= 1"):
         _train(None, steps_per_execution=0)
     with pytest.raises(ValueError, match="steps_per_epoch=5 is not a multiple of steps_per_execution=2"):

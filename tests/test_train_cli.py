@@ -1,6 +1,6 @@
 """The command-line trainer, ``python -m medgan_helpers.train_cli`` (console script ``medgan-train``), in one process.
 
-Its options come from ``recipe.RECIPE``; a tiny brain-mri run goes through
+Its options come from ``recipe.GAN_DEFAULTS``; a tiny brain-mri run goes through
 ``training.train`` into a run folder that ``runs.load_generator`` loads. The
 two-worker run is in ``test_multiworker.py``.
 """
@@ -31,12 +31,12 @@ TINY = ["--dataset", "brain-mri", "--image-size", "32", "--quick", "--epochs", "
 
 def _knobs(argv: list[str]) -> dict:
     args = cli.build_parser().parse_args(argv)
-    return {knob: getattr(args, knob) for knob in recipe.RECIPE if hasattr(args, knob)}
+    return {knob: getattr(args, knob) for knob in recipe.GAN_DEFAULTS if hasattr(args, knob)}
 
 
 def test_every_recipe_knob_is_an_option_with_its_type():
     help_text = cli.build_parser().format_help()
-    for knob in recipe.RECIPE:
+    for knob in recipe.GAN_DEFAULTS:
         assert "--" + knob.replace("_", "-") in help_text, knob
     assert _knobs([]) == {}  # nothing given: the recipe (or its quick values) decides
     given = _knobs(["--epochs", "30", "--d-lr", "4e-4", "--no-spectral-norm", "--minibatch-std",

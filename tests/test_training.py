@@ -60,7 +60,7 @@ def test_train_conditional_on_an_imageset_uses_its_class_names(artifacts):
 
 def test_default_config_is_the_recipe_and_quick_is_smaller(monkeypatch):
     full, quick = training.default_config(), training.default_config(quick=True)
-    assert full == dict(recipe.RECIPE) and set(full) == set(quick)
+    assert full == dict(recipe.GAN_DEFAULTS) and set(full) == set(quick)
     assert quick["epochs"] < full["epochs"] and quick["g_base_filters"] < full["g_base_filters"]
     # the library never reads quick mode by itself (monkeypatch restores the variable as it was:
     # popping it would switch every notebook that nbval runs later in this process to full settings)

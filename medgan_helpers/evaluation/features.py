@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medgan_helpers import config, runs
+from medgan_helpers import config, fileio
 from medgan_helpers.data import cachefiles
 
 FEATURE_LAYER = "features"
@@ -244,8 +244,8 @@ def classifier_feature_extractor(
         if cache:  # the model, then its metadata (the sign that the entry is whole), under the lock
             folder.mkdir(parents=True, exist_ok=True)
             with cachefiles.file_lock(path):
-                runs.save_atomically(classifier.save, path)
-                runs.write_json(meta_path, info)
+                fileio.save_atomically(classifier.save, path)
+                fileio.write_json(meta_path, info)
     extractor.shift = np.asarray(info["feature_shift"], np.float64)
     extractor.scale = float(info["feature_scale"])
     return extractor

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from medgan_helpers import config, runs, sampling
+from medgan_helpers import config, fileio, runs, sampling
 from medgan_helpers.data.handle import DatasetHandle
 from medgan_helpers.evaluation.options import EvalOptions, resolve
 from medgan_helpers.evaluation.report import EvaluationReport
@@ -51,7 +51,7 @@ def output_dir_for(run_dir_or_sampler: Any, dataset: str | None = None) -> Path:
     evaluations = config.artifacts_dir() / "evaluations"
     if run_dir is None:
         size = getattr(run_dir_or_sampler, "image_size", "?")
-        return evaluations / f"{runs.slug(dataset or 'dataset')}-{size}px-sampler"
+        return evaluations / f"{fileio.slug(dataset or 'dataset')}-{size}px-sampler"
     if _is_inside(run_dir, config.pretrained_dir()):
         return evaluations / f"pretrained-{run_dir.name}"
     if _is_inside(run_dir, config.cache_dir()) or (config.REPO_ROOT and _is_inside(run_dir, config.REPO_ROOT / "data")):

@@ -242,13 +242,13 @@ class EvaluationReport:
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict:
         """A deep copy of the results (JSON-ready)."""
-        from medgan_helpers.runs import json_ready
+        from medgan_helpers.fileio import json_ready
 
         return json_ready(self.results)
 
     def to_json(self, path: str | Path) -> Path:
         """Write ``results`` as standard JSON (NaN -> null) to ``path``, atomically; returns the path."""
-        from medgan_helpers.runs import write_json
+        from medgan_helpers.fileio import write_json
 
         return write_json(path, self.results)
 
