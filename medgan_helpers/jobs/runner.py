@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medgan_helpers import config, runs
+from medgan_helpers import config, fileio, runs
 from medgan_helpers.pictures import write_atomic
 
 
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"[{i}/{len(paths)}] {path.stem} FAILED at cell {result.failed_cell}: "
                   f"{result.error}\n    partial output kept in {out_dir / path.name}", flush=True)
-        runs.write_json(artifacts / "run_summary.json",
+        fileio.write_json(artifacts / "run_summary.json",
                         {"started": started, "quick": config.is_quick(),
                          "notebooks": [asdict(r) for r in results]})
     index = write_index(artifacts, results, started)
