@@ -11,15 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from medgan_helpers import data, pictures, runs, sampling
+from medgan_helpers import data, fileio, pictures, runs, sampling
 from medgan_helpers.jobs import runner
 from tests.helpers import SIZE, blob_set, tiny_gan
-
-
-@pytest.fixture()
-def artifacts(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDGAN_ARTIFACTS", str(tmp_path / "artifacts"))
-    return tmp_path / "artifacts"
 
 
 @pytest.mark.slow
@@ -94,7 +88,7 @@ def test_new_run_folders_are_unique_within_one_second(artifacts):
 
 
 def test_json_never_holds_a_bare_nan(tmp_path):
-    runs.write_json(tmp_path / "x.json", {"a": math.nan, "b": [1.0, math.inf, np.float32(2.5)], "c": np.int64(3)})
+    fileio.write_json(tmp_path / "x.json", {"a": math.nan, "b": [1.0, math.inf, np.float32(2.5)], "c": np.int64(3)})
     text = (tmp_path / "x.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"a": None, "b": [1.0, None, 2.5], "c": 3}
@@ -165,7 +159,7 @@ def test_the_lock_keeps_a_second_process_out_and_stale_locks_are_ignored(tmp_pat
     assert run.lock_holder() is None
     # a lock left by a process that died is stale
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    runs.write_json(run / runs.LOCK, {"pid": int(dead.stdout), "host": __import__("socket").gethostname()})
+    fileio.write_json(run / runs.LOCK, {"pid": int(dead.stdout), "host": __import__("socket").gethostname()})
     assert run.lock_holder() is None
 
 
@@ -193,7 +187,7 @@ def test_scan_tolerates_odd_but_valid_configs_and_skips_damaged_ones(artifacts, 
 
     def make(created, **fields):
         run = runs.RunFolder.new("blobs", SIZE)
-        runs.write_json(run / runs.CONFIG, {"schema": runs.SCHEMA, "dataset": "blobs", "image_size": SIZE,
+        fileio.write_json(run / runs.CONFIG, {"schema": runs.SCHEMA, "dataset": "blobs", "image_size": SIZE,
                                             "created": created, **fields})
         return run
 
