@@ -129,7 +129,7 @@ def k3_generator(image_size: int, channels: int, latent_dim: int, num_classes: i
 
 def build_case(case: str, imageset, seed: int = 0, quick: bool = False):
     """The GAN of one case, compiled, and the loss name its health monitor should use."""
-    from medgan_helpers import gan, models, recipe
+    from medgan_helpers import gan, losses, models, recipe
 
     _, change = CASES[case]
     cfg = recipe.knobs(quick=quick)
@@ -152,8 +152,8 @@ def build_case(case: str, imageset, seed: int = 0, quick: bool = False):
     cfg["g_lr"] *= change.get("g_lr_factor", 1.0)
     cfg["d_lr"] *= change.get("d_lr_factor", 1.0)
     g_optimizer, d_optimizer = recipe.optimizers(cfg)
-    g_loss_fn = gan.g_loss_saturating if change.get("g_loss") == "saturating" else None
-    d_loss_fn = gan.LOSSES[loss][0] if g_loss_fn is not None else None
+    g_loss_fn = losses.g_loss_saturating if change.get("g_loss") == "saturating" else None
+    d_loss_fn = losses.get(loss)[0] if g_loss_fn is not None else None
     model.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, loss=loss, d_loss_fn=d_loss_fn,
                   g_loss_fn=g_loss_fn)
     return model, loss

@@ -6,7 +6,7 @@ logical CPUs, each run in a fresh process) ``--runs`` times and counts the runs
 that end with every weight finite, the translation finite and the step count
 consistent with the loss-scale halvings.
 
-Before ``gan.ReplicaSafeLossScaleOptimizer``, about 1 run in 3 failed: Keras'
+Before ``step_parts.ReplicaSafeLossScaleOptimizer``, about 1 run in 3 failed: Keras'
 ``LossScaleOptimizer`` decided from the first replica's gradients alone, so a step
 whose gradients overflowed only on the second replica was applied as an inf sum.
 

@@ -8,9 +8,9 @@
    pixel, ``g_loss = adversarial + λ · L1`` with ``λ = l1_weight`` (100 in pix2pix);
 3. the kit's bookkeeping: EMA generator, metrics.
 
-It shares the kit's machinery with ``gan.GAN``: the loss functions
-(``gan.LOSSES``, given to ``compile``), loss scaling and the EMA update
-(``gan.TrainStepHelpers``: several replicas, ``mixed_float16``), the callbacks
+It shares the kit's machinery with ``gan.GAN``: the loss pair named in
+``compile`` (``losses.get``), loss scaling, the EMA update and gradient norms
+(``step_parts``: several replicas, ``mixed_float16``), the callbacks
 (``callbacks.NaNGuard``; :class:`TranslationGrid` is a ``callbacks.SampleGrid``),
 and the run folder (``runs.save_gan`` writes it; :func:`load` rebuilds the
 networks in code from the recorded build settings). ``discriminator=None`` gives
@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from medgan_helpers import callbacks, config, gan, pictures, pix2pix_models, runs
+from medgan_helpers import callbacks, config, losses, pictures, pix2pix_models, runs, step_parts
 
 #: The defaults of notebook 08 and the benchmark (QUICK: what MEDGAN_QUICK=1 shrinks).
 RECIPE = {
@@ -53,7 +53,7 @@ def knobs(quick: bool = False, **overrides: Any) -> dict[str, Any]:
 
 
 @keras.saving.register_keras_serializable(package="medgan")
-class Pix2Pix(gan.TrainStepHelpers, keras.Model):
+class Pix2Pix(keras.Model):
     """A U-Net G and a conditional PatchGAN D trained by ``fit`` on ``(inputs, targets)`` batches.
 
     Args:
@@ -72,22 +72,17 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
         super().__init__(**kwargs)
         if discriminator is not None and len(discriminator.inputs) != 2:
             raise ValueError("the discriminator must take [source, image] (build_patch_discriminator).")
-        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
-            raise ValueError(f"ema_decay={ema_decay!r} must be in (0, 1), or None for no EMA.")
         if l1_weight < 0:
             raise ValueError(f"l1_weight={l1_weight!r} must be >= 0.")
         self.generator, self.discriminator = generator, discriminator
         self.l1_weight, self.ema_decay, self.seed = float(l1_weight), ema_decay, int(seed)
-        self.ema_generator = None
-        if ema_decay is not None:
-            self.ema_generator = keras.models.clone_model(generator)
-            self.ema_generator.set_weights(generator.get_weights())
+        self.ema_generator = step_parts.ema_copy(generator, ema_decay)  # None without EMA (checks the decay)
         names = ["l1", "g_loss", "g_grad_norm"]
         if discriminator is not None:
             names += ["g_adversarial", "d_loss", "d_real_acc", "d_fake_acc", "d_grad_norm"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.loss_name = "l1-only" if discriminator is None else "bce"
-        self.d_loss_fn, self.g_loss_fn = gan.LOSSES["bce"]
+        self.d_loss_fn, self.g_loss_fn = losses.get("bce")
         self.d_optimizer = None
         self.built = True
 
@@ -101,20 +96,19 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
         """One Adam per network (recipe rates) and the kit's loss pair named by ``loss``.
 
         As in ``gan.GAN.compile``: optimizers are wrapped in a ``LossScaleOptimizer``
-        (``gan.loss_scaled``: its replicas agree to skip a step whose gradients overflow
+        (``step_parts.for_precision``: its replicas agree to skip a step whose gradients overflow
         on any of them) when the networks compute in ``mixed_float16``; ``d_loss_fn``/``g_loss_fn``
         replace the named pair.
         """
-        if loss not in gan.LOSSES or loss == "wgan-gp":
+        if loss not in losses.LOSSES or loss == "wgan-gp":
             raise ValueError(f"loss={loss!r}: pix2pix uses 'bce' (as in the paper) or 'hinge'.")
+        named_d, named_g = losses.get(loss)
         g_optimizer = g_optimizer or keras.optimizers.Adam(RECIPE["g_lr"], beta_1=RECIPE["beta_1"])
         if self.adversarial:
             d_optimizer = d_optimizer or keras.optimizers.Adam(RECIPE["d_lr"], beta_1=RECIPE["beta_1"])
-        if gan._computes_in_float16(self.generator):
-            g_optimizer, d_optimizer = gan.loss_scaled(g_optimizer), gan.loss_scaled(d_optimizer)
+        g_optimizer, d_optimizer = step_parts.for_precision(self.generator, g_optimizer, d_optimizer)
         super().compile(jit_compile=bool(jit_compile), **kwargs)
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer if self.adversarial else None
-        named_d, named_g = gan.LOSSES[loss]
         self.d_loss_fn, self.g_loss_fn = d_loss_fn or named_d, g_loss_fn or named_g
         self.loss_name = "l1-only" if not self.adversarial else loss
         self.g_optimizer.build(self.generator.trainable_variables)
@@ -133,7 +127,7 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
                 real_logits = D([inputs, targets], training=True)
                 fake_logits = D([inputs, fakes], training=True)
                 d_loss = self.d_loss_fn(real_logits, fake_logits)
-                scaled_loss = self.scale_loss(d_loss, self.d_optimizer)
+                scaled_loss = step_parts.scale_loss(d_loss, self.d_optimizer)
             d_grads = tape.gradient(scaled_loss, D.trainable_weights)
             self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_weights))
 
@@ -146,13 +140,13 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
                 fake_logits_for_g = D([inputs, fakes], training=True)
                 g_adversarial = self.g_loss_fn(fake_logits_for_g)
                 g_loss += g_adversarial
-            scaled_loss = self.scale_loss(g_loss, self.g_optimizer)
+            scaled_loss = step_parts.scale_loss(g_loss, self.g_optimizer)
         g_grads = tape.gradient(scaled_loss, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_weights))
 
         # 3) Bookkeeping: follow G with its moving average, report.
-        self.update_ema()
-        values = {"l1": l1_loss, "g_loss": g_loss, "g_grad_norm": gan._grad_norm(g_grads, self.g_optimizer)}
+        step_parts.update_ema(self.ema_generator, G, self.ema_decay, step=self.g_optimizer.iterations)
+        values = {"l1": l1_loss, "g_loss": g_loss, "g_grad_norm": step_parts.gradient_norm(g_grads, self.g_optimizer)}
         if D is not None:
             values.update(self.discriminator_metrics(g_adversarial, d_loss, real_logits, fake_logits, d_grads))
         return self.update_metrics(values)
@@ -171,7 +165,7 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
             "d_loss": d_loss,
             "d_real_acc": ops.mean(ops.cast(ops.cast(real_logits, "float32") > 0, "float32")),
             "d_fake_acc": ops.mean(ops.cast(ops.cast(fake_logits, "float32") < 0, "float32")),
-            "d_grad_norm": gan._grad_norm(d_grads, self.d_optimizer),
+            "d_grad_norm": step_parts.gradient_norm(d_grads, self.d_optimizer),
         }
 
     def update_metrics(self, values: dict):
@@ -189,7 +183,16 @@ class Pix2Pix(gan.TrainStepHelpers, keras.Model):
                 self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
+    metrics = property(lambda self: list(self.trackers.values()), doc="The trackers, reset every epoch by Keras.")
+
     # ---- using it
+    def call(self, inputs, training=False):
+        """``pix2pix(x)`` translates ``x`` with the EMA generator (G itself without EMA)."""
+        return self._sampling_model()(inputs, training=training)
+
+    def _sampling_model(self):
+        return self.generator if self.ema_generator is None else self.ema_generator
+
     def translate(self, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Outputs for ``inputs`` (float32 in [-1, 1]) from the EMA generator, clipped to [-1, 1]."""
         model = self._sampling_model()
@@ -372,7 +375,7 @@ def load(path: str | Path, compile: bool = True) -> Pix2Pix:
         saved = cfg.get("optimizers") or {}
         g_opt = keras.optimizers.deserialize(saved["g"]) if "g" in saved else None
         d_opt = keras.optimizers.deserialize(saved["d"]) if D is not None and "d" in saved else None
-        model.compile(g_opt, d_opt, loss=own["loss"] if own["loss"] in gan.LOSSES else "bce")
+        model.compile(g_opt, d_opt, loss=own["loss"] if own["loss"] in losses.LOSSES else "bce")
         model.load_weights(run.path / runs.GAN_WEIGHTS)
     else:
         model._sampling_model().load_weights(run.path / runs.EMA_WEIGHTS)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from medgan_helpers import callbacks, data, gan, runs, sampling
+from medgan_helpers import callbacks, data, losses, runs, sampling
 from tests.helpers import SIZE, blobs, tiny_gan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "collapsed-brain-mri-64"
@@ -89,7 +89,7 @@ def test_d_at_chance_warns_after_several_epochs_and_says_what_to_try(loss):
     model = tiny_gan(None)
     health = callbacks.TrainingHealth(real=blobs(32)[0], loss=loss, chance_epochs=3, verbose=False)
     health.set_model(model)
-    chance = gan.CHANCE_D_LOSS[loss]
+    chance = losses.CHANCE_D_LOSS[loss]
     for epoch, d_loss in enumerate([1.2, chance * 0.99, chance * 1.01, chance]):
         health.on_epoch_end(epoch, {**QUIET, "d_loss": d_loss})
     streaks = [r["d_at_chance"] for r in health.records]

@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent(
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
     import keras
-    from medgan_helpers import accel, gan, models
+    from medgan_helpers import accel, gan, models, step_parts
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     setup = accel.configure(strategy=strategy, mixed_precision=True, verbose=False)
@@ -43,7 +43,7 @@ SCRIPT = textwrap.dedent(
 
     @tf.function
     def step():
-        strategy.run(model.update_ema)
+        strategy.run(lambda: step_parts.update_ema(model.ema_generator, G, 0.9, model.g_optimizer.iterations))
 
     step()
     expected = [0.9 * a + 0.1 * b for a, b in zip(w0, w1)]
@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent(
             worst = max(worst, float(np.max(np.abs(np.asarray(replica_value) - want))))
     @tf.function
     def noise():
-        return strategy.run(lambda: model.latent_noise(4))
+        return strategy.run(lambda: step_parts.latent_noise(4, 8, model.seed_generator))
 
     z0, z1 = (np.asarray(v) for v in strategy.experimental_local_results(noise()))
     print("RESULT " + json.dumps({

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from medgan_helpers import accel, callbacks, data, gan, models, pix2pix, pix2pix_models, runs
+from medgan_helpers import accel, callbacks, data, models, pix2pix, pix2pix_models, runs, step_parts
 from medgan_helpers.data.imageset import DatasetCard, LoadReport
 
 
@@ -203,8 +203,8 @@ def test_mixed_precision_uses_loss_scaling_and_float32_outputs():
         accel.configure(mixed_precision=True, verbose=False, force=True)
         pairs = tiny_pairs(n=16)
         model = pix2pix.build(pairs, pix2pix.knobs(**TINY))
-        assert isinstance(model.g_optimizer, gan.ReplicaSafeLossScaleOptimizer)
-        assert isinstance(model.d_optimizer, gan.ReplicaSafeLossScaleOptimizer)
+        assert isinstance(model.g_optimizer, step_parts.ReplicaSafeLossScaleOptimizer)
+        assert isinstance(model.d_optimizer, step_parts.ReplicaSafeLossScaleOptimizer)
         logs = model.fit(pairs.to_tf_dataset(batch_size=8), epochs=1, verbose=0).history
         assert all(np.isfinite(v[-1]) for v in logs.values())
         assert model.translate(pairs.input_images[:2]).dtype == np.float32
@@ -295,7 +295,7 @@ def mirrored_problems(result: dict) -> list[str]:
 @pytest.mark.timeout(150)
 def test_mirrored_strategy_with_mixed_precision_on_two_logical_cpus(tmp_path):
     # Loss scaling must keep every weight finite. It did not in about 1 run of 3 until the
-    # replicas agreed on skipping a step (gan.ReplicaSafeLossScaleOptimizer); 10 runs in a row:
+    # replicas agreed on skipping a step (step_parts.ReplicaSafeLossScaleOptimizer); 10 runs in a row:
     # benchmarks/mirrored_mixed_precision.py
     result = run_mirrored_script(tmp_path)
     assert not mirrored_problems(result), (mirrored_problems(result), result)
@@ -311,12 +311,12 @@ ONE_REPLICA_OVERFLOWS = textwrap.dedent(
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
     import keras
-    from medgan_helpers import gan
+    from medgan_helpers import step_parts
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
         weight = keras.Variable(np.ones(3, np.float32))
-        optimizer = gan.loss_scaled(keras.optimizers.SGD(0.1))
+        optimizer = step_parts.loss_scaled(keras.optimizers.SGD(0.1))
         optimizer.build([weight])
 
     @tf.function
@@ -344,16 +344,16 @@ def test_a_step_that_overflows_on_one_replica_only_is_skipped_on_all(tmp_path):
 def test_loss_scaled_rewraps_a_keras_loss_scale_optimizer():
     inner = keras.optimizers.Adam(1e-3)
     given = keras.optimizers.LossScaleOptimizer(inner, initial_scale=2.0**10, dynamic_growth_steps=50)
-    wrapped = gan.loss_scaled(given)
-    assert isinstance(wrapped, gan.ReplicaSafeLossScaleOptimizer) and wrapped.inner_optimizer is inner
+    wrapped = step_parts.loss_scaled(given)
+    assert isinstance(wrapped, step_parts.ReplicaSafeLossScaleOptimizer) and wrapped.inner_optimizer is inner
     assert (wrapped.initial_scale, wrapped.dynamic_growth_steps) == (2.0**10, 50)
-    assert gan.loss_scaled(wrapped) is wrapped and gan.loss_scaled(None) is None
+    assert step_parts.loss_scaled(wrapped) is wrapped and step_parts.loss_scaled(None) is None
     try:  # pix2pix used to drop an optimizer that was already loss-scaled (None instead of it)
         accel.configure(mixed_precision=True, verbose=False, force=True)
         pairs = tiny_pairs(n=8)
         model = pix2pix.build(pairs, pix2pix.knobs(**TINY))
         model.compile(given, keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-3)))
         assert model.g_optimizer.inner_optimizer is inner
-        assert isinstance(model.d_optimizer, gan.ReplicaSafeLossScaleOptimizer)
+        assert isinstance(model.d_optimizer, step_parts.ReplicaSafeLossScaleOptimizer)
     finally:
         accel.reset()

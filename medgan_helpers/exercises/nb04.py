@@ -29,14 +29,14 @@ def check_hinge_loss(value: float) -> bool:
 
 def check_generator_loss(g_loss: Callable) -> bool:
     """Your non-saturating BCE generator loss ``g_loss(fake_logits)`` against the kit's."""
-    from medgan_helpers import gan
+    from medgan_helpers import losses
 
     logits = np.random.default_rng(0).normal(0, 3, (64, 1)).astype("float32")
     try:
         mine = float(np.asarray(g_loss(logits)))
     except Exception as error:  # a student's function may fail in any way
         return verdict(False, "", f"your function raised {type(error).__name__}: {error}")
-    expected = float(gan.g_loss_bce(logits))
+    expected = float(losses.g_loss_bce(logits))
     # the original minimax form: minimise log(1 - sigmoid(x)) = -softplus(x) (or its sign flip)
     saturating = float(np.mean(-np.log1p(np.exp(logits))))
     if math.isclose(mine, saturating, rel_tol=1e-3) or math.isclose(mine, -saturating, rel_tol=1e-3):
@@ -88,10 +88,12 @@ def _evenly_spaced(imageset, n: int) -> np.ndarray:
 def real_gradient_norm(result, imageset, n: int = 128) -> float:
     """Mean ||grad_x D(x)|| over ``n`` evenly spaced real images: what the R1 penalty pushes down.
 
-    Computed by the kit's own ``GAN._input_gradient_norm`` (the function behind
+    Computed by the kit's own ``losses.input_gradient_norm`` (the function behind
     ``r1_penalty`` and ``gradient_penalty``), with the images' labels for a conditional D.
     """
     import tensorflow as tf
+
+    from medgan_helpers import losses
 
     model = _gan_of(result)
     index = _evenly_spaced(imageset, n)
@@ -99,7 +101,7 @@ def real_gradient_norm(result, imageset, n: int = 128) -> float:
     labels = None
     if model.num_classes:
         labels = tf.constant(np.asarray(imageset.labels)[index].reshape(-1, 1).astype("int32"))
-    return float(np.mean(model._input_gradient_norm(images, labels)))
+    return float(np.mean(losses.input_gradient_norm(model.discriminator, images, labels)))
 
 
 def _has_spectral_norm(model) -> bool:

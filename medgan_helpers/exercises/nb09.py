@@ -82,14 +82,14 @@ def check_generator_gradients(fn: Callable[[float], Any]) -> bool:
     """Exercise 2: ``fn(logit) -> (d saturating / d logit, d non-saturating / d logit)``."""
     import tensorflow as tf
 
-    from medgan_helpers import gan
+    from medgan_helpers import losses
 
     if not callable(fn):
         return verdict(False, "", f"pass your function itself (got a {type(fn).__name__}).")
     for logit in (-10.0, -3.0, -0.5, 0.0, 2.0, 7.0):
         x = tf.Variable([[logit]], dtype=tf.float32)
         want = []
-        for loss_fn in (gan.g_loss_saturating, gan.g_loss_bce):
+        for loss_fn in (losses.g_loss_saturating, losses.g_loss_bce):
             with tf.GradientTape() as tape:
                 value = loss_fn(x)
             want.append(float(tape.gradient(value, x).numpy()[0, 0]))

@@ -55,7 +55,8 @@ import tensorflow as tf
 from keras import ops
 
 import medgan_helpers
-from medgan_helpers import accel, callbacks, config, data, exercises, gan, models, pictures, runs, training
+from medgan_helpers import (accel, callbacks, config, data, exercises, gan, losses, models, pictures, runs,
+                            step_parts, training)
 
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_helpers", medgan_helpers.__version__)
 
@@ -108,10 +109,13 @@ print(len(real), "training images of", real.class_names)
 #
 # Here is that method, exactly as it is in `medgan_helpers/gan.py` (a test in
 # `tests/test_drift.py` fails if the two ever differ). We subclass the kit's
-# `gan.GAN`, which holds the few helpers it calls, and restate `train_step` so
-# you can read — and change — it here. Follow the named tensors: `z` →
-# `fake_images` → `real_logits` / `fake_logits` → `d_loss`, then a fresh `z` →
-# `fake_images` → `fake_logits_for_g` → `g_loss`.
+# `gan.GAN`, which holds the settings and a few helpers of its own, and restate
+# `train_step` so you can read — and change — it here. The pieces every model of
+# the kit shares are plain functions, named where they are used: the losses and
+# penalties in `losses`; latent noise, loss scaling and the moving average in
+# `step_parts`. Follow the named tensors: `z` → `fake_images` → `real_logits` /
+# `fake_logits` → `d_loss`, then a fresh `z` → `fake_images` →
+# `fake_logits_for_g` → `g_loss`.
 
 # %%
 class GAN(gan.GAN):
@@ -123,34 +127,36 @@ class GAN(gan.GAN):
 
         # 1) Discriminator: score real images high and generated images low.
         for _ in range(self.d_steps):
-            z = self.latent_noise(batch_size)
+            z = step_parts.latent_noise(batch_size, self.latent_dim, self.seed_generator)
             fake_images = G(with_labels(z), training=True)
             with tf.GradientTape() as tape:
                 real_logits = D(with_labels(self.augment(real_images)), training=True)
                 fake_logits = D(with_labels(self.augment(fake_images)), training=True)
                 d_loss = self.d_loss_fn(real_logits, fake_logits)
                 if self.gp_weight:
-                    d_loss += self.gp_weight * self.gradient_penalty(real_images, fake_images, labels)
+                    d_loss += self.gp_weight * losses.gradient_penalty(
+                        D, real_images, fake_images, labels, seed=self.seed_generator)
                 if self.r1_weight:
-                    d_loss += self.r1_weight * self.r1_penalty(real_images, labels)
-                scaled_loss = self.scale_loss(d_loss, self.d_optimizer)
+                    d_loss += self.r1_weight * losses.r1_penalty(
+                        D, real_images, labels, every=self.r1_every, step=self.d_optimizer.iterations)
+                scaled_loss = step_parts.scale_loss(d_loss, self.d_optimizer)
             d_grads = tape.gradient(scaled_loss, D.trainable_weights)
             self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_weights))
 
         # 2) Generator: make the discriminator score fresh fakes high.
-        z = self.latent_noise(batch_size)
+        z = step_parts.latent_noise(batch_size, self.latent_dim, self.seed_generator)
         with tf.GradientTape() as tape:
             fake_images = G(with_labels(z), training=True)
             fake_logits_for_g = D(with_labels(self.augment(fake_images)), training=True)
             g_loss = self.g_loss_fn(fake_logits_for_g)
             if self.diversity_weight:
-                g_loss += self.diversity_weight * self.mode_seeking_penalty(z, fake_images, labels)
-            scaled_loss = self.scale_loss(g_loss, self.g_optimizer)
+                g_loss += self.diversity_weight * losses.mode_seeking_penalty(z, fake_images, labels)
+            scaled_loss = step_parts.scale_loss(g_loss, self.g_optimizer)
         g_grads = tape.gradient(scaled_loss, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_weights))
 
         # 3) Bookkeeping: follow G with its moving average, steer augmentation, report.
-        self.update_ema()
+        step_parts.update_ema(self.ema_generator, G, self.ema_decay, step=self.g_optimizer.iterations)
         self.update_augment_p(real_logits)
         return self.update_metrics(d_loss, g_loss, real_logits, fake_logits, d_grads, g_grads)
 
@@ -162,13 +168,15 @@ class GAN(gan.GAN):
 #   `z` / the images. For a conditional GAN both players see the class.
 # - G's forward pass for D's turn happens *outside* the tape: D's update must not
 #   (and does not) compute gradients for G.
-# - `scale_loss` divides by the number of devices (with several GPUs each one
-#   sees a slice of the batch and the gradients are summed) and multiplies by the
-#   loss scale under mixed precision (see below). On one CPU it changes nothing.
-# - `self.latent_noise` (which draws `z`) and `self.augment` take their randomness
-#   from the model's `keras.random.SeedGenerator`, so a run is repeatable from its
-#   seed; with several devices each one takes its own slice of one draw, so the
-#   devices do not all generate from the same `z`.
+# - `step_parts.scale_loss` divides by the number of devices (with several GPUs
+#   each one sees a slice of the batch and the gradients are summed) and
+#   multiplies by the loss scale under mixed precision (see below). On one CPU
+#   it changes nothing.
+# - `step_parts.latent_noise` (which draws `z`) and `self.augment` take their
+#   randomness from the model's `keras.random.SeedGenerator`
+#   (`self.seed_generator`), so a run is repeatable from its seed; with several
+#   devices each one takes its own slice of one draw, so the devices do not all
+#   generate from the same `z`.
 # - The penalties run only when their weight is non-zero: `gp_weight` for
 #   WGAN-GP, `r1_weight` for the R1 penalty, `diversity_weight` for the
 #   mode-seeking term that punishes G for drawing the same image from different
@@ -179,7 +187,7 @@ class GAN(gan.GAN):
 # one of them, one idea each — first the input side:
 
 # %%
-for helper in (gan.GAN.unpack, gan.GAN.latent_noise, gan.GAN.augment, gan.GAN.scale_loss):
+for helper in (gan.GAN.unpack, step_parts.latent_noise, gan.GAN.augment, step_parts.scale_loss):
     print(inspect.getsource(helper))
 
 # %% [markdown]
@@ -187,15 +195,15 @@ for helper in (gan.GAN.unpack, gan.GAN.latent_noise, gan.GAN.augment, gan.GAN.sc
 # one on how alike G's images of one class are):
 
 # %%
-for helper in (gan.GAN.gradient_penalty, gan.GAN.r1_penalty, gan.GAN._input_gradient_norm,
-               gan.GAN.mode_seeking_penalty):
+for helper in (losses.gradient_penalty, losses.r1_penalty, losses.input_gradient_norm,
+               losses.mode_seeking_penalty):
     print(inspect.getsource(helper))
 
 # %% [markdown]
 # and the bookkeeping after the two updates:
 
 # %%
-for helper in (gan.GAN.update_ema, gan.GAN._assign_ema, gan.GAN.update_augment_p, gan.GAN.update_metrics):
+for helper in (step_parts.update_ema, gan.GAN.update_augment_p, gan.GAN.update_metrics, step_parts.gradient_norm):
     print(inspect.getsource(helper))
 
 # %% [markdown]
@@ -241,7 +249,7 @@ plt.show()
 #
 # **Reference values to read the curves with.** If D outputs 0 for every image —
 # it cannot tell real from fake at all — its hinge loss is `relu(1) + relu(1) = 2.0`
-# and its BCE loss `2·ln 2 ≈ 1.386` (`gan.CHANCE_D_LOSS`). A D loss that climbs to
+# and its BCE loss `2·ln 2 ≈ 1.386` (`losses.CHANCE_D_LOSS`). A D loss that climbs to
 # that value and stays there means D has stopped discriminating. That has two
 # readings: D gave up while the fakes are still poor (G then gets no useful
 # gradient), or G caught up (at the game's equilibrium D is at chance too).
@@ -249,11 +257,11 @@ plt.show()
 # epochs; the samples and notebook 05's measurements tell the two apart.
 
 # %%
-print(inspect.getsource(gan.d_loss_hinge))
-print(inspect.getsource(gan.g_loss_mean))
+print(inspect.getsource(losses.d_loss_hinge))
+print(inspect.getsource(losses.g_loss_mean))
 zeros = np.zeros((4, 1), "float32")
-print("D loss when D outputs 0 everywhere — hinge:", float(gan.d_loss_hinge(zeros, zeros)),
-      "| BCE:", round(float(gan.d_loss_bce(zeros, zeros)), 3))
+print("D loss when D outputs 0 everywhere — hinge:", float(losses.d_loss_hinge(zeros, zeros)),
+      "| BCE:", round(float(losses.d_loss_bce(zeros, zeros)), 3))
 
 # %% [markdown]
 # ## DiffAugment: augmentation that G can see through
@@ -444,7 +452,7 @@ h = history.history
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
 axes[0].plot(h["d_loss"], label="D loss")
 axes[0].plot(h["g_loss"], label="G loss")
-axes[0].axhline(gan.CHANCE_D_LOSS.get(LOSS, np.nan), color="grey", ls=":", label="D at chance")
+axes[0].axhline(losses.CHANCE_D_LOSS.get(LOSS, np.nan), color="grey", ls=":", label="D at chance")
 axes[1].plot(h["d_real_acc"], label="D accuracy on real")
 axes[1].plot(h["d_fake_acc"], label="D accuracy on fake")
 for name in real.class_names:
@@ -524,7 +532,7 @@ exercises.check_hinge_loss(my_hinge if my_hinge is not None else float("nan"))
 # <details><summary>Solution</summary>
 #
 # `mean(relu(1 - [2.0, -0.5])) + mean(relu(1 + [0.5, -3.0])) = mean([0, 1.5]) + mean([1.5, 0]) = 0.75 + 0.75 = 1.5`.
-# Check with `float(gan.d_loss_hinge(np.array([[2.0], [-0.5]]), np.array([[0.5], [-3.0]])))`.
+# Check with `float(losses.d_loss_hinge(np.array([[2.0], [-0.5]]), np.array([[0.5], [-3.0]])))`.
 # </details>
 #
 # **2. The non-saturating G loss.** Write `my_g_loss(fake_logits)` for the BCE
@@ -565,10 +573,10 @@ print(len(EX_IMAGES), "images of", EX_IMAGES.image_size, "px;", EX_KNOBS["epochs
 # nothing stops D from making its score very steep around the real images. The
 # R1 penalty (Mescheder et al. 2018) adds $\tfrac{\gamma}{2}\,\mathbb{E}\lVert
 # \nabla_x D(x)\rVert^2$ on real images to D's loss (`r1_weight` = γ, computed
-# every `r1_every`-th step: `gan.GAN.r1_penalty`, printed above). Train two runs
+# every `r1_every`-th step: `losses.r1_penalty`, printed above). Train two runs
 # with `spectral_norm=False` — one with `r1_weight=10`, one without — everything
 # else as in `EX_KNOBS`. The check measures D's mean gradient norm at the real
-# images, with the kit's `_input_gradient_norm`, and passes when R1 has lowered
+# images, with the kit's `losses.input_gradient_norm`, and passes when R1 has lowered
 # it by at least 30 %.
 
 # %%
@@ -591,7 +599,7 @@ exercises.check_r1_effect(with_r1, without_r1, EX_IMAGES)
 # losses with squared distances to targets — 1 for real, 0 for fake:
 # D minimises $\tfrac12\mathbb{E}[(D(x)-1)^2] + \tfrac12\mathbb{E}[D(G(z))^2]$,
 # G minimises $\tfrac12\mathbb{E}[(D(G(z))-1)^2]$, with $D$ the raw score (no
-# sigmoid). Write the two losses as functions of logits, like `gan.d_loss_hinge`,
+# sigmoid). Write the two losses as functions of logits, like `losses.d_loss_hinge`,
 # then build a GAN on `EX_IMAGES` (32 px, the widths of `RECIPE`), compile it with
 # `d_loss_fn=` and `g_loss_fn=` and fit it for `EX_KNOBS["epochs"]` epochs. The
 # check compares your losses with the formulas and measures your trained D's

@@ -58,7 +58,7 @@ import tensorflow as tf
 from keras import ops
 
 import medgan_helpers
-from medgan_helpers import accel, callbacks, config, data, evaluation, exercises, gan, models, pix2pix, pix2pix_models, runs
+from medgan_helpers import accel, callbacks, config, data, evaluation, exercises, models, pix2pix, pix2pix_models, runs, step_parts
 from medgan_helpers.evaluation import image_quality
 
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_helpers", medgan_helpers.__version__)
@@ -207,7 +207,7 @@ class Pix2Pix(pix2pix.Pix2Pix):
                 real_logits = D([inputs, targets], training=True)
                 fake_logits = D([inputs, fakes], training=True)
                 d_loss = self.d_loss_fn(real_logits, fake_logits)
-                scaled_loss = self.scale_loss(d_loss, self.d_optimizer)
+                scaled_loss = step_parts.scale_loss(d_loss, self.d_optimizer)
             d_grads = tape.gradient(scaled_loss, D.trainable_weights)
             self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_weights))
 
@@ -220,25 +220,27 @@ class Pix2Pix(pix2pix.Pix2Pix):
                 fake_logits_for_g = D([inputs, fakes], training=True)
                 g_adversarial = self.g_loss_fn(fake_logits_for_g)
                 g_loss += g_adversarial
-            scaled_loss = self.scale_loss(g_loss, self.g_optimizer)
+            scaled_loss = step_parts.scale_loss(g_loss, self.g_optimizer)
         g_grads = tape.gradient(scaled_loss, G.trainable_weights)
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_weights))
 
         # 3) Bookkeeping: follow G with its moving average, report.
-        self.update_ema()
-        values = {"l1": l1_loss, "g_loss": g_loss, "g_grad_norm": gan._grad_norm(g_grads, self.g_optimizer)}
+        step_parts.update_ema(self.ema_generator, G, self.ema_decay, step=self.g_optimizer.iterations)
+        values = {"l1": l1_loss, "g_loss": g_loss, "g_grad_norm": step_parts.gradient_norm(g_grads, self.g_optimizer)}
         if D is not None:
             values.update(self.discriminator_metrics(g_adversarial, d_loss, real_logits, fake_logits, d_grads))
         return self.update_metrics(values)
 
 
 # %% [markdown]
-# `scale_loss` and `update_ema` are the very methods notebook 04's GAN uses
-# (`gan.TrainStepHelpers`): they divide by the number of devices, apply the loss
-# scale under mixed precision, and keep the moving average in step on every device.
+# `step_parts.scale_loss`, `step_parts.update_ema` and `step_parts.gradient_norm` are
+# the very functions notebook 04's GAN calls: they divide by the number of devices,
+# apply the loss scale under mixed precision, keep the moving average in step on
+# every device, and report gradient norms without the loss scale. The loss pair is
+# the kit's too (`losses.get(LOSS)`, chosen in `compile`).
 
 # %%
-for helper in (gan.TrainStepHelpers.scale_loss, gan.TrainStepHelpers.update_ema, pix2pix.Pix2Pix.unpack):
+for helper in (step_parts.scale_loss, step_parts.update_ema, pix2pix.Pix2Pix.unpack):
     print(inspect.getsource(helper))
 
 # %% [markdown]

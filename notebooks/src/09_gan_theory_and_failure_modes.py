@@ -69,7 +69,7 @@ import tensorflow as tf
 from keras import ops
 
 import medgan_helpers
-from medgan_helpers import callbacks, config, data, exercises, gan, models, pictures
+from medgan_helpers import callbacks, config, data, exercises, losses, models, pictures
 
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_helpers", medgan_helpers.__version__)
 
@@ -115,7 +115,7 @@ print("stored gallery:", ", ".join(gallery["cases"]), "| made with:", gallery["s
 # minimises it. The kit's D outputs a logit $\ell$ with $D = \sigma(\ell)$, and
 # $\log \sigma(\ell) = -\operatorname{softplus}(-\ell)$,
 # $\log(1 - \sigma(\ell)) = -\operatorname{softplus}(\ell)$. So maximising $V$ is
-# minimising the kit's `gan.d_loss_bce`, which is exactly $-V$ estimated on a
+# minimising the kit's `losses.d_loss_bce`, which is exactly $-V$ estimated on a
 # batch. A check on random logits:
 
 # %%
@@ -124,7 +124,7 @@ rng = np.random.default_rng(SEED)
 real_logits, fake_logits = rng.normal(1, 2, (256, 1)).astype("float32"), rng.normal(-1, 2, (256, 1)).astype("float32")
 sigmoid = lambda x: 1 / (1 + np.exp(-x.astype(np.float64)))  # noqa: E731
 value = np.mean(np.log(sigmoid(real_logits))) + np.mean(np.log(1 - sigmoid(fake_logits)))
-print("V on the batch:", round(value, 4), "| -d_loss_bce:", round(-float(gan.d_loss_bce(real_logits, fake_logits)), 4))
+print("V on the batch:", round(value, 4), "| -d_loss_bce:", round(-float(losses.d_loss_bce(real_logits, fake_logits)), 4))
 
 # %% [markdown]
 # ## 1.2 · The best discriminator for a fixed generator
@@ -232,7 +232,7 @@ print(f"slope of JSD at shift 1: {np.gradient(jsds, shifts)[10]:.3f} | at shift 
 # ## 1.4 · The saturating and the non-saturating generator loss
 #
 # In the minimax game G minimises $\log(1 - D(G(z)))$ — the kit's
-# `gan.g_loss_saturating`. Early in training D rejects the fakes confidently: its
+# `losses.g_loss_saturating`. Early in training D rejects the fakes confidently: its
 # logit $\ell = \text{logit}\,D(G(z))$ is very negative. Differentiate with
 # respect to that logit:
 #
@@ -240,7 +240,7 @@ print(f"slope of JSD at shift 1: {np.gradient(jsds, shifts)[10]:.3f} | at shift 
 #
 # the gradient vanishes exactly when G is worst. Goodfellow et al. already
 # proposed the fix: let G *maximise* $\log D(G(z))$ instead, i.e. minimise
-# $-\log \sigma(\ell)$ — the kit's `gan.g_loss_bce`, the **non-saturating** loss:
+# $-\log \sigma(\ell)$ — the kit's `losses.g_loss_bce`, the **non-saturating** loss:
 #
 # $$\frac{\partial}{\partial \ell} \bigl(-\log \sigma(\ell)\bigr) = -(1 - \sigma(\ell)) \;\to\; -1 \quad (\ell \to -\infty).$$
 #
@@ -249,14 +249,14 @@ print(f"slope of JSD at shift 1: {np.gradient(jsds, shifts)[10]:.3f} | at shift 
 # kit's own loss functions, one logit at a time:
 
 # %%
-print(inspect.getsource(gan.g_loss_saturating))
-print(inspect.getsource(gan.g_loss_bce))
+print(inspect.getsource(losses.g_loss_saturating))
+print(inspect.getsource(losses.g_loss_bce))
 
 # %%
 logits = tf.Variable(np.linspace(-12, 6, 181).astype("float32")[:, None])
 gradients = {}
-for name, loss_fn in (("saturating  log(1 - D(G(z)))", gan.g_loss_saturating),
-                      ("non-saturating  -log D(G(z))", gan.g_loss_bce)):
+for name, loss_fn in (("saturating  log(1 - D(G(z)))", losses.g_loss_saturating),
+                      ("non-saturating  -log D(G(z))", losses.g_loss_bce)):
     with tf.GradientTape() as tape:
         total = loss_fn(logits) * logits.shape[0]  # the losses average over the batch: undo it
     gradients[name] = np.abs(tape.gradient(total, logits).numpy()[:, 0])
@@ -290,8 +290,8 @@ for at in (-10, -5, 0):
 #   $W_1(p, q) = \sup_{\lVert f \rVert_L \le 1} \mathbb{E}_p f(x) - \mathbb{E}_q f(x)$:
 #   the best 1-Lipschitz "critic" $f$ (no sigmoid, any real score) measures the
 #   distance of the previous plot, which does not saturate. The critic minimises
-#   $\mathbb{E}_q f - \mathbb{E}_p f$ (`gan.d_loss_wasserstein`), G minimises
-#   $-\mathbb{E}_q f(G(z))$ (`gan.g_loss_mean`). Everything rests on the
+#   $\mathbb{E}_q f - \mathbb{E}_p f$ (`losses.d_loss_wasserstein`), G minimises
+#   $-\mathbb{E}_q f(G(z))$ (`losses.g_loss_mean`). Everything rests on the
 #   Lipschitz constraint: WGAN-GP enforces it softly with a gradient penalty
 #   (`GAN(gp_weight=10)`), spectral normalisation bounds it layer by layer
 #   (notebook 03: bounded, not ≤ 1).
@@ -318,7 +318,7 @@ def d_star_logit(x):
 
 
 weight_gradients = {}
-for name, loss_fn in (("saturating", gan.g_loss_saturating), ("non-saturating", gan.g_loss_bce)):
+for name, loss_fn in (("saturating", losses.g_loss_saturating), ("non-saturating", losses.g_loss_bce)):
     with tf.GradientTape() as tape:
         loss = loss_fn(tf.cast(d_star_logit(a_b[0] * z + a_b[1]), tf.float32))
     weight_gradients[name] = tape.gradient(loss, a_b).numpy()
@@ -409,12 +409,12 @@ for name, q_candidate in candidates.items():
 # (next section).
 #
 # ## 1.6 · Where the hinge and Wasserstein losses fit
-print("D outputs 0 everywhere -> hinge", float(gan.d_loss_hinge(zeros, zeros)), "| BCE", round(float(gan.d_loss_bce(zeros, zeros)), 4),
-      "| the kit's chance levels:", {k: round(v, 4) for k, v in gan.CHANCE_D_LOSS.items()})
+print("D outputs 0 everywhere -> hinge", float(losses.d_loss_hinge(zeros, zeros)), "| BCE", round(float(losses.d_loss_bce(zeros, zeros)), 4),
+      "| the kit's chance levels:", {k: round(v, 4) for k, v in losses.CHANCE_D_LOSS.items()})
 for scale in (1, 10, 100):
     real_scores, fake_scores = np.full((8, 1), scale, "float32"), np.full((8, 1), -scale, "float32")
-    print(f"scores ±{scale:>3}: Wasserstein critic loss {float(gan.d_loss_wasserstein(real_scores, fake_scores)):>7.1f} | "
-          f"hinge {float(gan.d_loss_hinge(real_scores, fake_scores)):.1f}")
+    print(f"scores ±{scale:>3}: Wasserstein critic loss {float(losses.d_loss_wasserstein(real_scores, fake_scores)):>7.1f} | "
+          f"hinge {float(losses.d_loss_hinge(real_scores, fake_scores)):.1f}")
 
 # %% [markdown]
 # ## 1.7 · A toy GAN, live: collapse and a fix
@@ -469,13 +469,13 @@ def train_toy(g_steps_per_d_step=1, minibatch_std=False, steps=TOY_STEPS, batch=
     @tf.function
     def d_step(real):
         with tf.GradientTape() as tape:
-            loss = gan.d_loss_bce(logits(real), logits(G(tf.random.normal((batch, 8)))))
+            loss = losses.d_loss_bce(logits(real), logits(G(tf.random.normal((batch, 8)))))
         d_opt.apply_gradients(zip(tape.gradient(loss, D.trainable_weights), D.trainable_weights))
 
     @tf.function
     def g_step():
         with tf.GradientTape() as tape:
-            loss = gan.g_loss_bce(logits(G(tf.random.normal((batch, 8)))))
+            loss = losses.g_loss_bce(logits(G(tf.random.normal((batch, 8)))))
         g_opt.apply_gradients(zip(tape.gradient(loss, G.trainable_weights), G.trainable_weights))
 
     covered = []
