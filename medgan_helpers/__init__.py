@@ -27,7 +27,7 @@ stay importable for the notebooks that teach their insides:
 - ``augment``     DiffAugment (differentiable augmentation of real and fake images)
 - ``losses``      the adversarial losses, plain functions chosen by name
 - ``step_parts``  the bookkeeping every ``train_step`` shares (free functions)
-- ``gan``         the ``GAN`` model with its ``train_step`` (EMA, ADA, penalties)
+- ``gan``         the ``GAN`` model with its ``train_step`` (ADA; composes ``losses``, ``step_parts``)
 - ``callbacks``   sample grids, the NaN guard, the training-health monitor
 - ``training``    ``train()``: ImageSet -> GAN.fit -> run folder, in one call
 - ``train_cli``   the command-line trainer (``medgan-train``), also across machines
