@@ -8,6 +8,7 @@
   super-resolution the input is smaller than the output: it is first upsampled
   bicubically inside the model (``input_size``), and with ``residual=True`` the
   network only adds a correction to that bicubic picture.
+- ``bicubic``: the classical baseline every learned upsampler must beat.
 - ``build_patch_discriminator``: a **PatchGAN** conditioned on the input. It sees
   the input and an output (real or generated) concatenated along the channels
   and returns a *map* of logits, one per overlapping patch: "does this patch
@@ -24,6 +25,8 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from medgan_helpers import models
@@ -194,3 +197,9 @@ def build_patch_discriminator(
     x = layers.LeakyReLU(0.2, name="lrelu_patch_features")(x)
     logits = conv(1, 1, "patch_logits", dtype="float32")(x)
     return models.record_build_settings(keras.Model([source, image], logits, name=name), "pix2pix.build_patch_discriminator", settings)
+
+
+def bicubic(inputs: np.ndarray, image_size: int) -> np.ndarray:
+    """The classical baseline: bicubic upsampling to ``image_size`` (``tf.image.resize``), clipped to [-1, 1]."""
+    out = tf.image.resize(np.asarray(inputs, np.float32), (image_size, image_size), method="bicubic")
+    return np.clip(out.numpy(), -1.0, 1.0)
