@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from medgan_helpers import config, data, evaluation, pix2pix, runs  # noqa: E402
+from medgan_helpers import config, data, evaluation, fileio, pix2pix  # noqa: E402
 from medgan_helpers.evaluation import image_quality  # noqa: E402
 
 METRICS = ("psnr", "ssim", "fd", "sharpness", "invented")
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
              f"({os.cpu_count()} CPU cores, {platform.processor() or platform.machine()})"]
     print("\n".join(text))
     out = Path(args.out) if args.out else config.artifacts_dir() / "benchmarks" / "pix2pix.json"
-    runs.write_json(out, {"args": vars(args), "recipe": pix2pix.knobs(**{k: v for k, v in (
+    fileio.write_json(out, {"args": vars(args), "recipe": pix2pix.knobs(**{k: v for k, v in (
         ("epochs", args.epochs), ("max_pairs", args.max_pairs), ("l1_weight", args.l1_weight)) if v is not None}),
         "held_out_level": held_out, "summary": summary, "per_seed": per_seed, "table": "\n".join(text),
         "seconds": round(time.time() - start, 1), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}})
