@@ -19,9 +19,9 @@ import keras
 import numpy as np
 
 from medgan_helpers.evaluation.realism import high_frequency_energy
+from medgan_helpers.fileio import write_json
 from medgan_helpers.losses import CHANCE_D_LOSS
 from medgan_helpers.pictures import image_grid, save_png, to_png
-from medgan_helpers.runs import write_json
 
 
 def _in_notebook() -> bool:

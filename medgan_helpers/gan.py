@@ -16,6 +16,7 @@ and names each one where it is used:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import keras
@@ -24,6 +25,7 @@ from keras import ops
 
 from medgan_helpers import losses, step_parts
 from medgan_helpers.augment import AUGMENT_POLICIES, diff_augment, parse_policy  # noqa: F401 (taught here)
+from medgan_helpers.recipe import GANConfig
 from medgan_helpers.sampling import SamplerMixin
 
 
@@ -31,75 +33,52 @@ from medgan_helpers.sampling import SamplerMixin
 class GAN(SamplerMixin, keras.Model):
     """A generator and a discriminator trained against each other by ``fit``.
 
+    All settings live in one :class:`recipe.GANConfig` (``self.config``), the
+    recipe's by default; ``get_config()`` / ``from_config()`` carry it (and the
+    build settings of G and D) through a run folder and back.
+
     Args:
         generator, discriminator: from ``models.build_generator`` / ``build_discriminator``.
-        latent_dim: length of ``z`` (the generator's first input).
+        latent_dim: length of ``z`` (default: the generator's first input).
         num_classes: None (unconditional) or the number of classes; then the data
             must yield ``(images, labels)``.
-        augment: DiffAugment policy: ``"medical"`` (default), another policy name,
-            a list of augmentations, or None.
-        ada_target: None = augment every image; a number (0.6 in the ADA paper)
-            = adaptive augmentation probability ``p``, raised while D calls more
-            than that fraction of augmented real images real, lowered otherwise.
-        ada_images: images over which ``p`` can move from 0 to 1.
-        ema_decay: decay of the generator's exponential moving average
-            (None = no EMA; ``generate`` then uses G itself).
-        d_steps: discriminator updates per generator update.
-        gp_weight: weight of the WGAN-GP gradient penalty (0 = off).
-        r1_weight, r1_every: weight of the R1 penalty (0 = off) and its lazy
-            interval (computed every ``r1_every``-th D step, weighted by it).
-        diversity_weight: weight of the mode-seeking term in G's loss (0 = off;
-            Mao et al. 2019): G pays when two latents of the same class give
-            nearly the same image — against collapse within a class.
-        seed: seeds the model's ``keras.random.SeedGenerator`` (latents, augmentation).
-        class_names: names of the classes, for pictures and the sampler.
+        config: a ``recipe.GANConfig`` (``recipe.gan_config(...)``); default the recipe.
+        **settings: any ``GANConfig`` field, overriding ``config``; those the GAN uses:
+            ``augment`` (DiffAugment policy: ``"medical"``, another policy name, a list
+            of augmentations, or None); ``ada_target`` (None = augment every image; a
+            number, 0.6 in the ADA paper and the recipe = adaptive augmentation
+            probability ``p``, raised while D calls more than that fraction of augmented
+            real images real) and ``ada_images`` (images over which ``p`` can move from
+            0 to 1); ``ema_decay`` (None = no EMA: ``generate`` uses G itself);
+            ``d_steps`` (D updates per G update); ``gp_weight`` (WGAN-GP gradient
+            penalty, 0 = off); ``r1_weight``, ``r1_every`` (R1 penalty and its lazy
+            interval); ``diversity_weight`` (mode seeking, Mao et al. 2019: G pays when
+            two latents of the same class give nearly the same image); ``seed`` (the
+            model's ``keras.random.SeedGenerator``: latents, augmentation);
+            ``class_names`` (for pictures and the sampler). Other keyword arguments go
+            to ``keras.Model``.
     """
 
     def __init__(
         self,
         generator: keras.Model,
         discriminator: keras.Model,
-        latent_dim: int,
+        latent_dim: int | None = None,
         num_classes: int | None = None,
-        augment: str | tuple | None = "medical",
-        ada_target: float | None = None,
-        ada_images: int = 20_000,
-        ema_decay: float | None = 0.999,
-        d_steps: int = 1,
-        gp_weight: float = 0.0,
-        r1_weight: float = 0.0,
-        r1_every: int = 4,
-        diversity_weight: float = 0.0,
-        seed: int = 0,
-        class_names: list[str] | None = None,
+        *,
+        config: GANConfig | None = None,
         **kwargs,
     ):
+        fields = {f.name for f in dataclasses.fields(GANConfig)}
+        settings = {name: kwargs.pop(name) for name in list(kwargs) if name in fields}
         super().__init__(**kwargs)
-        _check_players(generator, discriminator, latent_dim, num_classes)
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps={d_steps!r} must be >= 1.")
-        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
-            raise ValueError(f"ema_decay={ema_decay!r} must be in (0, 1), or None for no EMA.")
-        if ada_target is not None and not 0.0 < ada_target < 1.0:
-            raise ValueError(f"ada_target={ada_target!r} must be in (0, 1) (0.6 in the ADA paper), or None.")
-        if min(gp_weight, r1_weight, diversity_weight) < 0 or int(r1_every) < 1:
-            raise ValueError("gp_weight, r1_weight and diversity_weight must be >= 0, and r1_every >= 1.")
+        self.config = _settle_config(config, generator, latent_dim, num_classes, settings)
+        _check_players(generator, discriminator, self.config.latent_dim, self.config.num_classes)
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = int(latent_dim)
-        self.num_classes = num_classes
-        self.augment_policy = parse_policy(augment)
-        self.ada_target = ada_target
-        self.ada_images = int(ada_images)
-        self.ema_decay = ema_decay
-        self.d_steps = int(d_steps)
-        self.gp_weight = float(gp_weight)
-        self.r1_weight = float(r1_weight)
-        self.r1_every = int(r1_every)
-        self.diversity_weight = float(diversity_weight)
-        self.seed = int(seed)
-        self._class_names = tuple(class_names) if class_names else ()
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.augment_policy = parse_policy(self.config.augment)
+        ada_target, ema_decay = self.config.ada_target, self.config.ema_decay
+        self.seed_generator = keras.random.SeedGenerator(self.config.seed)
         # ADA's augmentation probability; 1 = always augment (plain DiffAugment)
         self.augment_p = self.add_weight(
             name="augment_p", shape=(), initializer=keras.initializers.Constant(
@@ -267,26 +246,65 @@ class GAN(SamplerMixin, keras.Model):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def gan_config(self) -> dict[str, Any]:
-        """The GAN's own settings as JSON-ready values (saved in the run's config.json)."""
-        return {
-            "latent_dim": self.latent_dim,
-            "num_classes": self.num_classes,
-            "class_names": self.class_names,
-            "loss": self.loss_name,
-            "augment": list(self.augment_policy),
-            "ada_target": self.ada_target,
-            "ada_images": self.ada_images,
-            "ema_decay": self.ema_decay,
-            "d_steps": self.d_steps,
-            "gp_weight": self.gp_weight,
-            "r1_weight": self.r1_weight,
-            "r1_every": self.r1_every,
-            "diversity_weight": self.diversity_weight,
-            "seed": self.seed,
-            "image_size": self.image_size,
-            "channels": self.channels,
-        }
+    # ---- its settings (one recipe.GANConfig) and the Keras-style round trip
+    latent_dim = property(lambda self: self.config.latent_dim, doc="Length of ``z``.")
+    num_classes = property(lambda self: self.config.num_classes, doc="None = unconditional.")
+    _class_names = property(lambda self: self.config.class_names)
+    ada_target = property(lambda self: self.config.ada_target)
+    ada_images = property(lambda self: self.config.ada_images)
+    ema_decay = property(lambda self: self.config.ema_decay)
+    d_steps = property(lambda self: int(self.config.d_steps))
+    gp_weight = property(lambda self: float(self.config.gp_weight))
+    r1_weight = property(lambda self: float(self.config.r1_weight))
+    r1_every = property(lambda self: int(self.config.r1_every))
+    diversity_weight = property(lambda self: float(self.config.diversity_weight))
+    seed = property(lambda self: int(self.config.seed))
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras-style: every setting (``self.config`` with the loss ``compile`` chose), JSON-ready,
+        plus the build settings of G and D (``models.build_settings``; None for hand-built networks)."""
+        from medgan_helpers import models
+
+        return {**self.config.replace(loss=self.loss_name).to_dict(),
+                "generator": models.build_settings(self.generator),
+                "discriminator": models.build_settings(self.discriminator)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | GANConfig, custom_objects=None) -> GAN:
+        """Keras-style: the GAN that ``config`` (``get_config()``, or a ``GANConfig``) describes, uncompiled.
+
+        ``"generator"`` / ``"discriminator"`` may be networks, or build settings that
+        ``models.rebuild`` builds again (default: the config's own, fresh weights).
+        """
+        from medgan_helpers import models
+
+        saved = config.to_dict() if isinstance(config, GANConfig) else dict(config)
+        settings = GANConfig.from_dict(saved)
+        defaults = {"generator": settings.generator_settings, "discriminator": settings.discriminator_settings}
+        nets = {}
+        for role, default in defaults.items():
+            found = saved.get(role) or default()
+            nets[role] = found if isinstance(found, keras.Model) else models.rebuild(found, role)
+        return cls(nets["generator"], nets["discriminator"], config=settings)
+
+
+def _settle_config(config: GANConfig | None, generator: keras.Model, latent_dim: int | None,
+                   num_classes: int | None, settings: dict[str, Any]) -> GANConfig:
+    """The GAN's config: ``config`` (default the recipe) with the arguments given, and what G says
+    about the images (size, channels) and, without a config, about ``z`` (its length)."""
+    changes = dict(settings)
+    if latent_dim is not None:
+        changes["latent_dim"] = int(latent_dim)
+    elif config is None:
+        changes["latent_dim"] = int(generator.inputs[0].shape[-1])
+    if num_classes is not None:
+        changes["num_classes"] = num_classes
+    if "class_names" in changes:
+        changes["class_names"] = tuple(changes["class_names"] or ())
+    out = generator.outputs[0].shape
+    changes.setdefault("image_size", int(out[1]))
+    changes.setdefault("channels", int(out[-1]))
+    return (config or GANConfig()).replace(**changes)
 
 
 def _check_players(generator, discriminator, latent_dim, num_classes) -> None:

@@ -11,13 +11,15 @@
 It shares the kit's machinery with ``gan.GAN``: the loss pair named in
 ``compile`` (``losses.get``), loss scaling, the EMA update and gradient norms
 (``step_parts``: several replicas, ``mixed_float16``), the callbacks
-(``callbacks.NaNGuard``; :class:`TranslationGrid` is a ``callbacks.SampleGrid``),
-and the run folder (``runs.save_gan`` writes it; :func:`load` rebuilds the
-networks in code from the recorded build settings). ``discriminator=None`` gives
+(``callbacks.NaNGuard``), and the run folder (``runs.save_model`` writes it;
+:func:`load` rebuilds the networks in code from the recorded build settings). ``discriminator=None`` gives
 the L1-only baseline: the same U-Net, the same step without D.
 
-The networks are in :mod:`medgan_helpers.pix2pix_models`; image-quality metrics
-in :mod:`medgan_helpers.evaluation.image_quality`.
+Its settings are a ``recipe.Pix2PixConfig`` (``recipe.pix2pix_config``). The
+networks (and the bicubic baseline) are in :mod:`medgan_helpers.pix2pix_models`;
+its pictures (``TranslationGrid``, ``comparison_figure``) in
+:mod:`medgan_helpers.pix2pix_views`; image-quality metrics in
+:mod:`medgan_helpers.evaluation.image_quality`.
 """
 
 from __future__ import annotations
@@ -32,24 +34,16 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from medgan_helpers import callbacks, config, losses, pictures, pix2pix_models, runs, step_parts
+from medgan_helpers import callbacks, config, losses, models, recipe, runs, step_parts
+from medgan_helpers.pix2pix_models import bicubic  # noqa: F401 (notebook 08's name for the baseline)
+from medgan_helpers.pix2pix_views import TranslationGrid, comparison_figure  # noqa: F401 (notebook 08's names)
 
-#: The defaults of notebook 08 and the benchmark (QUICK: what MEDGAN_QUICK=1 shrinks).
-RECIPE = {
-    "epochs": 12, "batch_size": 16, "max_pairs": None,
-    "g_base_filters": 16, "d_base_filters": 16, "max_filters": 128, "n_layers": 2, "upsampling": "transpose",
-    "l1_weight": 100.0, "loss": "bce", "ema_decay": 0.999,
-    "g_lr": 2e-4, "d_lr": 2e-4, "beta_1": 0.5, "beta_2": 0.999, "seed": 0,
-}
-QUICK = {"epochs": 2, "max_pairs": 256, "g_base_filters": 8, "d_base_filters": 8, "max_filters": 32}
+_RECIPE = recipe.Pix2PixConfig()  # compile's default optimizers use the recipe's rates
 
 
 def knobs(quick: bool = False, **overrides: Any) -> dict[str, Any]:
-    """The pix2pix recipe as a new dict: defaults, then the quick values if asked, then ``overrides``."""
-    unknown = sorted(set(overrides) - set(RECIPE))
-    if unknown:
-        raise ValueError(f"unknown pix2pix knob(s) {unknown}; known knobs: {sorted(RECIPE)}.")
-    return {**RECIPE, **(QUICK if quick else {}), **overrides}
+    """The pix2pix recipe's knobs as a new dict: ``recipe.pix2pix_config(quick, **overrides).knobs()``."""
+    return recipe.pix2pix_config(quick, **overrides).knobs()
 
 
 @keras.saving.register_keras_serializable(package="medgan")
@@ -103,9 +97,9 @@ class Pix2Pix(keras.Model):
         if loss not in losses.LOSSES or loss == "wgan-gp":
             raise ValueError(f"loss={loss!r}: pix2pix uses 'bce' (as in the paper) or 'hinge'.")
         named_d, named_g = losses.get(loss)
-        g_optimizer = g_optimizer or keras.optimizers.Adam(RECIPE["g_lr"], beta_1=RECIPE["beta_1"])
+        g_optimizer = g_optimizer or keras.optimizers.Adam(_RECIPE.g_lr, beta_1=_RECIPE.beta_1)
         if self.adversarial:
-            d_optimizer = d_optimizer or keras.optimizers.Adam(RECIPE["d_lr"], beta_1=RECIPE["beta_1"])
+            d_optimizer = d_optimizer or keras.optimizers.Adam(_RECIPE.d_lr, beta_1=_RECIPE.beta_1)
         g_optimizer, d_optimizer = step_parts.for_precision(self.generator, g_optimizer, d_optimizer)
         super().compile(jit_compile=bool(jit_compile), **kwargs)
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer if self.adversarial else None
@@ -201,113 +195,55 @@ class Pix2Pix(keras.Model):
                for i in range(0, len(x), batch_size)]
         return np.clip(np.concatenate(out), -1.0, 1.0)
 
-    def gan_config(self) -> dict[str, Any]:
-        """The model's own settings (saved in the run's config.json by ``runs.save_gan``)."""
-        source = self.generator.inputs[0].shape
-        image = self.generator.outputs[0].shape
-        return {"family": "pix2pix", "adversarial": self.adversarial, "l1_weight": self.l1_weight,
-                "loss": self.loss_name, "ema_decay": self.ema_decay, "seed": self.seed,
-                "input_size": int(source[1]), "in_channels": int(source[-1]),
-                "image_size": int(image[1]), "channels": int(image[-1])}
+    # ---- its settings (one recipe.Pix2PixConfig) and the Keras-style round trip
+    @property
+    def config(self) -> recipe.Pix2PixConfig:
+        """The model's settings: the config it was built from (``from_config``; else the recipe's)
+        with what the model itself holds (λ, EMA, seed, loss, the networks' sizes)."""
+        source, image = self.generator.inputs[0].shape, self.generator.outputs[0].shape
+        made = models.build_settings(self.generator) or {}
+        return (getattr(self, "_built_from", None) or _RECIPE).replace(
+            l1_weight=self.l1_weight, ema_decay=self.ema_decay, seed=self.seed, adversarial=self.adversarial,
+            loss=self.loss_name if self.adversarial else (getattr(self, "_built_from", None) or _RECIPE).loss,
+            input_size=int(source[1]), in_channels=int(source[-1]), image_size=int(image[1]),
+            channels=int(image[-1]), residual=bool(made.get("residual", False)))
 
+    def get_config(self) -> dict[str, Any]:
+        """Keras-style: every setting (``self.config``), JSON-ready, and the networks' build settings."""
+        return {**self.config.to_dict(), "generator": models.build_settings(self.generator),
+                "discriminator": models.build_settings(self.discriminator) if self.adversarial else None}
 
-def bicubic(inputs: np.ndarray, image_size: int) -> np.ndarray:
-    """The classical baseline: bicubic upsampling to ``image_size`` (``tf.image.resize``), clipped to [-1, 1]."""
-    out = tf.image.resize(np.asarray(inputs, np.float32), (image_size, image_size), method="bicubic")
-    return np.clip(out.numpy(), -1.0, 1.0)
-
-
-class TranslationGrid(callbacks.SampleGrid):
-    """A ``callbacks.SampleGrid`` for translation: fixed inputs -> rows of inputs, outputs and targets.
-
-    One row per input channel (upsampled to the output size for display), then the
-    model's outputs, then the targets: the same pairs after every epoch.
-    """
-
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray, folder: str | Path | None = None,
-                 every: int = 1, display: bool | str = "auto"):
-        super().__init__(folder, n=len(inputs), every=every, display=display)
-        self.inputs, self.targets = np.asarray(inputs, np.float32), np.asarray(targets, np.float32)
-
-    def grid_now(self) -> np.ndarray:
-        outputs = self.model.translate(self.inputs)
-        size = outputs.shape[1]
-        shown = bicubic(self.inputs, size) if self.inputs.shape[1] != size else self.inputs
-        rows = [shown[..., c : c + 1] for c in range(shown.shape[-1])] + [outputs, self.targets]
-        return pictures.image_grid(np.concatenate(rows), columns=len(self.inputs))
-
-
-def comparison_figure(inputs: np.ndarray, outputs: dict[str, np.ndarray], targets: np.ndarray,
-                      indices, title: str = "", error_max: float = 0.5, invented_max: float | None = None):
-    """Input, every method's output and the target side by side at the same size and grey scale,
-    then each output's error map ``|output - target|`` and its invented-detail map
-    (``evaluation.image_quality.invented_detail_map``), each kind on one shared colour scale
-    (``invented_max``: its top, the same for several figures; default: this figure's own).
-
-    Returns the matplotlib figure (one block of three rows per index in ``indices``).
-    """
-    import matplotlib.pyplot as plt
-
-    from medgan_helpers.evaluation import image_quality
-
-    size = targets.shape[1]
-    shown = inputs if inputs.shape[1] == size else np.repeat(np.repeat(inputs, size // inputs.shape[1], 1),
-                                                             size // inputs.shape[1], 2)  # nearest: see the pixels
-    names = list(outputs)
-    invented = {(i, n): image_quality.invented_detail_map(outputs[n][i], targets[i]) for i in indices for n in names}
-    if invented_max is None:
-        invented_max = max(float(np.percentile(m, 99.5)) for m in invented.values()) or 1.0
-    cols = len(names) + 2
-    fig, axes = plt.subplots(3 * len(indices), cols, figsize=(1.9 * cols, 1.95 * 3 * len(indices)), squeeze=False)
-    for block, i in enumerate(indices):
-        top, err, inv = axes[3 * block], axes[3 * block + 1], axes[3 * block + 2]
-        top[0].imshow(shown[i, ..., 0], cmap="gray", vmin=-1, vmax=1)
-        top[0].set_title("input" + (f" ({inputs.shape[1]} px)" if inputs.shape[1] != size else
-                                    (" (channel 1)" if inputs.shape[-1] > 1 else "")), fontsize=8)
-        for c, name in enumerate(names, start=1):
-            top[c].imshow(outputs[name][i, ..., 0], cmap="gray", vmin=-1, vmax=1)
-            top[c].set_title(name, fontsize=8)
-            e = err[c].imshow(np.abs(outputs[name][i, ..., 0] - targets[i, ..., 0]), cmap="magma", vmin=0, vmax=error_max)
-            h = inv[c].imshow(invented[(i, name)], cmap="viridis", vmin=0, vmax=invented_max)
-        top[-1].imshow(targets[i, ..., 0], cmap="gray", vmin=-1, vmax=1)
-        top[-1].set_title("target (truth)", fontsize=8)
-        err[0].text(0.5, 0.5, "|output − target|", ha="center", va="center", fontsize=8)
-        inv[0].text(0.5, 0.5, "invented detail", ha="center", va="center", fontsize=8)
-        fig.colorbar(e, ax=err[-1], fraction=0.9, label="error")
-        fig.colorbar(h, ax=inv[-1], fraction=0.9, label="invented")
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if not ax.images:
-            ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | recipe.Pix2PixConfig, custom_objects=None) -> Pix2Pix:
+        """Keras-style: the model ``config`` describes (``get_config()`` or a ``Pix2PixConfig``), uncompiled;
+        networks given as build settings are rebuilt (``models.rebuild``), default the config's own."""
+        saved = config.to_dict() if isinstance(config, recipe.Pix2PixConfig) else dict(config)
+        settings = recipe.Pix2PixConfig.from_dict(saved)
+        nets = [saved.get("generator") or settings.unet_settings(),
+                saved.get("discriminator") or settings.patch_discriminator_settings()]
+        G, D = (net if net is None or isinstance(net, keras.Model) else models.rebuild(net) for net in nets)
+        model = cls(G, D, l1_weight=settings.l1_weight, ema_decay=settings.ema_decay, seed=settings.seed)
+        model._built_from = settings
+        return model
 
 
 # --------------------------------------------------------------------------- building, training, runs
 
 
-def build(pairs, cfg: dict, adversarial: bool = True, residual: bool | None = None, scope=None) -> Pix2Pix:
-    """G (and D) for a :class:`data.PairedSet`, wrapped in a compiled :class:`Pix2Pix`.
+def build(pairs, cfg: recipe.Pix2PixConfig | dict, adversarial: bool = True, residual: bool | None = None,
+          scope=None) -> Pix2Pix:
+    """G (and D) for a :class:`data.PairedSet` from ``cfg`` (a config, or its knobs), in a compiled :class:`Pix2Pix`.
 
     ``residual`` (default: when the input is smaller than the output, i.e.
     super-resolution) makes G add a correction to the bicubic picture.
     """
-    residual = pairs.input_size != pairs.image_size if residual is None else residual
-    sizes = dict(input_size=pairs.input_size, max_filters=cfg["max_filters"])
+    cfg = cfg if isinstance(cfg, recipe.Pix2PixConfig) else recipe.pix2pix_config(**cfg)
+    cfg = cfg.replace(image_size=pairs.image_size, input_size=pairs.input_size, in_channels=pairs.inputs.channels,
+                      channels=pairs.targets.channels, adversarial=adversarial,
+                      residual=pairs.input_size != pairs.image_size if residual is None else residual)
     with scope or tf.distribute.get_strategy().scope():
-        G = pix2pix_models.build_unet(pairs.image_size, pairs.inputs.channels, pairs.targets.channels,
-                       base_filters=cfg["g_base_filters"], residual=residual, upsampling=cfg["upsampling"],
-                       **sizes)
-        D = pix2pix_models.build_patch_discriminator(pairs.image_size, pairs.inputs.channels, pairs.targets.channels,
-                                      base_filters=cfg["d_base_filters"], n_layers=cfg["n_layers"],
-                                      **sizes) if adversarial else None
-        model = Pix2Pix(G, D, l1_weight=cfg["l1_weight"], ema_decay=cfg["ema_decay"], seed=cfg["seed"])
-        g_opt, d_opt = (keras.optimizers.Adam(cfg[k], beta_1=cfg["beta_1"], beta_2=cfg["beta_2"])
-                        for k in ("g_lr", "d_lr"))
-        model.compile(g_opt, d_opt, loss=cfg["loss"])
+        model = Pix2Pix.from_config(cfg)
+        model.compile(*recipe.optimizers(cfg), loss=cfg.loss)
     return model
 
 
@@ -330,14 +266,14 @@ class Trained:
 
 def train(pairs, *, adversarial: bool = True, callbacks_: list | None = None, verbose: int = 0,
           residual: bool | None = None, **knob_overrides: Any) -> Trained:
-    """Build and fit G (and D) on ``pairs`` with the recipe (``knobs``), seeded; returns :class:`Trained`."""
-    cfg = knobs(**knob_overrides)
-    config.seed_everything(cfg["seed"])
-    pairs = evenly_spaced(pairs, cfg["max_pairs"])
+    """Build and fit G (and D) on ``pairs`` with the recipe (``recipe.pix2pix_config``), seeded."""
+    cfg = recipe.pix2pix_config(**knob_overrides)
+    config.seed_everything(cfg.seed)
+    pairs = evenly_spaced(pairs, cfg.max_pairs)
     model = build(pairs, cfg, adversarial=adversarial, residual=residual)
-    batches = pairs.to_tf_dataset(batch_size=cfg["batch_size"], seed=cfg["seed"])
+    batches = pairs.to_tf_dataset(batch_size=cfg.batch_size, seed=cfg.seed)
     start = time.time()
-    history = model.fit(batches, epochs=cfg["epochs"], verbose=verbose, shuffle=False,
+    history = model.fit(batches, epochs=cfg.epochs, verbose=verbose, shuffle=False,
                         callbacks=[callbacks.NaNGuard(verbose=bool(verbose)), *(callbacks_ or [])])
     steps = int(model.g_optimizer.iterations.numpy())
     return Trained(model, {k: [float(v) for v in vals] for k, vals in history.history.items()},
@@ -350,33 +286,10 @@ def runs_root() -> Path:
 
 
 def save(model: Pix2Pix, run: runs.RunFolder | str | Path, **facts: Any) -> runs.RunFolder:
-    """Save with ``runs.save_gan`` (weights + the build settings of both networks)."""
-    from medgan_helpers import models
-
-    settings = {"generator": models.build_settings(model.generator),
-                "discriminator": models.build_settings(model.discriminator) if model.adversarial else None}
-    if settings["generator"] is None:
-        raise ValueError("save() rebuilds the networks from their build settings: build G with "
-                         "pix2pix_models.build_unet (and D with build_patch_discriminator).")
-    return runs.save_gan(model, run, model_settings=settings, kind="pix2pix", **facts)
+    """Save into a run folder (``runs.save_model``: weights + the build settings of both networks)."""
+    return runs.save_model(model, run, **{"kind": "pix2pix", **facts})
 
 
 def load(path: str | Path, compile: bool = True) -> Pix2Pix:
-    """A saved translation run back as a :class:`Pix2Pix` that translates exactly as before."""
-    run = runs.RunFolder(path)
-    cfg = run.config
-    settings, own = cfg.get("models") or {}, cfg.get("gan") or {}
-    if own.get("family") != "pix2pix" or not settings.get("generator"):
-        raise ValueError(f"{run.path.name} is not a pix2pix run (use runs.load_gan for GAN runs).")
-    G = pix2pix_models.rebuild(settings["generator"])
-    D = pix2pix_models.rebuild(settings["discriminator"]) if settings.get("discriminator") else None
-    model = Pix2Pix(G, D, l1_weight=own["l1_weight"], ema_decay=own["ema_decay"], seed=own["seed"])
-    if compile:
-        saved = cfg.get("optimizers") or {}
-        g_opt = keras.optimizers.deserialize(saved["g"]) if "g" in saved else None
-        d_opt = keras.optimizers.deserialize(saved["d"]) if D is not None and "d" in saved else None
-        model.compile(g_opt, d_opt, loss=own["loss"] if own["loss"] in losses.LOSSES else "bce")
-        model.load_weights(run.path / runs.GAN_WEIGHTS)
-    else:
-        model._sampling_model().load_weights(run.path / runs.EMA_WEIGHTS)
-    return model
+    """A saved translation run back as a :class:`Pix2Pix` that translates exactly as before (``runs.load_model``)."""
+    return runs.load_model(path, compile=compile, family="pix2pix")

@@ -110,7 +110,7 @@ def test_build_settings_are_recorded_and_rebuild_the_same_networks():
         settings = models.build_settings(net)
         assert settings["builder"].startswith("pix2pix.")
         json.dumps(settings)
-        again = pix2pix_models.rebuild(settings)
+        again = models.rebuild(settings)
         assert [(w.path, w.shape) for w in again.weights] == [(w.path, w.shape) for w in net.weights]
 
 
