@@ -84,6 +84,7 @@ def test_gan_recipe_train_save_load_gives_the_same_samples(artifacts):
     saved = result.run.config
     assert saved["knobs"] == cfg.knobs() == recipe.gan_config(quick=True, **TINY_GAN).knobs()
     assert recipe.GANConfig.from_dict(runs.model_config(saved)) == result.config
+    assert saved["accelerator"] == result.accel.as_dict()  # the setup train() chose is on record
 
     loaded = runs.load_gan(result.run.path)
     assert loaded.config == result.config
