@@ -27,16 +27,20 @@
 # - read a GAN `train_step` line by line: two `tf.GradientTape`s, one D update,
 #   one G update, per batch;
 # - compare the hinge, non-saturating BCE and WGAN-GP losses;
-# - explain why DiffAugment, spectral normalisation and an EMA generator help
-#   with small medical datasets;
+# - explain what DiffAugment, adaptive augmentation (ADA), spectral
+#   normalisation and an EMA generator are for — and read in the run why ADA
+#   keeps the augmentation almost off on this data;
 # - know what mixed precision and XLA do on a GPU (and why the kit leaves them
 #   off on a CPU);
 # - read loss and health curves, and save a run for the next notebooks.
 #
-# **Time:** most of it is the training cell (60 epochs, 4,500 steps — read on
-# while it runs), which prints how long it took. The stored outputs come from a
-# 2-core CPU without a GPU, so the time printed there is that machine's; we have
-# not measured this notebook on a GPU. Plus 20 minutes of exercises.
+# **Time:** most of it is the training cell, which prints how long it took. The
+# parameters cell picks a preset: `"lab"` (the default: 24 epochs, 1,800 steps,
+# one log line per epoch) is sized for a 90-minute class on a 2-core CPU, and the
+# stored outputs are such a run, on such a CPU, timed in the training cell;
+# `"full"` is the recipe's 60 epochs (4,500 steps: 16 minutes on the same busy
+# CPU). We have not measured this notebook on a GPU. Plus about 30 minutes of
+# exercises (exercises 3–5 train six small runs of a minute or two each).
 
 # %%
 # setup-cell
@@ -55,6 +59,7 @@ import tensorflow as tf
 from keras import ops
 
 import medgan_helpers
+import medgan_helpers as mg
 from medgan_helpers import (accel, callbacks, config, data, exercises, gan, losses, models, pictures, runs,
                             step_parts, training)
 
@@ -64,8 +69,8 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # ## Parameters
 #
 # Every default comes from one place, the kit's recipe (`medgan_helpers/recipe.py`,
-# read here through `training.default_config`); change any knob below. `EPOCHS`
-# is the main one. Quick mode (`MEDGAN_QUICK=1`, used by the tests) asks for the
+# read here through `training.default_config`); change any knob below. `PRESET`
+# and `EPOCHS` are the main ones. Quick mode (`MEDGAN_QUICK=1`, used by the tests) asks for the
 # recipe's small values: a tiny model on 512 images for 3 short epochs.
 #
 # To use a MedMNIST 2-D set instead of brain MRI, set `DATASET = "pneumoniamnist"`
@@ -75,7 +80,8 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # %% tags=["parameters"]
 DATASET = "brain-mri"
 IMAGE_SIZE = 64
-RECIPE = training.default_config(quick=config.is_quick())
+PRESET = "lab"  # "lab": 24 epochs, one line per epoch, fits a class on a CPU; "full": the recipe's 60
+RECIPE = training.default_config(quick=config.is_quick(), preset=PRESET)
 EPOCHS = RECIPE["epochs"]
 BATCH_SIZE = RECIPE["batch_size"]
 LATENT_DIM = RECIPE["latent_dim"]
@@ -280,8 +286,9 @@ print("D loss when D outputs 0 everywhere — hinge:", float(losses.d_loss_hinge
 # **Augmentation also weakens D**: every augmented real image is harder to call
 # real. That is why ADA (Karras et al. 2020) *steers* the augmentation
 # probability `p` instead of fixing it: it raises `p` while D calls more than a
-# target share (0.6) of the real images real (`r_t = E[sign D(real)]`, D is
-# overfitting) and lowers it otherwise; with `p < 1` a non-leaking augmentation
+# target share of the real images real and lowers it otherwise: it watches
+# `r_t = E[sign D(real)]`, and `r_t = 0.6` means D calls 80 % of the real images
+# real ((1 + 0.6) / 2: 80 % score +1, 20 % score −1), a sign of overfitting; with `p < 1` a non-leaking augmentation
 # is never forced on every image. In the kit: `ada_target=0.6`.
 #
 # **Flips** are off in `"medical"` because left and right differ in many scans
@@ -304,8 +311,10 @@ plt.show()
 #
 # G's weights jitter from step to step because D keeps moving. The kit keeps a
 # second copy, `ema_generator`, whose weights follow G's slowly:
-# `ema = decay · ema + (1 − decay) · w` with `decay = 0.999` (ramped up over the
-# first steps). `generate()` and the sample grids use this smoothed copy; it
+# `ema = decay · ema + (1 − decay) · w`. The decay ramps up as
+# `(1 + step) / (10 + step)` until it reaches 0.999: 0.9 after 80 steps, 0.99
+# after about 900, 0.999 only after about 9,000 — later than any run here, so
+# the EMA copy averages over a window that grows with the run. `generate()` and the sample grids use this smoothed copy; it
 # gives cleaner images at no training cost.
 #
 # ## Mixed precision and XLA (switched on by themselves on a GPU)
@@ -365,7 +374,9 @@ with setup.scope():
 #   the kernel dies or Colab disconnects, run the notebook again and training
 #   continues from the last finished epoch.
 #
-# `verbose=2` prints one line per epoch; `verbose=1` shows Keras' live progress bar.
+# Keras' own log is off in the `"lab"` preset (`verbose=0`), so each epoch prints
+# one line, the health monitor's; `verbose=2` adds Keras' line of running means,
+# `verbose=1` its live progress bar.
 
 # %%
 tfds = data.to_tf_dataset(real, batch_size=BATCH_SIZE, seed=SEED)
@@ -376,7 +387,7 @@ health = callbacks.TrainingHealth(real=real, loss=LOSS, log_path=run / "health.j
 watchers = [sample_grid, health, callbacks.NaNGuard(),
             keras.callbacks.BackupAndRestore(str(run.backup_dir), double_checkpoint=True)]
 start = time.time()
-history = model.fit(tfds, epochs=EPOCHS, callbacks=watchers, verbose=2, shuffle=False)
+history = model.fit(tfds, epochs=EPOCHS, callbacks=watchers, verbose=0 if PRESET == "lab" else 2, shuffle=False)
 print(f"{EPOCHS} epochs in {(time.time() - start) / 60:.1f} min")
 
 # %% [markdown]
@@ -569,6 +580,16 @@ EX_RUN = {"verbose": 0, "display": False, "resume": False}  # train() options: q
 print(len(EX_IMAGES), "images of", EX_IMAGES.image_size, "px;", EX_KNOBS["epochs"], "epochs")
 
 # %% [markdown]
+# Everything this notebook did by hand — build G and D, compile, the callbacks,
+# the run folder, saving — is one call of the kit's front door, `mg.train`
+# (`import medgan_helpers as mg`), which the exercises use. One epoch of the
+# exercise images, to see it work:
+
+# %%
+one_epoch = mg.train(EX_IMAGES, **{**EX_KNOBS, "epochs": 1}, **EX_RUN)
+print(one_epoch)
+
+# %% [markdown]
 # **3. R1 instead of spectral normalisation.** Without spectral normalisation
 # nothing stops D from making its score very steep around the real images. The
 # R1 penalty (Mescheder et al. 2018) adds $\tfrac{\gamma}{2}\,\mathbb{E}\lVert
@@ -580,15 +601,15 @@ print(len(EX_IMAGES), "images of", EX_IMAGES.image_size, "px;", EX_KNOBS["epochs
 # it by at least 30 %.
 
 # %%
-with_r1, without_r1 = None, None  # two results of training.train(EX_IMAGES, ...)
+with_r1, without_r1 = None, None  # two results of mg.train(EX_IMAGES, ...)
 exercises.check_r1_effect(with_r1, without_r1, EX_IMAGES)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
 # ```python
-# with_r1 = training.train(EX_IMAGES, **{**EX_KNOBS, "spectral_norm": False, "r1_weight": 10.0}, **EX_RUN)
-# without_r1 = training.train(EX_IMAGES, **{**EX_KNOBS, "spectral_norm": False, "r1_weight": 0.0}, **EX_RUN)
+# with_r1 = mg.train(EX_IMAGES, **{**EX_KNOBS, "spectral_norm": False, "r1_weight": 10.0}, **EX_RUN)
+# without_r1 = mg.train(EX_IMAGES, **{**EX_KNOBS, "spectral_norm": False, "r1_weight": 0.0}, **EX_RUN)
 # exercises.check_r1_effect(with_r1, without_r1, EX_IMAGES)
 # ```
 # R1 is the other common way to keep D smooth: a soft penalty, measured at the
@@ -670,9 +691,9 @@ exercises.check_ablation(effect_fd, reading, recipe_run, recipe_other_seed, abla
 # from medgan_helpers import evaluation
 #
 # extractor = evaluation.feature_extractor(EX_IMAGES, epochs=evaluation.settings(config.is_quick())["feature_epochs"])
-# recipe_run = training.train(EX_IMAGES, **EX_KNOBS, **EX_RUN)
-# recipe_other_seed = training.train(EX_IMAGES, **{**EX_KNOBS, "seed": SEED + 1}, **EX_RUN)
-# ablated_run = training.train(EX_IMAGES, **{**EX_KNOBS, "ema_decay": None}, **EX_RUN)
+# recipe_run = mg.train(EX_IMAGES, **EX_KNOBS, **EX_RUN)
+# recipe_other_seed = mg.train(EX_IMAGES, **{**EX_KNOBS, "seed": SEED + 1}, **EX_RUN)
+# ablated_run = mg.train(EX_IMAGES, **{**EX_KNOBS, "ema_decay": None}, **EX_RUN)
 # scores = {name: exercises.nb04.fidelity_of(run, EX_IMAGES, extractor)
 #           for name, run in (("recipe", recipe_run), ("other seed", recipe_other_seed), ("ablated", ablated_run))}
 # print(scores)

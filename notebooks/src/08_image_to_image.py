@@ -66,7 +66,7 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # %% [markdown]
 # ## Parameters
 #
-# The defaults come from `pix2pix.RECIPE` (the benchmark trains each model for
+# The defaults come from the pix2pix recipe, `recipe.Pix2PixConfig` (read here through `pix2pix.knobs`; the benchmark trains each model for
 # 12 epochs, 1 800 steps; this notebook for 6). `LAMBDA` is the weight λ of the
 # L1 term (100 in the pix2pix paper). `HELD_OUT_LEVEL` is the anatomical level the
 # super-resolution model never sees (0 = cerebellum / brainstem). Quick mode

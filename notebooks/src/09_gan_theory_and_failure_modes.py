@@ -285,27 +285,7 @@ for at in (-10, -5, 0):
 # a weighted sum that points elsewhere, not the same vector scaled. A check with
 # the smallest possible G — $G(z) = a z + b$ in one dimension, so $q = \mathcal{N}(b, a^2)$ —
 # against the best D of section 1.2 for $q = \mathcal{N}(2, 0.7^2)$:
-#
-# - **Wasserstein (WGAN, Arjovsky et al. 2017).** The Wasserstein-1 distance is
-#   $W_1(p, q) = \sup_{\lVert f \rVert_L \le 1} \mathbb{E}_p f(x) - \mathbb{E}_q f(x)$:
-#   the best 1-Lipschitz "critic" $f$ (no sigmoid, any real score) measures the
-#   distance of the previous plot, which does not saturate. The critic minimises
-#   $\mathbb{E}_q f - \mathbb{E}_p f$ (`losses.d_loss_wasserstein`), G minimises
-#   $-\mathbb{E}_q f(G(z))$ (`losses.g_loss_mean`). Everything rests on the
-#   Lipschitz constraint: WGAN-GP enforces it softly with a gradient penalty
-#   (`GAN(gp_weight=10)`), spectral normalisation bounds it layer by layer
-#   (notebook 03: bounded, not ≤ 1).
-# - **Hinge (Lim & Ye 2017; Miyato et al. 2018).** D minimises
-#   $\mathbb{E}_p[\max(0, 1 - \ell)] + \mathbb{E}_q[\max(0, 1 + \ell)]$: a
-#   margin version of the critic that stops pushing once a real score is above
-#   +1 or a fake below −1, so D's scores cannot run away. G uses the same loss
-#   as WGAN, $-\mathbb{E}_q\,\ell$. The kit's default, with spectral norm.
-#
-# Two numbers worth knowing (they are what `callbacks.TrainingHealth` compares
-# D's loss with for its "D at chance" alarm): a D that outputs 0 for everything
-# has hinge loss 1 + 1 = 2 and BCE loss 2 log 2 ≈ 1.386. And the reason the
-# critic needs its constraint: scale its scores and its loss scales with them,
-# without bound; the hinge loss does not.
+
 
 # %%
 a_b = tf.Variable([0.7, 2.0], dtype=tf.float64)  # G(z) = a z + b draws q = N(2, 0.7²)
@@ -409,6 +389,31 @@ for name, q_candidate in candidates.items():
 # (next section).
 #
 # ## 1.6 · Where the hinge and Wasserstein losses fit
+#
+# - **Wasserstein (WGAN, Arjovsky et al. 2017).** The Wasserstein-1 distance is
+#   $W_1(p, q) = \sup_{\lVert f \rVert_L \le 1} \mathbb{E}_p f(x) - \mathbb{E}_q f(x)$:
+#   the best 1-Lipschitz "critic" $f$ (no sigmoid, any real score) measures the
+#   distance of the previous plot, which does not saturate. The critic minimises
+#   $\mathbb{E}_q f - \mathbb{E}_p f$ (`losses.d_loss_wasserstein`), G minimises
+#   $-\mathbb{E}_q f(G(z))$ (`losses.g_loss_mean`). Everything rests on the
+#   Lipschitz constraint: WGAN-GP enforces it softly with a gradient penalty
+#   (`GAN(gp_weight=10)`), spectral normalisation bounds it layer by layer
+#   (notebook 03: bounded, not ≤ 1).
+# - **Hinge (Lim & Ye 2017; Miyato et al. 2018).** D minimises
+#   $\mathbb{E}_p[\max(0, 1 - \ell)] + \mathbb{E}_q[\max(0, 1 + \ell)]$: a
+#   margin version of the critic that stops pushing once a real score is above
+#   +1 or a fake below −1, so D's scores cannot run away. G uses the same loss
+#   as WGAN, $-\mathbb{E}_q\,\ell$. The kit's default, with spectral norm.
+#
+# Two numbers worth knowing (they are what `callbacks.TrainingHealth` compares
+# D's loss with for its "D at chance" alarm): a D that outputs 0 for everything
+# has hinge loss 1 + 1 = 2 and BCE loss 2 log 2 ≈ 1.386. And the reason the
+# critic needs its constraint: scale its scores and its loss scales with them,
+# without bound; the hinge loss does not.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+zeros = np.zeros((8, 1), "float32")
 print("D outputs 0 everywhere -> hinge", float(losses.d_loss_hinge(zeros, zeros)), "| BCE", round(float(losses.d_loss_bce(zeros, zeros)), 4),
       "| the kit's chance levels:", {k: round(v, 4) for k, v in losses.CHANCE_D_LOSS.items()})
 for scale in (1, 10, 100):
