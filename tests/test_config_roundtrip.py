@@ -45,6 +45,17 @@ def test_one_function_builds_each_config_and_its_json_form_round_trips():
         recipe.pix2pix_config(lambda_l1=10)
 
 
+def test_presets_change_only_their_knobs_and_quick_wins():
+    full, lab = recipe.gan_config(), recipe.gan_config(preset="lab")
+    assert lab.epochs == 24 < full.epochs
+    assert lab.replace(epochs=full.epochs) == full  # nothing else differs
+    assert recipe.gan_config(quick=True, preset="lab") == recipe.gan_config(quick=True)
+    assert recipe.gan_config(preset="lab", epochs=5).epochs == 5  # overrides beat the preset
+    assert training.default_config(preset="lab") == lab.knobs()
+    with pytest.raises(ValueError, match="unknown preset 'class'.*full.*lab.*quick"):
+        recipe.gan_config(preset="class")
+
+
 def test_the_gan_and_the_builders_take_their_defaults_from_the_recipe():
     G = models.build_generator(SIZE, 1, LATENT, 3, base_filters=4, max_filters=8)
     D = models.build_discriminator(SIZE, 1, 3, base_filters=4, max_filters=8)
