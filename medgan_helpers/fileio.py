@@ -46,6 +46,16 @@ def write_json(path: str | Path, value: Any) -> Path:
     return write_atomic(path, (text + "\n").encode("utf-8"))
 
 
+def read_json_object(path: str | Path) -> dict | None:
+    """A JSON file's top-level object, or None when the file is missing, unreadable, damaged or
+    not an object: for files that are optional or may be half-written by another process."""
+    try:
+        found = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def slug(text: str) -> str:
     """A file-system-safe name: ``"folder-1a2b3c4d"`` stays, ``"a b/c"`` -> ``"a_b_c"``."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._-") or "run"

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from medgan_helpers.data import cachefiles
+from medgan_helpers.fileio import read_json_object
 
 #: how often a holder refreshes its heartbeat
 HEARTBEAT_SECONDS = 30.0
@@ -78,14 +79,6 @@ def _guarded(path: Path):
         yield
 
 
-def _read(path: Path) -> dict | None:
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
-
-
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
@@ -113,7 +106,7 @@ def holder(path: Path) -> dict | None:
         mtime = path.stat().st_mtime
     except OSError:
         return None
-    info = _read(path)
+    info = read_json_object(path)
     if info is None:
         # empty or half written: a holder is creating it right now, unless it has stayed so
         if time.time() - mtime > STALE_AFTER_SECONDS:
@@ -139,7 +132,7 @@ def acquire(path: Path) -> bool:
     path = Path(path)
     with _guarded(path):
         mine = _mine(path)
-        if mine is not None and (_read(path) or {}).get("token") == mine.token:
+        if mine is not None and (read_json_object(path) or {}).get("token") == mine.token:
             return True
         if holder(path) is not None:
             return False
@@ -171,7 +164,7 @@ def release(path: Path) -> None:
     if mine.thread is not threading.current_thread():
         mine.thread.join(timeout=10)
     with _guarded(path):
-        if (_read(path) or {}).get("token") == mine.token:
+        if (read_json_object(path) or {}).get("token") == mine.token:
             path.unlink(missing_ok=True)
         _held.pop(_key(path), None)
 
@@ -191,7 +184,7 @@ def _heartbeat(path: Path, token: str, stop: threading.Event) -> None:
         with _guarded(path):
             if stop.is_set():
                 return
-            current = _read(path)
+            current = read_json_object(path)
             if current is None or current.get("token") != token:
                 print(f"warning: run {path.parent.name} lost its lock (no heartbeat for over "
                       f"{STALE_AFTER_SECONDS:.0f} s, the process was probably suspended); another "

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import json
 import os
 import sys
 import time
@@ -143,15 +142,6 @@ def _headline(evaluation: dict) -> dict:
     return headline_numbers(evaluation)
 
 
-def _read_json(path: Path) -> dict | None:
-    """A JSON file's content, or None when it is missing or damaged (the page says so)."""
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
-
-
 def _run_facts(run: runs.RunFolder) -> dict:
     cfg = run.config
     knobs = cfg.get("knobs") or {}
@@ -178,7 +168,7 @@ def _table(rows: dict) -> str:
 def _evaluation_block(folder: Path, rel: str) -> str:
     if not (folder / "evaluation.json").exists():
         return "<p><em>Not evaluated yet (notebook 05 or 07 writes the report).</em></p>"
-    evaluation = _read_json(folder / "evaluation.json")
+    evaluation = fileio.read_json_object(folder / "evaluation.json")
     if evaluation is None:
         return "<p><em>The evaluation report (evaluation.json) is damaged: evaluate again.</em></p>"
     return (
@@ -223,7 +213,7 @@ def write_index(artifacts: Path, results: list[NotebookResult], started: str) ->
         rel = export.relative_to(artifacts).as_posix()
         card = export / "data_card.json"
         facts = {}
-        info = _read_json(card) if card.exists() else None
+        info = fileio.read_json_object(card) if card.exists() else None
         if info is not None:
             facts = {"images": info.get("images"), "classes": ", ".join(info.get("classes") or []),
                      "trained on": info.get("trained_on"), "synthetic": info.get("synthetic")}
