@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 
 def verdict(ok: bool, success: str, hint: str) -> bool:
     """Print a friendly verdict and return ``ok`` (so tests can assert on it)."""
@@ -10,3 +13,14 @@ def verdict(ok: bool, success: str, hint: str) -> bool:
     else:
         print(f"❌ Not yet — hint: {hint}")
     return bool(ok)
+
+
+def close_to(value: Any, expected: float, *, rel_tol: float = 1e-3, abs_tol: float = 0.0) -> bool:
+    """Whether a student's answer is a number within tolerance of ``expected``.
+
+    An answer that is not a number at all (None, a string, a list) is simply wrong, not an
+    error: the verdict's hint then tells the student what to compute."""
+    try:
+        return math.isclose(float(value), expected, rel_tol=rel_tol, abs_tol=abs_tol)
+    except (TypeError, ValueError):
+        return False

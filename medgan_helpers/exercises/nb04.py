@@ -7,19 +7,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from medgan_helpers.exercises._verdict import verdict
+from medgan_helpers.exercises._verdict import close_to, verdict
 
 
 def check_hinge_loss(value: float) -> bool:
     """D's hinge loss for real logits [2.0, -0.5] and fake logits [0.5, -3.0]."""
     real, fake = np.array([2.0, -0.5]), np.array([0.5, -3.0])
     expected = np.maximum(0, 1 - real).mean() + np.maximum(0, 1 + fake).mean()
-    try:
-        ok = math.isclose(float(value), expected, rel_tol=1e-3)
-    except (TypeError, ValueError):
-        ok = False
     return verdict(
-        ok,
+        close_to(value, expected),
         f"{expected:.2f}: only the real logit below +1 (-0.5 -> 1.5) and the fake logit above -1 "
         "(0.5 -> 1.5) cost anything; confident, correct scores cost 0.",
         "average relu(1 - real) over the real logits, average relu(1 + fake) over the fake ones, "
@@ -53,12 +49,8 @@ def check_generator_loss(g_loss: Callable) -> bool:
 def check_ema_after_steps(value: float) -> bool:
     """EMA with decay 0.9, starting at 0, after 10 steps of a weight that stays at 1.0."""
     expected = 1 - 0.9**10
-    try:
-        ok = math.isclose(float(value), expected, rel_tol=1e-3)
-    except (TypeError, ValueError):
-        ok = False
     return verdict(
-        ok,
+        close_to(value, expected),
         f"{expected:.4f} = 1 - 0.9**10: the average closes 10% of the remaining gap per step, "
         "so it lags the weights it follows — that lag is what smooths G's jitter.",
         "apply ema = 0.9 * ema + 0.1 * 1.0 ten times, starting from ema = 0 (or find the closed form).",
@@ -269,10 +261,7 @@ def check_ablation(effect_fd: float, reading: str, full, full_other_seed, ablate
     measured = (f"FD {n['full_fd']:.2f} / {n['other_seed_fd']:.2f} for the recipe with two seeds, "
                 f"{n['ablated_fd']:.2f} without {off}; coverage {n['full_coverage']:.3f} / "
                 f"{n['other_seed_coverage']:.3f} and {n['ablated_coverage']:.3f}")
-    try:
-        number_ok = math.isclose(float(effect_fd), n["effect_fd"], rel_tol=1e-3, abs_tol=1e-3)
-    except (TypeError, ValueError):
-        number_ok = False
+    number_ok = close_to(effect_fd, n["effect_fd"], abs_tol=1e-3)
     if not number_ok:
         return verdict(False, "", f"{measured}. The effect on FD is FD(without {off}) minus FD(recipe, "
                        "first seed), each from exercises.nb04.fidelity_of(result, EX_IMAGES, extractor).")
