@@ -96,9 +96,11 @@ def _check_image_size(image_size: int) -> tuple[int, int]:
     return SUPPORTED_SIZES[image_size]
 
 
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive integer.")
+def _check_positive(**knobs: int) -> None:
+    """Each named knob is a positive int; the first that is not is named in the error."""
+    for name, value in knobs.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive integer.")
 
 
 def _check_num_classes(num_classes: int | None) -> None:
@@ -315,14 +317,8 @@ def build_generator(
     """
     settings = {k: v for k, v in locals().items()}
     start, n_blocks = _check_image_size(image_size)
-    for knob, value in [
-        ("channels", channels),
-        ("latent_dim", latent_dim),
-        ("base_filters", base_filters),
-        ("max_filters", max_filters),
-        ("embedding_dim", embedding_dim),
-    ]:
-        _check_positive(knob, value)
+    _check_positive(channels=channels, latent_dim=latent_dim, base_filters=base_filters,
+                    max_filters=max_filters, embedding_dim=embedding_dim)
     _check_num_classes(num_classes)
     _check_choice("upsampling", upsampling, ("transpose", "nearest", "bilinear"))
     _check_choice("conditioning", conditioning, ("embedding", "cbn"))
@@ -408,12 +404,7 @@ def build_discriminator(
     """
     settings = {k: v for k, v in locals().items()}
     start, n_blocks = _check_image_size(image_size)
-    for knob, value in [
-        ("channels", channels),
-        ("base_filters", base_filters),
-        ("max_filters", max_filters),
-    ]:
-        _check_positive(knob, value)
+    _check_positive(channels=channels, base_filters=base_filters, max_filters=max_filters)
     _check_num_classes(num_classes)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout={dropout!r} must be in [0, 1).")
