@@ -40,6 +40,19 @@ def _check_size(name: str, value: int, smallest: int = 8) -> None:
         raise ValueError(f"{name}={value!r} must be a power of two >= {smallest} (e.g. 64).")
 
 
+def _check_sizes(image_size: int, input_size: int | None) -> int:
+    """Check the output and input sides of a U-Net or PatchGAN; return the input side.
+
+    One check for G and D: they are built for the same pair of sizes, and the input is only
+    ever upsampled (super-resolution), never shrunk."""
+    _check_size("image_size", image_size)
+    input_size = image_size if input_size is None else input_size
+    _check_size("input_size", input_size, smallest=2)
+    if input_size > image_size:
+        raise ValueError(f"input_size={input_size} is larger than image_size={image_size}.")
+    return input_size
+
+
 def default_depth(image_size: int) -> int:
     """Down-sampling blocks so that the bottleneck is 4×4: 3 at 32 px, 4 at 64, 5 at 128."""
     return max(1, int(math.log2(image_size)) - 2)
@@ -81,11 +94,7 @@ def build_unet(
         and output ``image`` (N, image_size, image_size, out_channels).
     """
     settings = {k: v for k, v in locals().items()}
-    _check_size("image_size", image_size)
-    input_size = image_size if input_size is None else input_size
-    _check_size("input_size", input_size, smallest=2)
-    if input_size > image_size:
-        raise ValueError(f"input_size={input_size} is larger than image_size={image_size}.")
+    input_size = _check_sizes(image_size, input_size)
     depth = default_depth(image_size) if depth is None else int(depth)
     if not 1 <= depth <= int(math.log2(image_size)):
         raise ValueError(f"depth={depth} must be between 1 and log2(image_size)={int(math.log2(image_size))}.")
@@ -170,9 +179,7 @@ def build_patch_discriminator(
         shape (N, P, P, 1), one unbounded logit per patch (P = image_size / 2**n_layers).
     """
     settings = {k: v for k, v in locals().items()}
-    _check_size("image_size", image_size)
-    input_size = image_size if input_size is None else input_size
-    _check_size("input_size", input_size, smallest=2)
+    input_size = _check_sizes(image_size, input_size)
     if not 1 <= n_layers <= int(math.log2(image_size)) - 1:
         raise ValueError(f"n_layers={n_layers} must be between 1 and log2(image_size) - 1.")
 

@@ -95,6 +95,8 @@ def test_builders_explain_bad_arguments():
         pix2pix_models.build_unet(32, 2, 1, residual=True)
     with pytest.raises(ValueError, match="larger than image_size"):
         pix2pix_models.build_unet(32, 1, 1, input_size=64)
+    with pytest.raises(ValueError, match="larger than image_size"):
+        pix2pix_models.build_patch_discriminator(32, 1, 1, input_size=64)
     with pytest.raises(ValueError, match="n_layers"):
         pix2pix_models.build_patch_discriminator(32, n_layers=5)
     with pytest.raises(ValueError, match="upsampling"):
