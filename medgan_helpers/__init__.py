@@ -47,7 +47,8 @@ stay importable for the notebooks that teach their insides:
 - ``colab``       the notebooks' setup cell at run time (installs on Colab only)
 - ``synthetic``, ``own_data``, ``privacy_audit``, ``demo``  notebook 07: exports, curation,
                   the privacy audit, the demo folder of real scans
-- ``pix2pix``     image-to-image (notebook 08; its U-Net G and PatchGAN D in ``pix2pix_models``)
+- ``pix2pix``     image-to-image (notebook 08; its U-Net G and PatchGAN D in ``pix2pix_models``,
+                  its figure and sample-grid callback in ``pix2pix_views``)
 
 Repository jobs (the main job and notebook executor ``runner``, ``pretrain`` for
 the shipped generator, the notebooks' Colab badge and setup-cell source) live in
@@ -82,6 +83,7 @@ _SUBMODULES = (
     "accel",
     "evaluation",
     "pix2pix_models",
+    "pix2pix_views",
     "sampling",
     "explorer",
     "pictures",
