@@ -14,6 +14,11 @@ OLD = {
     "06": ["(real test→train distances)"],
     "08": ["neither model has much to invent", "Four numbers, each with its direction",
            "(sharpness up, FD often down)"],
+    "09": ["same sign, same fixed point); only their strength differs",
+           "G's gradient is about ten times the baseline's from the first epoch on",
+           "diversity is at or above the real one for the whole run",
+           "DiffAugment, a G learning rate no larger than D's; `minibatch_std=True`",
+           "This kit was written to replace a widely shared article on"],
 }
 
 

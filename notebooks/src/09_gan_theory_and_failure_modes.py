@@ -308,7 +308,7 @@ cosine = g_sat @ g_ns / (np.linalg.norm(g_sat) * np.linalg.norm(g_ns))
 print(f"cosine between the two: {cosine:.2f} (1 would mean the same direction) -> {np.degrees(np.arccos(cosine)):.0f}° apart")
 
 # %% [markdown]
-# The two losses send G's two weights about 45° apart: a step along the
+# The two losses send G's two weights about 40° apart: a step along the
 # non-saturating gradient mostly moves the mean $b$ towards the data, while the
 # saturating one spends more of its step on the spread $a$. Same fixed point, a
 # different path — and, as the next section shows, a different objective.
@@ -511,7 +511,8 @@ plt.show()
 
 # %% [markdown]
 # With the usual one-to-one game G finds all eight modes after a few hundred
-# steps (the counts above say when). With five G steps per D step the same G
+# steps (the counts above say when), with a thin trail of samples still
+# strung between neighbouring modes. With five G steps per D step the same G
 # piles its samples onto one or two modes and stays there: each time D learns to
 # reject that spot, five G steps move the whole pile to the next spot D still
 # believes, not to cover the ring. Giving D the batch's spread is enough to
