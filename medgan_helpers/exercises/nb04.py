@@ -114,7 +114,7 @@ def check_r1_effect(with_r1, without_r1, imageset) -> bool:
         a, b = _gan_of(with_r1), _gan_of(without_r1)
         steps = int(a.g_optimizer.iterations.numpy()), int(b.g_optimizer.iterations.numpy())
     except AttributeError:
-        return verdict(False, "", "pass the two results of training.train(...) (or their .gan): first the "
+        return verdict(False, "", "pass the two results of mg.train(...) (or their .gan): first the "
                        "run with r1_weight > 0, then the run without.")
     if a.r1_weight <= 0 or b.r1_weight != 0:
         return verdict(False, "", f"the first run has r1_weight={a.r1_weight:g}, the second {b.r1_weight:g}: "
@@ -244,7 +244,7 @@ def check_ablation(effect_fd: float, reading: str, full, full_other_seed, ablate
         a, a2, b = _gan_of(full), _gan_of(full_other_seed), _gan_of(ablated)
         steps = {int(m.g_optimizer.iterations.numpy()) for m in (a, a2, b)}
     except AttributeError:
-        return verdict(False, "", "pass three results of training.train(...): the recipe, the recipe with "
+        return verdict(False, "", "pass three results of mg.train(...): the recipe, the recipe with "
                        "another seed, and the recipe with one component off (the first seed).")
     off = _component_off(a, b)
     if off is None:

@@ -395,7 +395,7 @@ print(f"{EPOCHS} epochs in {(time.time() - start) / 60:.1f} min")
 #
 # The same latent vectors and labels at a few moments of training. In the
 # stored run, epoch 1 is grey noise with a faint bright patch in the middle;
-# by epoch 21 every column has the outline of its level — the separate lobes of
+# by epoch 9 every column has the outline of its level — the separate lobes of
 # cerebellum and brainstem, the wide slice of the basal ganglia with a dark
 # ventricle in the middle, the oval of the centrum semiovale, the small top
 # slice of the vertex — and later epochs change mostly the inside texture.
@@ -448,10 +448,12 @@ plt.show()
 # learning). The right panel shows each class's sample diversity relative to the
 # real images of that class: a class far below 1 is collapsing.
 #
-# In the stored run D's loss climbs to about 1.94 and stays there, and after
+# In the stored run (the `"lab"` preset) D's loss climbs to about 1.9, and after
 # the first ten epochs D's accuracy on real and on fake images stays between
-# 0.4 and 0.67: close to chance, and the monitor says so. Yet the samples kept improving and every
-# class's diversity rose to 0.9-1.0 of real. D's loss near chance has two
+# 0.5 and 0.7: close to chance. The monitor's "D at chance" alarm does not fire
+# yet (in the 60-epoch `"full"` run D's loss reaches 1.95 and it fires in the
+# last epochs). Yet the samples kept improving and every class's diversity rose
+# to 0.9–1.0 of real. D's loss near chance has two
 # readings — D gave up, or G caught up (the game's equilibrium also puts D at
 # chance) — and the loss alone cannot tell them apart; the samples and the
 # measurements of notebook 05 can. The recipe before 2026-11 also sat at
