@@ -218,9 +218,10 @@ plt.show()
 # %% [markdown]
 # And the two paths as images (top: straight line, bottom: slerp). Some
 # generators draw flatter, greyer images in the middle of the straight path,
-# where |z| dips. The shipped one barely does: in the stored pictures the two
-# rows are almost the same — both shrink a large cerebellum slice into a small
-# one — so for this G the choice matters little; check yours.
+# where |z| dips. The one loaded here barely does: in the stored pictures both
+# rows make the same change — a large cerebellum slice shrinks into a small one,
+# with no grey frame in between — the straight path a few frames earlier than
+# the great circle. For this G the choice matters little; check yours.
 
 # %%
 label = None if sampler.num_classes is None else np.zeros(len(t), np.int32)
@@ -297,16 +298,23 @@ for ax in axes:
 axes[1].legend(fontsize=7)
 plt.tight_layout()
 plt.show()
+for c in classes:
+    nearest = sweep[c]["nearest"]  # from the strongest truncation to none
+    steady = all(a <= b for a, b in zip(nearest, nearest[1:]))
+    print(f"{sampler.class_names[c] if c is not None else 'all':<28} distance to nearest real: "
+          f"{nearest[-1]:5.1f} without truncation -> {nearest[0]:5.1f} at {names[0]}"
+          f" ({'falls at every step' if steady else 'not at every step'})")
 
 # %% [markdown]
 # Read the two panels together. Diversity falls steadily as the threshold
-# shrinks, in every class. The distance to the nearest real image often falls
-# too — in the stored run for the basal ganglia, the centrum semiovale and the
-# vertex — but not always: for the cerebellum / brainstem class, whose slices
-# vary most in shape, it goes up and down. The most "typical" latent, near zero,
-# gives an *average* slice, smoother than any one real slice but no closer to
-# it. Strong truncation is no free lunch; a threshold around 1–1.5 is often a
-# good compromise — check your own curves.
+# shrinks, in every class. The distance to the nearest real image tends to fall
+# too (the printout says by how much, class by class, and whether at every
+# step): a latent near zero gives a *typical*, smoother slice, which sits closer
+# to some real slice. How much differs a lot between classes, and from one
+# trained run to the next — an earlier run of this notebook had the cerebellum /
+# brainstem distance going up and down. Closer to a real slice is also closer to
+# copying one, with far less variety: strong truncation is no free lunch, and a
+# threshold around 1–1.5 is often a good compromise — check your own curves.
 #
 # The same seeds at each threshold, from strong truncation (top) to none (bottom);
 # the columns cycle through the classes. In the stored pictures the top rows
