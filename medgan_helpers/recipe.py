@@ -219,10 +219,10 @@ GAN_QUICK: MappingProxyType = MappingProxyType({
     "epochs": 3, "g_base_filters": 8, "d_base_filters": 8, "max_filters": 64, "max_images": 512,
 })
 #: The named presets of a GAN run: ``"full"`` is the recipe; ``"lab"`` fits a 90-minute class on a
-#: 2-core CPU (24 epochs = 1,800 steps on brain-mri: the slices' outlines are there, the texture is
+#: 2-core CPU (10 epochs = 750 steps on brain-mri: the slices' outlines are there, the texture is
 #: rougher than after 60; notebook 04 stores a timed run); ``"quick"`` is the tests' tiny run.
 GAN_PRESETS: MappingProxyType = MappingProxyType({
-    "full": MappingProxyType({}), "lab": MappingProxyType({"epochs": 24}), "quick": GAN_QUICK,
+    "full": MappingProxyType({}), "lab": MappingProxyType({"epochs": 10}), "quick": GAN_QUICK,
 })
 #: The pix2pix recipe's knobs and their defaults.
 PIX2PIX_DEFAULTS: MappingProxyType = MappingProxyType(Pix2PixConfig().knobs())

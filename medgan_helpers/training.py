@@ -40,7 +40,7 @@ def default_config(quick: bool = False, preset: str = "full") -> dict[str, Any]:
     """The knobs ``train`` uses, as a dict: the GAN recipe with a preset's values (``recipe.GAN_PRESETS``).
 
     ``"full"`` (60 epochs = 4 500 steps on brain-mri 64 px) trained in 16 min on a
-    busy 2-core CPU; ``"lab"`` (24 epochs) is notebook 04's stored, timed run.
+    busy 2-core CPU; ``"lab"`` (10 epochs) is notebook 04's stored, timed run.
     ``quick=True`` (the tests) trains a tiny model on 512 images for 3 epochs.
     """
     return recipe.knobs(quick=quick, preset=preset)

@@ -35,11 +35,12 @@
 # - read loss and health curves, and save a run for the next notebooks.
 #
 # **Time:** most of it is the training cell, which prints how long it took. The
-# parameters cell picks a preset: `"lab"` (the default: 24 epochs, 1,800 steps,
+# parameters cell picks a preset: `"lab"` (the default: 10 epochs, 750 steps,
 # one log line per epoch) is sized for a 90-minute class on a 2-core CPU, and the
 # stored outputs are such a run, on such a CPU, timed in the training cell;
-# `"full"` is the recipe's 60 epochs (4,500 steps: 16 minutes on the same busy
-# CPU). We have not measured this notebook on a GPU. Plus about 30 minutes of
+# `"full"` is the recipe's 60 epochs (4,500 steps, six times as long:
+# 16 minutes on a faster day of the same kind of CPU, 27 November). We have not
+# measured this notebook on a GPU. Plus about 30 minutes of
 # exercises (exercises 3–5 train six small runs of a minute or two each).
 
 # %%
@@ -80,7 +81,7 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # %% tags=["parameters"]
 DATASET = "brain-mri"
 IMAGE_SIZE = 64
-PRESET = "lab"  # "lab": 24 epochs, one line per epoch, fits a class on a CPU; "full": the recipe's 60
+PRESET = "lab"  # "lab": 10 epochs, one line per epoch, fits a class on a CPU; "full": the recipe's 60
 RECIPE = training.default_config(quick=config.is_quick(), preset=PRESET)
 EPOCHS = RECIPE["epochs"]
 BATCH_SIZE = RECIPE["batch_size"]
@@ -395,10 +396,11 @@ print(f"{EPOCHS} epochs in {(time.time() - start) / 60:.1f} min")
 #
 # The same latent vectors and labels at a few moments of training. In the
 # stored run, epoch 1 is grey noise with a faint bright patch in the middle;
-# by epoch 9 every column has the outline of its level — the separate lobes of
+# by epoch 7 every column has the outline of its level — the separate lobes of
 # cerebellum and brainstem, the wide slice of the basal ganglia with a dark
 # ventricle in the middle, the oval of the centrum semiovale, the small top
-# slice of the vertex — and later epochs change mostly the inside texture.
+# slice of the vertex — and later epochs sharpen the edges and change mostly
+# the inside texture.
 
 # %%
 saved = sorted(sample_grid.grids)  # epoch -> grid picture
@@ -448,12 +450,13 @@ plt.show()
 # learning). The right panel shows each class's sample diversity relative to the
 # real images of that class: a class far below 1 is collapsing.
 #
-# In the stored run (the `"lab"` preset) D's loss climbs to about 1.9, and after
-# the first ten epochs D's accuracy on real and on fake images stays between
-# 0.5 and 0.7: close to chance. The monitor's "D at chance" alarm does not fire
-# yet (in the 60-epoch `"full"` run D's loss reaches 1.95 and it fires in the
-# last epochs). Yet the samples kept improving and every class's diversity rose
-# to 0.9–1.0 of real. D's loss near chance has two
+# In the stored run (the `"lab"` preset) D's loss climbs from about 1.15 to
+# about 1.7 and is still rising at the end, while D's accuracy on real and on
+# fake images falls towards one half (about 0.6–0.7 in the last epochs): D is
+# moving towards chance. The monitor's "D at chance" alarm does not fire yet (in
+# the 60-epoch `"full"` run D's loss reaches 1.95 and it fires in the last
+# epochs). Yet the samples kept improving and every class's diversity rose to
+# about 0.8–1.0 of real. D's loss near chance has two
 # readings — D gave up, or G caught up (the game's equilibrium also puts D at
 # chance) — and the loss alone cannot tell them apart; the samples and the
 # measurements of notebook 05 can. The recipe before 2026-11 also sat at
