@@ -49,13 +49,14 @@ def notebook_04_namespace(tmp_path_factory):
     import keras
     from keras import ops
 
+    import medgan_helpers as mg
     from medgan_helpers import config, data, gan, models, training
 
     recipe = training.default_config(quick=True)
     images = training.quick_subset(data.load_dataset("brain-mri", image_size=32, split="train", seed=0), 800)
     return {
         "np": np, "keras": keras, "ops": ops, "config": config, "data": data, "models": models, "gan": gan,
-        "training": training, "exercises": exercises, "GAN": gan.GAN, "RECIPE": recipe, "SEED": 0,
+        "training": training, "mg": mg, "exercises": exercises, "GAN": gan.GAN, "RECIPE": recipe, "SEED": 0,
         "LATENT_DIM": recipe["latent_dim"], "G_FILTERS": recipe["g_base_filters"],
         "D_FILTERS": recipe["d_base_filters"], "MAX_FILTERS": recipe["max_filters"],
         "BATCH_SIZE": recipe["batch_size"], "EX_IMAGES": images,
