@@ -84,8 +84,8 @@ def suggest_settings(n_train: int, quick: bool = False) -> Settings:
 
     Aims at about 2,500 generator steps (60 in quick mode) — about what the
     kit's default recipe (``training.default_config()``) takes to draw
-    recognisable brain-mri slices — with DiffAugment guarding small sets against
-    D overfitting. ``base_filters`` is the width of G and D (the
+    recognisable brain-mri slices — with the recipe's adaptive augmentation (ADA)
+    guarding small sets against D overfitting. ``base_filters`` is the width of G and D (the
     ``g_base_filters`` / ``d_base_filters`` knobs of ``training.train``).
     """
     if n_train < 8:

@@ -69,3 +69,29 @@ def test_committed_outputs_come_from_a_clean_run(path):
     counts = [c.execution_count for c in code]
     assert all(isinstance(n, int) for n in counts), f"{path.name} was not fully executed"
     assert counts == list(range(1, len(counts) + 1)), f"{path.name}: cells run out of order"
+
+
+#: Parameters that every notebook takes from the recipe unless it says why it differs.
+RECIPE_DEFAULTS = {"LATENT_DIM": "latent_dim", "BATCH_SIZE": "batch_size"}
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_parameters_use_the_recipe_defaults(src):
+    """One set of defaults: a literal latent size or batch size equals the recipe's."""
+    import ast
+
+    from medgan_helpers import recipe
+
+    full = recipe.gan_config(quick=False)
+    cells = build.render(src).cells
+    params = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
+    for node in ast.parse(params.source).body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
+            continue  # computed from the recipe, e.g. RECIPE["batch_size"]
+        for target in node.targets:
+            field = RECIPE_DEFAULTS.get(getattr(target, "id", ""))
+            if field is not None:
+                assert node.value.value == getattr(full, field), (
+                    f"{src.stem}: {target.id} = {node.value.value!r}, the recipe's {field} is "
+                    f"{getattr(full, field)!r}; use the recipe's value or say why it differs"
+                )

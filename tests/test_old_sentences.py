@@ -12,6 +12,8 @@ OLD = {
     "02": ["with the rest of the recipe it gave a lower FD"],
     "03": ["the maps correlate almost perfectly", "at more than nine pixels in ten"],
     "06": ["(real test→train distances)"],
+    "07": ["DiffAugment (always on in the kit's recipe)", "20 minutes on a 2-core CPU",
+           "about 15 minutes on a Colab GPU"],
     "08": ["neither model has much to invent", "Four numbers, each with its direction",
            "(sharpness up, FD often down)"],
     "09": ["same sign, same fixed point); only their strength differs",

@@ -72,7 +72,7 @@ print("TensorFlow", tf.__version__, "| pydicom", pydicom.__version__, "| medgan_
 # %% tags=["parameters"]
 DATASET = "brain-mri"
 IMAGE_SIZE = config.quick_or(64, 32)
-BATCH_SIZE = 64
+BATCH_SIZE = 32  # the recipe's batch size (recipe.gan_config().batch_size)
 SEED = 0
 CT_FILE = "CT_small.dcm"  # real CT and MR slices shipped with pydicom
 MR_FILE = "MR_small.dcm"

@@ -27,7 +27,7 @@
 #
 # - say what a latent vector is and why it is drawn from a normal distribution;
 # - compute the output size of a transposed convolution, and do one by hand;
-# - read the generator's shapes from `z` (128 numbers) to a 64×64 image;
+# - read the generator's shapes from `z` (64 numbers) to a 64×64 image;
 # - explain what an untrained G produces and why;
 # - describe how a class label conditions G (a learned embedding next to `z`).
 #
@@ -71,7 +71,7 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # %% tags=["parameters"]
 DATASET = "brain-mri"
 IMAGE_SIZE = 64
-LATENT_DIM = 128
+LATENT_DIM = 64  # the recipe's latent size (recipe.gan_config().latent_dim)
 SEED = 0
 N_SAMPLES = 8  # images per row in the pictures
 
@@ -112,7 +112,7 @@ z = rng.standard_normal((N_SAMPLES, LATENT_DIM)).astype("float32")
 print("z has shape", z.shape, "— one row of", LATENT_DIM, "numbers per image")
 
 # %% [markdown]
-# Here is one `z` drawn as a strip of 128 coloured cells, and the histogram of all
+# Here is one `z` drawn as a strip of 64 coloured cells, and the histogram of all
 # the numbers we drew: the familiar bell curve, centred on 0.
 
 # %%
@@ -284,8 +284,8 @@ print(f"{'total':<62}{G.count_params():>12,}")
 # number of multiplications). Second, the parameter counts: the upsampling
 # layers learn nothing (0 weights), and `conv_8x8` holds 3·3·128·128 = 147,456
 # weights (no bias, because batch norm right after it adds its own shift);
-# `latent_to_features`, which maps 128 numbers to 4·4·128 = 2,048, holds
-# 128·2,048 = 262,144. Those two layers are more than half of G.
+# `latent_to_features`, which maps 64 numbers to 4·4·128 = 2,048, holds
+# 64·2,048 = 131,072. Those two layers are more than half of G.
 
 # %% [markdown]
 # ### The code you read is the package's code
@@ -464,7 +464,7 @@ plt.show()
 #
 # 1. a `label_embedding` layer looks up a learned vector of 32 numbers for the
 #    label (one row per class in a 4×32 table);
-# 2. `z_and_label` concatenates it to `z`: 128 + 32 = 160 numbers;
+# 2. `z_and_label` concatenates it to `z`: 64 + 32 = 96 numbers;
 # 3. the rest of G is unchanged.
 
 # %%
@@ -482,7 +482,7 @@ for name in ["z", "label", "label_embedding", "label_vector", "z_and_label", "la
 # %% [markdown]
 # Let us check that claim with the model itself: cut G open after
 # `z_and_label` and look at what it holds for one `z` and label 2. The first
-# 128 numbers are `z`; the last 32 are row 2 of the embedding table.
+# 64 numbers are `z`; the last 32 are row 2 of the embedding table.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -490,13 +490,13 @@ cut = keras.Model(G_cond.inputs, G_cond.get_layer("z_and_label").output)
 joined = np.asarray(cut([z[:1], np.array([[2]])]))[0]
 table = np.asarray(G_cond.get_layer("label_embedding").embeddings)
 print("embedding table:", table.shape)
-print("first 128 numbers are z:", np.allclose(joined[:LATENT_DIM], z[0]))
+print(f"first {LATENT_DIM} numbers are z:", np.allclose(joined[:LATENT_DIM], z[0]))
 print("last 32 are row 2 of the table:", np.allclose(joined[LATENT_DIM:], table[2]))
 
 # %% [markdown]
 # Now the experiment the conditional G is made for: the **same** `z` with each of
 # the four labels. Untrained, the label barely matters yet (its 32 numbers are a
-# small part of 160 inputs, and nothing has taught G what they mean), so we also
+# small part of 96 inputs, and nothing has taught G what they mean), so we also
 # show how each image differs from the one for label 0. After training, the same
 # `z` with different labels gives the "same" brain at different heights.
 

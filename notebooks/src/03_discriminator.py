@@ -70,7 +70,7 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # %% tags=["parameters"]
 DATASET = "brain-mri"
 IMAGE_SIZE = 64
-LATENT_DIM = 128
+LATENT_DIM = 64  # the recipe's latent size and batch (recipe.gan_config())
 SEED = 0
 BATCH_SIZE = 32
 LEARNING_RATE = 2e-4

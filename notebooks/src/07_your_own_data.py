@@ -18,7 +18,8 @@
 # - evaluate with the privacy (memorisation) check first, then fidelity and utility;
 # - export a labelled synthetic dataset with a data card that says it is synthetic.
 #
-# **Time:** about 15 minutes on a Colab GPU, 20 minutes on a 2-core CPU (quick mode: 2 minutes).
+# **Time:** about 15 minutes for Run all on a 2-core CPU (measured for the stored outputs;
+# not timed on a GPU).
 
 # %%
 # setup-cell
@@ -254,8 +255,10 @@ plt.show()
 # ## Training settings scaled to the data
 #
 # Small sets need small batches (enough steps per epoch), a smaller network (less
-# to overfit) and DiffAugment (always on in the kit's recipe). The kit aims at a
-# number of generator steps rather than a number of epochs.
+# to overfit) and augmentation, which the kit's recipe turns up only when D starts
+# to tell the training images apart from everything else (ADA, adaptive
+# discriminator augmentation: it starts at 0 and rises while D overfits). The kit
+# aims at a number of generator steps rather than a number of epochs.
 
 # %%
 settings = own_data.suggest_settings(len(train), quick=config.is_quick())
@@ -266,7 +269,7 @@ print(settings)
 # %% [markdown]
 # ## Train a conditional GAN
 #
-# The same recipe as notebook 04 (hinge loss, spectral norm, DiffAugment, EMA),
+# The same recipe as notebook 04 (hinge loss, spectral norm, ADA-steered augmentation, EMA),
 # with the settings above. The run is saved under `artifacts/runs/`.
 
 # %%
@@ -409,7 +412,7 @@ assert scan.clean, "an identifying string was found: do not share these outputs"
 # - DICOM headers carry identities; the kit reads pixels and drops the rest, and
 #   you can verify that with a privacy scan.
 # - Class balance and intensity histograms tell you what the GAN will learn.
-# - Training settings scale with the data; DiffAugment protects small sets.
+# - Training settings scale with the data; adaptive augmentation (ADA) protects small sets.
 # - Export synthetic data only with its card and its memorisation numbers.
 #
 # ## Exercises
