@@ -1,34 +1,48 @@
-"""Throughput of ``GAN.fit`` against a hand-written ``@tf.function`` loop; peak RSS; determinism.
+"""Training speed: the kit's ``GAN.fit`` against hand-written ``tf.function`` loops.
 
 Usage::
 
-    python benchmarks/throughput.py                 # 64 px, batch 32, 40 steps x 3 repeats
-    python benchmarks/throughput.py --steps 20 --repeats 2 --skip-rss
+    python benchmarks/throughput.py                       # everything (~40 min on a 2-core CPU)
+    python benchmarks/throughput.py --sizes 32 --repeats 1 --only speed   # a quick look
+    python benchmarks/throughput.py --only threads pipeline recipe
 
-What it measures, side by side in one process:
+Sections (``--only`` picks some; results go to ``artifacts/benchmarks/throughput.json``):
 
-1. **kit**: ``training.GAN`` + ``fit`` with the same work as the hand loop
-   (``augment=None``, ``ema_decay=None``), so the ratio isolates the cost of
-   Keras' ``fit`` machinery and of the kit's bookkeeping (metrics, grad norms);
-2. **hand loop**: the TensorFlow DCGAN tutorial's style — a ``@tf.function``
-   step over a ``tf.data`` iterator — doing the same math (one D update, then
-   one G update on fresh fakes, hinge loss, same G/D/optimizers/batch);
-3. **kit, full**: the kit's default step (DiffAugment + EMA), for information;
-4. **tutorial (simultaneous)**: the tutorial's cheaper variant that updates D
-   and G from one forward pass, for information (different algorithm).
+``speed``
+    At each image size (32, 64, 128 px; batch 32; the recipe's networks) and in
+    one process, interleaved repeats of:
 
-Images/s = batch x (steps - 1) / seconds from the end of the first step to the
-end of the last (steady state: a real run is one ``fit`` call of thousands of
-steps), median over interleaved repeats after a warm-up that traces every
-function. Target: kit / hand loop >= 0.95. Images per CPU-second (process
-time of all threads) is printed beside it: on a shared machine it is far less
-disturbed by other processes than the wall clock. The wall-clock rate including each
-``fit`` call's fixed setup (callbacks, iterator) is reported too.
+    - **hand loop, plain**: the TensorFlow DCGAN tutorial's style, a
+      ``@tf.function`` step over a ``tf.data`` iterator, one D update then one
+      G update on fresh fakes, hinge loss — nothing else;
+    - **kit fit, plain**: ``GAN.fit`` doing the same math (``augment=None``,
+      ``ema_decay=None``, unconditional), with Keras's ``steps_per_execution``
+      1, 4, 16 and 32;
+    - **hand loop, full recipe**: ``@tf.function(GAN.train_step)`` over the
+      recipe's conditional GAN (ADA-steered augmentation, EMA, trackers): the
+      kit's own step with no ``fit`` around it;
+    - **kit fit, full recipe**: the same GAN trained by ``fit`` at
+      ``steps_per_execution`` 1 and the recipe's default.
 
-Then, each in a fresh subprocess: peak RSS of a default 64 px brain-mri
-training run (``training.default_config()``, one epoch) and determinism (two
-runs with the same seed must give bit-identical samples).
-Results go to ``artifacts/benchmarks/throughput.json``.
+    Each timing covers a whole call (``fit``'s or the loop's set-up included,
+    as a user pays it) after a warm-up call that traced every function;
+    images per wall-clock second and per CPU-second (process time of all
+    threads, less disturbed by other processes) are medians over the repeats.
+``threads``
+    The full recipe at 64 px under intra-/inter-op thread settings, each in a
+    fresh process (TensorFlow fixes them at start-up).
+``pipeline``
+    How fast ``data.to_tf_dataset`` hands out batches (cached or not) against
+    what a training step consumes, and the full recipe fed by the real
+    pipeline against one fixed in-memory batch (the pipeline's cost to training).
+``recipe``
+    Notebook 04's call, ``training.train`` with the ``lab`` preset (callbacks,
+    sample grids, health checks included) for 2 epochs, at
+    ``steps_per_execution`` 1 (the default until 2026-12) and the recipe's
+    default: steps per second before and after.
+``rss``
+    Peak RSS of a default 64 px run (one epoch) and determinism (two processes,
+    same seed, bit-identical samples).
 """
 
 from __future__ import annotations
@@ -40,162 +54,251 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-from medgan_helpers import config, models, training  # noqa: E402
-from medgan_helpers import gan as gan_module  # noqa: E402
-
-
-def _images(image_size: int, n: int) -> np.ndarray:
-    try:
-        from medgan_helpers import data
-
-        return data.load_dataset("brain-mri", image_size=image_size, split="train").images[:n]
-    except Exception:  # the data layer is optional for this benchmark
-        rng = np.random.default_rng(0)
-        return np.tanh(rng.standard_normal((n, image_size, image_size, 1))).astype("float32")
+SECTIONS = ("speed", "threads", "pipeline", "recipe", "rss")
+#: Steps per timed call at each size: a few seconds to half a minute on a 2-core CPU.
+STEPS = {32: 128, 64: 64, 128: 32}
+SPE_SWEEP = (1, 4, 16, 32)
+BATCH = 32
 
 
-def _players(cfg: dict, image_size: int):
-    G = models.build_generator(
-        image_size, 1, cfg["latent_dim"], base_filters=cfg["g_base_filters"], max_filters=cfg["max_filters"]
-    )
-    D = models.build_discriminator(
-        image_size, 1, base_filters=cfg["d_base_filters"], max_filters=cfg["max_filters"]
-    )
-    return G, D
+def _tf():
+    import tensorflow as tf
+
+    return tf
 
 
-def _adam(cfg):
-    return keras.optimizers.Adam(cfg["g_lr"], beta_1=cfg["beta_1"], beta_2=cfg["beta_2"])
+def _brain(image_size: int):
+    from medgan_helpers import data
+
+    return data.load_dataset("brain-mri", image_size=image_size, split="train", seed=0)
 
 
-def make_kit(cfg, image_size, full=False):
-    G, D = _players(cfg, image_size)
-    gan = training.GAN(
-        G, D, cfg["latent_dim"],
-        augment="medical" if full else None, ema_decay=cfg["ema_decay"] if full else None,
-    )
-    gan.compile(g_optimizer=_adam(cfg), d_optimizer=_adam(cfg), loss="hinge")
+def _config(image_size: int, class_names, plain: bool, **knobs):
+    from medgan_helpers import recipe
 
-    timer = _StepTimer()
+    if plain:
+        knobs = {"augment": None, "ada_target": None, "ema_decay": None, "conditional": False, **knobs}
+    return recipe.gan_config(**knobs).for_data(image_size, 1, class_names)
 
+
+def _gan(cfg, steps_per_execution: int = 1):
+    from medgan_helpers import config, recipe
+    from medgan_helpers.gan import GAN
+
+    config.seed_everything(cfg.seed)
+    gan = GAN.from_config(cfg)
+    gan.compile(*recipe.optimizers(cfg), loss=cfg.loss, jit_compile=False,
+                steps_per_execution=steps_per_execution)
+    return gan
+
+
+def _clock(work) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``work()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def kit_fit(gan):
     def run(dataset, steps):
-        gan.fit(dataset.take(steps), epochs=1, verbose=0, callbacks=[timer])
-        return timer.t1 - timer.t0, timer.c1 - timer.c0  # wall and CPU seconds, steps 2..N
+        return _clock(lambda: gan.fit(dataset.take(steps), epochs=1, verbose=0, shuffle=False))
 
     return run
 
 
-class _StepTimer(keras.callbacks.Callback):
-    """Clock from the end of the first step to the end of the last one."""
+def hand_loop_plain(cfg):
+    """The tutorial-style loop on the networks ``cfg`` builds, with the kit's hinge losses."""
+    tf = _tf()
+    from medgan_helpers import losses, recipe
+    from medgan_helpers.gan import GAN
 
-    def on_train_batch_end(self, batch, logs=None):
-        float(logs["d_loss"])  # the step has finished
-        now, cpu = time.perf_counter(), time.process_time()
-        if batch == 0:
-            self.t0, self.c0 = now, cpu
-        self.t1, self.c1 = now, cpu
-
-
-def make_hand_loop(cfg, image_size, simultaneous=False):
-    G, D = _players(cfg, image_size)
-    g_opt, d_opt = _adam(cfg), _adam(cfg)
-    latent = cfg["latent_dim"]
+    players = GAN.from_config(cfg)  # only for its freshly built G and D
+    G, D = players.generator, players.discriminator
+    g_opt, d_opt = recipe.optimizers(cfg)
+    d_loss_fn, g_loss_fn = losses.get(cfg.loss)
+    latent = cfg.latent_dim
 
     @tf.function
-    def alternating_step(images):
+    def step(images):
         batch = tf.shape(images)[0]
         fakes = G(tf.random.normal([batch, latent]), training=True)
         with tf.GradientTape() as tape:
-            real_out, fake_out = D(images, training=True), D(fakes, training=True)
-            d_loss = gan_module.d_loss_hinge(real_out, fake_out)
-        grads = tape.gradient(d_loss, D.trainable_variables)
-        d_opt.apply_gradients(zip(grads, D.trainable_variables))
+            d_loss = d_loss_fn(D(images, training=True), D(fakes, training=True))
+        d_opt.apply_gradients(zip(tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
         with tf.GradientTape() as tape:
-            g_loss = gan_module.g_loss_mean(D(G(tf.random.normal([batch, latent]), training=True), training=True))
-        grads = tape.gradient(g_loss, G.trainable_variables)
-        g_opt.apply_gradients(zip(grads, G.trainable_variables))
-        return d_loss, g_loss
+            g_loss = g_loss_fn(D(G(tf.random.normal([batch, latent]), training=True), training=True))
+        g_opt.apply_gradients(zip(tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
+        return d_loss
 
-    @tf.function
-    def simultaneous_step(images):  # the TensorFlow DCGAN tutorial's step
-        noise = tf.random.normal([tf.shape(images)[0], latent])
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fakes = G(noise, training=True)
-            real_out, fake_out = D(images, training=True), D(fakes, training=True)
-            g_loss = gan_module.g_loss_mean(fake_out)
-            d_loss = gan_module.d_loss_hinge(real_out, fake_out)
-        g_opt.apply_gradients(zip(g_tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
-        d_opt.apply_gradients(zip(d_tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
-        return d_loss, g_loss
+    return _loop(step)
 
-    step = simultaneous_step if simultaneous else alternating_step
 
+def hand_loop_train_step(gan):
+    """``GAN.train_step`` itself in a ``tf.function`` loop: the kit's step without ``fit``."""
+    step = _tf().function(gan.train_step)
+
+    def wrapped(batch):
+        return step(batch)["d_loss"]
+
+    return _loop(wrapped)
+
+
+def _loop(step):
     def run(dataset, steps):
-        for i, images in enumerate(dataset.take(steps)):
-            losses = step(images)
-            if i == 0:
-                float(losses[0])  # the step has finished
-                t0, c0 = time.perf_counter(), time.process_time()
-        float(losses[0])  # wait for the last step
-        return time.perf_counter() - t0, time.process_time() - c0  # wall and CPU seconds, steps 2..N
+        def work():
+            for batch in dataset.take(steps):
+                loss = step(batch)
+            float(loss)  # wait for the last step
+
+        return _clock(work)
 
     return run
 
 
-def measure_throughput(image_size: int, batch_size: int, steps: int, repeats: int) -> dict:
-    cfg = training.default_config(quick=False)
-    config.seed_everything(0)
-    images = _images(image_size, max(batch_size * 8, 512))
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=0).repeat()
-        .batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    )
-    contenders = {
-        "kit": make_kit(cfg, image_size),
-        "hand loop": make_hand_loop(cfg, image_size),
-        "kit, full (DiffAugment + EMA)": make_kit(cfg, image_size, full=True),
-        "tutorial (simultaneous updates)": make_hand_loop(cfg, image_size, simultaneous=True),
-    }
-    for run in contenders.values():  # trace every function before timing
-        run(dataset, 3)
-    rates: dict[str, list[float]] = {name: [] for name in contenders}
-    wall: dict[str, list[float]] = {name: [] for name in contenders}
-    per_cpu_second: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):  # interleaved, so load changes hit every contender alike
-        for name, run in contenders.items():
-            start = time.perf_counter()
-            step_seconds, cpu_seconds = run(dataset, steps)
-            wall[name].append(batch_size * steps / (time.perf_counter() - start))
-            rates[name].append(batch_size * (steps - 1) / step_seconds)
-            per_cpu_second[name].append(batch_size * (steps - 1) / cpu_seconds)
-    medians = {name: statistics.median(r) for name, r in rates.items()}
-    wall_medians = {name: statistics.median(r) for name, r in wall.items()}
-    cpu_medians = {name: statistics.median(r) for name, r in per_cpu_second.items()}
-    return {
-        "image_size": image_size,
-        "batch_size": batch_size,
-        "steps": steps,
-        "repeats": repeats,
-        "images_per_s": rates,
-        "median_images_per_s": medians,
-        "ratio_kit_vs_hand_loop": medians["kit"] / medians["hand loop"],
-        "wall_images_per_s_including_fit_setup": wall,
-        "median_wall_images_per_s": wall_medians,
-        "wall_ratio_kit_vs_hand_loop": wall_medians["kit"] / wall_medians["hand loop"],
-        "images_per_cpu_second": per_cpu_second,
-        "median_images_per_cpu_second": cpu_medians,
-        "cpu_ratio_kit_vs_hand_loop": cpu_medians["kit"] / cpu_medians["hand loop"],
-    }
+def _datasets(imageset):
+    from medgan_helpers import data
 
+    images = data.to_tf_dataset(imageset, batch_size=BATCH, seed=0, include_labels=False).repeat()
+    labelled = data.to_tf_dataset(imageset, batch_size=BATCH, seed=0, include_labels=True).repeat()
+    return images, labelled
+
+
+def measure_speed(image_size: int, repeats: int, steps: int, default_spe: int) -> dict:
+    imageset = _brain(image_size)
+    names = imageset.class_names
+    plain, full = _config(image_size, names, True), _config(image_size, names, False)
+    images, labelled = _datasets(imageset)
+    contenders = {"hand loop, plain": (hand_loop_plain(plain), images)}
+    for spe in SPE_SWEEP:
+        contenders[f"kit fit, plain, spe={spe}"] = (kit_fit(_gan(plain, spe)), images)
+    contenders["hand loop, full recipe"] = (hand_loop_train_step(_gan(full)), labelled)
+    for spe in sorted({1, default_spe}):
+        contenders[f"kit fit, full recipe, spe={spe}"] = (kit_fit(_gan(full, spe)), labelled)
+    for run, dataset in contenders.values():  # trace every function before timing
+        run(dataset, max(SPE_SWEEP))
+    wall = {name: [] for name in contenders}
+    cpu = {name: [] for name in contenders}
+    for _ in range(repeats):  # interleaved, so a change of load hits every contender alike
+        for name, (run, dataset) in contenders.items():
+            seconds, cpu_seconds = run(dataset, steps)
+            wall[name].append(BATCH * steps / seconds)
+            cpu[name].append(BATCH * steps / cpu_seconds)
+    med_wall = {name: statistics.median(v) for name, v in wall.items()}
+    med_cpu = {name: statistics.median(v) for name, v in cpu.items()}
+    return {"image_size": image_size, "batch_size": BATCH, "steps": steps, "repeats": repeats,
+            "images_per_s": wall, "images_per_cpu_s": cpu,
+            "median_images_per_s": med_wall, "median_images_per_cpu_s": med_cpu}
+
+
+def print_speed(t: dict) -> None:
+    base = {"plain": "hand loop, plain", "full recipe": "hand loop, full recipe"}
+    print(f"\n{t['image_size']} px, batch {t['batch_size']}, {t['steps']} steps per call, "
+          f"median of {t['repeats']} interleaved repeats")
+    print(f"{'contender':<30}{'img/s':>9}{'img/CPU-s':>11}{'wall ratio':>12}{'CPU ratio':>11}")
+    for name, rate in t["median_images_per_s"].items():
+        ref = base["full recipe" if "full recipe" in name else "plain"]
+        print(f"{name:<30}{rate:>9.1f}{t['median_images_per_cpu_s'][name]:>11.1f}"
+              f"{rate / t['median_images_per_s'][ref]:>12.2f}"
+              f"{t['median_images_per_cpu_s'][name] / t['median_images_per_cpu_s'][ref]:>11.2f}")
+
+
+# ---------------------------------------------------------------- threads (one process each)
+
+THREAD_SETTINGS = ((0, 0), (1, 1), (2, 1), (1, 2), (2, 2))
+
+
+def _thread_child(intra: int, inter: int, spe: int, steps: int, repeats: int) -> dict:
+    tf = _tf()
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
+    imageset = _brain(64)
+    _, labelled = _datasets(imageset)
+    run = kit_fit(_gan(_config(64, imageset.class_names, False), spe))
+    run(labelled, spe)
+    rates = [BATCH * steps / run(labelled, steps)[0] for _ in range(repeats)]
+    return {"intra": intra, "inter": inter, "images_per_s": statistics.median(rates)}
+
+
+def measure_threads(spe: int, repeats: int) -> list[dict]:
+    out = []
+    for intra, inter in THREAD_SETTINGS:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--thread-child", str(intra), str(inter), str(spe), str(repeats)],
+            capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("CHILD ")]
+        if proc.returncode or not lines:
+            raise RuntimeError(f"thread child {intra}/{inter} failed:\n{proc.stderr[-3000:]}")
+        out.append(json.loads(lines[-1][len("CHILD "):]))
+        row = out[-1]
+        print(f"intra={intra} inter={inter} (0 = TensorFlow's choice): {row['images_per_s']:.1f} img/s", flush=True)
+    return out
+
+
+# ---------------------------------------------------------------- input pipeline
+
+def measure_pipeline(spe: int, repeats: int) -> dict:
+    tf = _tf()
+    from medgan_helpers import data
+
+    imageset = _brain(64)
+    result = {}
+    for cache in (True, False):
+        ds = data.to_tf_dataset(imageset, batch_size=BATCH, seed=0, include_labels=True, cache=cache).repeat()
+        it = iter(ds)
+        next(it)
+        start = time.perf_counter()
+        for _ in range(300):
+            next(it)
+        result[f"pipeline alone, cache={cache}"] = BATCH * 300 / (time.perf_counter() - start)
+    real = data.to_tf_dataset(imageset, batch_size=BATCH, seed=0, include_labels=True).repeat()
+    fixed = tf.data.Dataset.from_tensors(next(iter(real))).repeat()
+    gan = _gan(_config(64, imageset.class_names, False), spe)
+    run = kit_fit(gan)
+    run(real, spe)
+    run(fixed, spe)
+    steps = STEPS[64]
+    rates = {"full recipe fed by the pipeline": [], "full recipe fed one fixed batch": []}
+    for _ in range(repeats):
+        rates["full recipe fed by the pipeline"].append(BATCH * steps / run(real, steps)[0])
+        rates["full recipe fed one fixed batch"].append(BATCH * steps / run(fixed, steps)[0])
+    result.update({name: statistics.median(v) for name, v in rates.items()})
+    for name, value in result.items():
+        print(f"{name:<40}{value:>10.1f} img/s")
+    return result
+
+
+# ---------------------------------------------------------------- notebook 04's call
+
+def measure_recipe(spes: list[int], repeats: int) -> dict:
+    from medgan_helpers import training
+
+    imageset = _brain(64)
+    rates: dict[int, list[float]] = {spe: [] for spe in spes}
+    with tempfile.TemporaryDirectory() as scratch:
+        for r in range(repeats):
+            for spe in spes:
+                result = training.train(imageset, run_dir=Path(scratch) / f"spe{spe}-{r}", preset="lab", epochs=2,
+                                        steps_per_execution=spe, verbose=0, display=False, resume=False)
+                steps = int(result.gan.g_optimizer.iterations.numpy())
+                rates[spe].append(steps / result.seconds)
+                print(f"  lab preset, spe={spe}: {steps} steps in {result.seconds:.1f} s", flush=True)
+    medians = {spe: statistics.median(v) for spe, v in rates.items()}
+    first = spes[0]
+    for spe, rate in medians.items():
+        print(f"notebook 04's call, spe={spe}: {rate:.2f} steps/s ({rate / medians[first]:.2f}x spe={first})")
+    return {"steps_per_s": {str(k): v for k, v in rates.items()},
+            "median_steps_per_s": {str(k): v for k, v in medians.items()}}
+
+
+# ---------------------------------------------------------------- peak RSS and determinism
 
 CHILD = """
 import hashlib, json, resource, sys, time
@@ -224,55 +327,70 @@ def run_child(seed: int, run_dir: Path) -> dict:
     return json.loads(lines[-1][len("CHILD "):])
 
 
+def measure_rss() -> dict:
+    from medgan_helpers import config
+
+    base = config.artifacts_dir() / "benchmarks" / "runs"
+    first, second = run_child(0, base / "seed0-a"), run_child(0, base / "seed0-b")
+    out = {"seconds": [first["seconds"], second["seconds"]], "steps": first["steps"],
+           "peak_rss_mb": max(first["peak_rss_mb"], second["peak_rss_mb"]),
+           "determinism_same_seed_same_samples": first["hash"] == second["hash"]}
+    print(f"Default 64 px run (1 epoch, {out['steps']} steps): peak RSS {out['peak_rss_mb']:.0f} MB")
+    print("Determinism (two processes, same seed): "
+          + ("identical samples" if out["determinism_same_seed_same_samples"] else "DIFFERENT samples"))
+    return out
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--only", nargs="*", choices=SECTIONS, help="sections to run (default: all)")
+    parser.add_argument("--sizes", nargs="*", type=int, default=[32, 64, 128], choices=sorted(STEPS))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip-rss", action="store_true", help="skip the RSS / determinism subprocesses")
+    parser.add_argument("--steps-scale", type=float, default=1.0, help="scale the steps per call")
+    parser.add_argument("--thread-child", nargs=4, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.thread_child:
+        intra, inter, spe, repeats = args.thread_child
+        print("CHILD " + json.dumps(_thread_child(intra, inter, spe, STEPS[64], repeats)))
+        return {}
 
-    result = {
-        "machine": f"{os.cpu_count()}-core CPU ({platform.machine()})",
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "throughput": measure_throughput(args.image_size, args.batch_size, args.steps, args.repeats),
-    }
-    t = result["throughput"]
-    print(f"\nThroughput, {t['image_size']} px, batch {t['batch_size']}, {t['steps']} steps x {t['repeats']} repeats ({result['machine']})")
-    print(f"{'contender':<34} {'median img/s':>12} {'img/CPU-s':>10}   all repeats (img/s)")
-    for name, median in t["median_images_per_s"].items():
-        runs = ", ".join(f"{r:.0f}" for r in t["images_per_s"][name])
-        print(f"{name:<34} {median:>12.1f} {t['median_images_per_cpu_second'][name]:>10.1f}   {runs}")
-    print(f"ratio kit / hand loop: {t['ratio_kit_vs_hand_loop']:.3f} (target >= 0.95)")
-    print(
-        f"ratio per CPU-second (less sensitive to other processes on the machine): "
-        f"{t['cpu_ratio_kit_vs_hand_loop']:.3f}"
-    )
-    print(
-        f"including each call's fixed setup ({t['steps']} steps per fit call): kit "
-        f"{t['median_wall_images_per_s']['kit']:.1f} vs hand loop "
-        f"{t['median_wall_images_per_s']['hand loop']:.1f} img/s, ratio {t['wall_ratio_kit_vs_hand_loop']:.3f}"
-    )
+    tf = _tf()
+    import keras
 
-    if not args.skip_rss:
-        base = config.artifacts_dir() / "benchmarks" / "runs"
-        first, second = run_child(0, base / "seed0-a"), run_child(0, base / "seed0-b")
-        result["default_run_64px_one_epoch"] = {
-            "seconds": [first["seconds"], second["seconds"]],
-            "steps": first["steps"],
-            "peak_rss_mb": max(first["peak_rss_mb"], second["peak_rss_mb"]),
-        }
-        result["determinism_same_seed_same_samples"] = first["hash"] == second["hash"]
-        r = result["default_run_64px_one_epoch"]
-        print(f"\nDefault 64 px run (1 epoch, {r['steps']} steps): peak RSS {r['peak_rss_mb']:.0f} MB (limit 4096 MB)")
-        print(f"Determinism (two processes, same seed): {'identical samples' if result['determinism_same_seed_same_samples'] else 'DIFFERENT samples'}")
+    from medgan_helpers import config, recipe
+
+    default_spe = recipe.gan_config().steps_per_execution
+    result = {"machine": f"{os.cpu_count()}-core CPU ({platform.machine()}, {platform.processor() or 'cpu'})",
+              "gpu": [d.name for d in tf.config.list_physical_devices("GPU")] or "none (not measured on a GPU)",
+              "tensorflow": tf.__version__, "keras": keras.__version__,
+              "recipe_steps_per_execution": default_spe, "date": time.strftime("%Y-%m-%d %H:%M")}
+    print(f"{result['machine']}, GPU: {result['gpu']}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    chosen = args.only or SECTIONS
+    if "speed" in chosen:
+        result["speed"] = []
+        for size in args.sizes:
+            steps = max(max(SPE_SWEEP), int(STEPS[size] * args.steps_scale) // max(SPE_SWEEP) * max(SPE_SWEEP))
+            t = measure_speed(size, args.repeats, steps, default_spe)
+            result["speed"].append(t)
+            print_speed(t)
+    best = max(default_spe, 16)
+    if "threads" in chosen:
+        print(f"\nThread settings, full recipe at 64 px, spe={best}, each in a fresh process:")
+        result["threads"] = measure_threads(best, max(1, args.repeats - 1))
+    if "pipeline" in chosen:
+        print(f"\nInput pipeline at 64 px (batch {BATCH}; training at spe={best}):")
+        result["pipeline"] = measure_pipeline(best, max(1, args.repeats - 1))
+    if "recipe" in chosen:
+        print("\nNotebook 04's call (training.train, lab preset, 2 epochs, every callback):")
+        result["recipe"] = measure_recipe(sorted({1, best}), max(1, args.repeats - 1))
+    if "rss" in chosen:
+        print()
+        result["rss"] = measure_rss()
 
     out = config.artifacts_dir() / "benchmarks" / "throughput.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {out}")
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(f"\nwrote {out.name} in the artifacts folder's benchmarks/")
     return result
 
 

@@ -116,8 +116,9 @@ class GANConfig(_Settings):
     # bookkeeping
     seed: int = 0
     sample_every: int = 1            # epochs between sample grids
-    steps_per_execution: int = 1     # train steps per call into TensorFlow (Keras' steps_per_execution);
-                                     # 4 or 16 measured 10-18 % faster at 32 px on a 2-core CPU (RESULTS.md)
+    steps_per_execution: int = 16    # train steps per call into TensorFlow (Keras' steps_per_execution): fewer
+                                     # host round trips per step (benchmarks/throughput.py; RESULTS.md). Lowered
+                                     # to a divisor of a fixed steps_per_epoch (training.train)
     # what the data decides (training.train fills these in from the ImageSet)
     image_size: int | None = None
     channels: int = 1

@@ -143,20 +143,22 @@ def train(
     from medgan_helpers import accel
 
     cfg = recipe.gan_config(**knobs) if config is None else _with_knobs(config, knobs)
-    _check_steps_per_execution(cfg.steps_per_execution, cfg.steps_per_epoch)
+    chosen_spe = "steps_per_execution" in knobs
+    _steps_per_execution(cfg, chosen=chosen_spe)  # a bad value fails before any work
     imageset = quick_subset(_as_imageset(imageset), cfg.max_images)
     if len(imageset) < cfg.batch_size:
         raise ValueError(f"only {len(imageset)} images but batch_size={cfg.batch_size}: lower batch_size.")
     labelled = imageset.labels is not None and np.ndim(imageset.labels) == 1
     cfg = cfg.for_data(imageset.image_size, imageset.channels, imageset.class_names if labelled else ())
     setup = accel_setup if accel_setup is not None else accel.configure(verbose=False)
+    spe = _steps_per_execution(cfg, chosen=chosen_spe, strategy=setup.strategy)
     if not is_chief(setup.strategy):  # TensorFlow's multi-worker pattern: only the chief writes
         import shutil
         import tempfile
 
         scratch = runs.RunFolder(tempfile.mkdtemp(prefix="medgan-worker-"))
         try:
-            return _train_into(scratch, imageset, cfg, callbacks, verbose, resume, display, setup)
+            return _train_into(scratch, imageset, cfg, callbacks, verbose, resume, display, setup, spe)
         finally:
             shutil.rmtree(scratch.path, ignore_errors=True)
 
@@ -170,7 +172,7 @@ def train(
     run.path.mkdir(parents=True, exist_ok=True)
     run.lock()
     try:
-        return _train_into(run, imageset, cfg, callbacks, verbose, resume, display, setup)
+        return _train_into(run, imageset, cfg, callbacks, verbose, resume, display, setup, spe)
     finally:
         run.unlock()
 
@@ -182,7 +184,7 @@ def _with_knobs(config: recipe.GANConfig, knobs: dict[str, Any]) -> recipe.GANCo
 
 
 def _train_into(run, imageset, cfg: recipe.GANConfig, extra_callbacks, verbose, resume, display,
-                setup) -> TrainResult:
+                setup, steps_per_execution: int) -> TrainResult:
     if not resume and run.backup_dir.exists():
         import shutil
 
@@ -190,13 +192,14 @@ def _train_into(run, imageset, cfg: recipe.GANConfig, extra_callbacks, verbose, 
     steps_per_epoch = cfg.steps_per_epoch or len(imageset) // cfg.batch_size
     run.write_config(dataset=imageset.name, image_size=cfg.image_size, channels=cfg.channels, kind="run",
                      status="running", knobs=cfg.knobs(), num_images=len(imageset),
-                     steps_per_epoch=steps_per_epoch, accelerator=setup.as_dict())
+                     steps_per_epoch=steps_per_epoch, accelerator=setup.as_dict(),
+                     steps_per_execution=steps_per_execution)  # the one used (see _steps_per_execution)
 
     config.seed_everything(cfg.seed)
     with setup.building():
         gan = GAN.from_config(cfg)  # G and D built from the config's settings (models.BUILDERS)
         gan.compile(*recipe.optimizers(cfg), loss=cfg.loss, jit_compile=setup.xla,
-                    steps_per_execution=int(cfg.steps_per_execution))
+                    steps_per_execution=steps_per_execution)
 
     dataset = data.to_tf_dataset(imageset, batch_size=cfg.batch_size, seed=cfg.seed,
                                  include_labels=cfg.num_classes is not None)
@@ -224,16 +227,31 @@ def _train_into(run, imageset, cfg: recipe.GANConfig, extra_callbacks, verbose, 
     return TrainResult(gan, run, health, guard, grid, history, seconds, setup)
 
 
-def _check_steps_per_execution(steps_per_execution: Any, steps_per_epoch: int | None) -> None:
-    """Keras runs ``steps_per_execution`` steps per call; with a repeated dataset
-    (``steps_per_epoch`` set) an epoch that is not a multiple of it would overrun by the remainder."""
-    if not isinstance(steps_per_execution, int) or isinstance(steps_per_execution, bool) or steps_per_execution < 1:
-        raise ValueError(f"steps_per_execution={steps_per_execution!r} must be an integer >= 1 (1 = Keras' default).")
-    if steps_per_epoch and steps_per_epoch % steps_per_execution:
-        raise ValueError(
-            f"steps_per_epoch={steps_per_epoch} is not a multiple of steps_per_execution={steps_per_execution}: "
-            "the last call of each epoch would train extra steps. Choose a steps_per_epoch that is a multiple "
-            "of it, or steps_per_execution=1.")
+def _steps_per_execution(cfg: recipe.GANConfig, chosen: bool, strategy=None) -> int:
+    """How many steps Keras runs per call into TensorFlow for ``cfg`` (``GAN.compile``'s ``steps_per_execution``).
+
+    Without ``steps_per_epoch`` each epoch is one pass over the images and its
+    last call is simply shorter. With ``steps_per_epoch`` set (a repeated
+    dataset) an epoch that is not a multiple would overrun by the remainder: a
+    value the caller chose is then refused, the recipe's default is lowered to
+    the largest divisor of ``steps_per_epoch`` (the same steps, fewer per call).
+    Under a ``MultiWorkerMirroredStrategy`` it is 1: Keras 3.15 / TensorFlow 2.21
+    fail there with more ("You must feed a value for placeholder tensor" in
+    ``multi_step_on_iterator``; tests/test_multiworker.py).
+    """
+    spe, steps_per_epoch = cfg.steps_per_execution, cfg.steps_per_epoch
+    if not isinstance(spe, int) or isinstance(spe, bool) or spe < 1:
+        raise ValueError(f"steps_per_execution={spe!r} must be an integer >= 1 (1 = Keras' default).")
+    if steps_per_epoch and steps_per_epoch % spe:
+        if chosen:
+            raise ValueError(
+                f"steps_per_epoch={steps_per_epoch} is not a multiple of steps_per_execution={spe}: "
+                "the last call of each epoch would train extra steps. Choose a steps_per_epoch that is a multiple "
+                "of it, or steps_per_execution=1.")
+        spe = max(d for d in range(1, spe + 1) if steps_per_epoch % d == 0)
+    if strategy is not None and "MultiWorker" in type(strategy).__name__:
+        return 1
+    return spe
 
 
 def _read_csv_history(path: Path) -> dict[str, list[float]]:

@@ -117,24 +117,33 @@ def test_nb04_ex4_lsgan(notebook_04_namespace):
 
 
 @pytest.mark.slow
-def test_nb04_ex5_ablation(notebook_04_namespace):
+def test_nb04_ex5_ablation(notebook_04_namespace, capsys):
     from medgan_helpers import training
 
     ns = dict(notebook_04_namespace)
     exec(_notebook_04_block(3), ns)
     full, other, ablated, images, extractor = (ns["recipe_run"], ns["recipe_other_seed"], ns["ablated_run"],
                                                ns["EX_IMAGES"], ns["extractor"])
-    effect, reading = ns["effect_fd"], ns["reading"]
-    assert nb04.check_ablation(effect, reading, full, other, ablated, images, extractor)
+    effect, spread, reading = ns["effect_fd"], ns["spread_fd"], ns["reading"]
+    runs = (full, other, ablated, images, extractor)
+    capsys.readouterr()
+    assert nb04.check_ablation(effect, spread, reading, *runs)
+    told = capsys.readouterr().out
+    assert f"{ns['scores']['recipe']['fd']:.2f}" in told  # the right answer shows the measurements
     flipped = "within noise" if reading == "beyond noise" else "beyond noise"
-    assert not nb04.check_ablation(effect, flipped, full, other, ablated, images, extractor)
-    assert not nb04.check_ablation(effect + 1.0, reading, full, other, ablated, images, extractor)
-    assert not nb04.check_ablation(None, None, None, None, None, images, extractor)
-    assert not nb04.check_ablation(effect, reading, full, other, full, images, extractor)  # nothing switched off
-    assert not nb04.check_ablation(effect, reading, full, full, ablated, images, extractor)  # one seed only
+    for wrong in ((effect, spread, flipped), (effect + 1.0, spread, reading), (effect, spread + 1.0, reading),
+                  (effect, spread, "maybe")):
+        assert not nb04.check_ablation(*wrong, *runs)
+        hint = capsys.readouterr().out
+        # a wrong answer is told how to compute it, never the numbers to copy
+        for number in (ns["scores"]["ablated"]["fd"], ns["scores"]["other seed"]["fd"]):
+            assert f"{number:.2f}" not in hint, hint
+    assert not nb04.check_ablation(None, None, None, None, None, None, images, extractor)
+    assert not nb04.check_ablation(effect, spread, reading, full, other, full, images, extractor)  # nothing off
+    assert not nb04.check_ablation(effect, spread, reading, full, full, ablated, images, extractor)  # one seed
     # the claim of the solution: with EMA off, training is the same; only the sampled weights differ
     for w_full, w_ablated in zip(full.gan.generator.get_weights(), ablated.gan.generator.get_weights()):
         np.testing.assert_allclose(w_full, w_ablated, rtol=1e-5, atol=1e-6)
     both_off = training.train(images, **{**ns["EX_KNOBS"], "epochs": 1, "ema_decay": None, "augment": None},
                               **ns["EX_RUN"])
-    assert not nb04.check_ablation(effect, reading, full, other, both_off, images, extractor)
+    assert not nb04.check_ablation(effect, spread, reading, full, other, both_off, images, extractor)

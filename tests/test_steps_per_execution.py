@@ -25,11 +25,23 @@ def _train(run_dir, **overrides):
 
 
 def test_steps_per_execution_is_a_recipe_knob_and_is_checked():
-    assert recipe.GAN_DEFAULTS["steps_per_execution"] == 1
+    assert recipe.GAN_DEFAULTS["steps_per_execution"] == 16
     with pytest.raises(ValueError, match="steps_per_execution=0 must be an integer >= 1"):
         _train(None, steps_per_execution=0)
     with pytest.raises(ValueError, match="steps_per_epoch=5 is not a multiple of steps_per_execution=2"):
         _train(None, steps_per_epoch=5)
+
+
+def test_the_recipe_default_fits_a_fixed_epoch_length():
+    """A fixed ``steps_per_epoch`` the default does not divide lowers the default, never a chosen value."""
+    fixed = recipe.gan_config(steps_per_execution=16, steps_per_epoch=75)
+    assert training._steps_per_execution(fixed, chosen=False) == 15
+    assert training._steps_per_execution(fixed.replace(steps_per_epoch=64), chosen=False) == 16
+    assert training._steps_per_execution(fixed.replace(steps_per_epoch=7), chosen=False) == 7
+    with pytest.raises(ValueError, match="steps_per_epoch=75 is not a multiple of steps_per_execution=16"):
+        training._steps_per_execution(fixed, chosen=True)
+    one_pass = recipe.gan_config(steps_per_execution=16)  # the last call of an epoch is just shorter
+    assert training._steps_per_execution(one_pass, chosen=True) == 16
 
 
 @pytest.mark.slow

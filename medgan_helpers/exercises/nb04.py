@@ -231,14 +231,17 @@ def ablation_numbers(full, full_other_seed, ablated, imageset, extractor) -> dic
     }
 
 
-def check_ablation(effect_fd: float, reading: str, full, full_other_seed, ablated, imageset, extractor) -> bool:
-    """Exercise 5: an ablation of DiffAugment or EMA, read against the seed-to-seed spread.
+def check_ablation(effect_fd: float, spread_fd: float, reading: str, full, full_other_seed, ablated,
+                   imageset, extractor) -> bool:
+    """Exercise 5: an ablation of the augmentation or the EMA, read against the seed-to-seed spread.
 
     ``full`` and ``full_other_seed`` are the recipe trained with two seeds,
     ``ablated`` the recipe with one component off and ``full``'s seed. The
-    student gives the ablation's effect on FD (ablated minus full) and the
-    reading ``"beyond noise"`` (the effect on FD *and* on coverage is larger than
-    the difference between the two seeds of the full recipe) or ``"within noise"``.
+    student measures the ablation's effect on FD (ablated minus full), the
+    spread between the two seeds (|other seed minus full|), and reads them:
+    ``"beyond noise"`` when the effect on FD *and* on coverage is larger than the
+    seeds' spread, else ``"within noise"``. A wrong answer gets the way to
+    compute it, never the measured numbers: those come with the right answer.
     """
     try:
         a, a2, b = _gan_of(full), _gan_of(full_other_seed), _gan_of(ablated)
@@ -249,30 +252,32 @@ def check_ablation(effect_fd: float, reading: str, full, full_other_seed, ablate
     off = _component_off(a, b)
     if off is None:
         return verdict(False, "", "switch off exactly one component in the third run: augment=None "
-                       "(DiffAugment) or ema_decay=None (EMA), and keep everything else as in the first.")
+                       "(the augmentation) or ema_decay=None (EMA), and keep everything else as in the first.")
     if a2.seed == a.seed or b.seed != a.seed or _component_off(a, a2) is not None:
         return verdict(False, "", "the second run is the full recipe with another seed; the third uses the "
                        "first run's seed.")
     if len(steps) != 1 or 0 in steps:
         return verdict(False, "", f"the runs made {sorted(steps)} steps: train all three equally long.")
     n = ablation_numbers(a, a2, b, imageset, extractor)
-    beyond = (abs(n["effect_fd"]) > n["spread_fd"] and abs(n["effect_coverage"]) > n["spread_coverage"])
-    truth = "beyond noise" if beyond else "within noise"
-    measured = (f"FD {n['full_fd']:.2f} / {n['other_seed_fd']:.2f} for the recipe with two seeds, "
-                f"{n['ablated_fd']:.2f} without {off}; coverage {n['full_coverage']:.3f} / "
-                f"{n['other_seed_coverage']:.3f} and {n['ablated_coverage']:.3f}")
-    number_ok = close_to(effect_fd, n["effect_fd"], abs_tol=1e-3)
-    if not number_ok:
-        return verdict(False, "", f"{measured}. The effect on FD is FD(without {off}) minus FD(recipe, "
-                       "first seed), each from exercises.nb04.fidelity_of(result, EX_IMAGES, extractor).")
+    how = "each FD from exercises.nb04.fidelity_of(result, EX_IMAGES, extractor)"
+    if not close_to(effect_fd, n["effect_fd"], abs_tol=1e-3):
+        return verdict(False, "", f"effect_fd is FD(without {off}) minus FD(recipe, first seed), {how}.")
+    if not close_to(spread_fd, n["spread_fd"], abs_tol=1e-3):
+        return verdict(False, "", f"spread_fd is the size of the difference between the two seeds of the "
+                       f"recipe: abs(FD(other seed) - FD(first seed)), {how}.")
     if reading not in ("beyond noise", "within noise"):
         return verdict(False, "", 'read the effect: answer "beyond noise" or "within noise".')
+    beyond = (abs(n["effect_fd"]) > n["spread_fd"] and abs(n["effect_coverage"]) > n["spread_coverage"])
+    truth = "beyond noise" if beyond else "within noise"
     return verdict(
         reading == truth,
-        f"{measured}. Switching {off} off changed FD by {n['effect_fd']:+.2f} and coverage by "
-        f"{n['effect_coverage']:+.3f}; two seeds of the same recipe differ by {n['spread_fd']:.2f} and "
-        f"{n['spread_coverage']:.3f}: {truth}. One pair of runs proves nothing until it beats the "
-        "spread of the runs you did not change.",
-        f"{measured}. Compare the size of the change (FD and coverage) with the difference between the two "
-        "seeds of the unchanged recipe.",
+        f"FD {n['full_fd']:.2f} / {n['other_seed_fd']:.2f} for the recipe with two seeds, "
+        f"{n['ablated_fd']:.2f} without {off}; coverage {n['full_coverage']:.3f} / "
+        f"{n['other_seed_coverage']:.3f} and {n['ablated_coverage']:.3f}. Switching {off} off changed FD by "
+        f"{n['effect_fd']:+.2f} and coverage by {n['effect_coverage']:+.3f}; two seeds of the same recipe "
+        f"differ by {n['spread_fd']:.2f} and {n['spread_coverage']:.3f}: {truth}. One pair of runs proves "
+        "nothing until it beats the spread of the runs you did not change.",
+        "your two FD numbers are right; now do the same for coverage (the 'coverage' of each fidelity_of "
+        "result) and compare: an effect is beyond noise only when it is larger than the seeds' spread "
+        "in FD and in coverage.",
     )
