@@ -160,7 +160,7 @@ print(f"{'total':<56}{D.count_params():>12,}")
 print(f"D: {D.count_params():,} parameters | G: {G.count_params():,} | D / G = {D.count_params() / G.count_params():.2f}")
 
 # %% [markdown]
-# D is about a third of G's size here. That is a choice, not a law: the
+# D is about half of G's size here. That is a choice, not a law: the
 # recipe sets the two widths separately (`d_base_filters`, `g_base_filters`),
 # and notebook 09 trains a D twice as wide, without spectral normalisation.
 
@@ -679,7 +679,7 @@ print(f"mean push, central half / outer 4-pixel frame: {smoothed[:, centre].mean
 
 # %% [markdown]
 # What the maps show is blunter than anatomy. The common part of the request is
-# "be brighter": about three pixels in four are red, and the push in the
+# "be brighter": about seven pixels in ten are red, and the push in the
 # central half of the image is several times (2.7×) that in the outer frame.
 # But the four maps are far from identical. Each has its own blue patches,
 # "darker here", in different places, so much so that two of the maps are even
