@@ -12,6 +12,7 @@ OLD = {
     "02": ["with the rest of the recipe it gave a lower FD"],
     "03": ["the maps correlate almost perfectly", "at more than nine pixels in ten",
            "D is about a third of G's size here"],
+    "05": ["about 5 minutes to run on a Colab GPU"],
     "06": ["(real test→train distances)"],
     "07": ["DiffAugment (always on in the kit's recipe)", "20 minutes on a 2-core CPU",
            "about 15 minutes on a Colab GPU"],

@@ -38,8 +38,10 @@
 # - run train-on-synthetic / test-on-real (TSTR) and compare it with TRTR;
 # - say what these numbers cannot tell you.
 #
-# **Time:** about 5 minutes to run on a Colab GPU, 16 minutes on a 2-core CPU
-# (the small classifiers train for real), plus 20 minutes of exercises.
+# **Time:** Run all took 16 and 23 minutes in two builds on a 2-core CPU (the
+# longer one shared the CPU with another job; the small classifiers train for
+# real, and the evaluation cell prints its own time); not timed on a GPU. Plan
+# 20 minutes for the exercises.
 
 # %%
 # setup-cell
