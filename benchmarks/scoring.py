@@ -5,7 +5,9 @@ extractor once, and then, for each ``(knobs, seed)``, trains a GAN with
 ``training.train`` for a fixed number of generator steps (``steps_per_epoch``
 75, so every recipe gets the same number of G updates whatever its batch size)
 and scores 1 000 generated images against the real train split with
-``medgan_helpers.evaluation``: FD, coverage, precision, recall, the worst
+``medgan_helpers.evaluation``: the realism ruler (two-sample CNN accuracy,
+high-frequency energy ratio, intensity quantile distance, each with its floor),
+FD, coverage, precision, recall, the worst
 per-class MS-SSIM gap to real, possible copies (train leave-one-out threshold),
 TSTR, plus how the duel went (D's loss and r_t = E[sign D(real)] over the last epoch).
 """
@@ -114,6 +116,8 @@ class Bench:
                 "test_vs_train_coverage": fid["test_vs_train"]["coverage"],
             }
         f = report.fidelity["fake_vs_train"]
+        real = report.realism or {}
+        clf, spec, inten = real.get("classifier", {}), real.get("spectrum", {}), real.get("intensity", {})
         per_class = report.diversity["per_class"] or {}
         gaps = {cls: c["fake_mean"] - c["real_mean"] for cls, c in per_class.items()}
         return {
@@ -125,6 +129,12 @@ class Bench:
             "copies_feature": 100 * report.memorisation["feature"]["possible_copies_fraction"],
             "copies_test_threshold": 100 * report.memorisation["pixel"]["possible_copies_fraction_test"],
             "tstr": (report.utility or {}).get("tstr", {}).get("accuracy", math.nan),
+            # the realism ruler (texture, spectrum, intensity), each with its real-halves floor
+            "two_sample_acc": clf.get("accuracy", math.nan), "two_sample_acc_std": clf.get("accuracy_std", math.nan),
+            "two_sample_floor": clf.get("floor", math.nan),
+            "hf_ratio": spec.get("hf_ratio", math.nan), "hf_ratio_floor": spec.get("hf_ratio_floor", math.nan),
+            "intensity_qd": inten.get("quantile_distance", math.nan),
+            "intensity_qd_floor": inten.get("quantile_distance_floor", math.nan),
             "d_loss": logs.get("d_loss", math.nan), "real_sign": logs.get("real_sign", math.nan),
             "augment_p": logs.get("augment_p", math.nan),
             "alarms": alarms,

@@ -23,7 +23,8 @@ stay importable for the notebooks that teach their insides:
 
 - ``data/``       medical image sources -> ``ImageSet`` -> ``tf.data``
 - ``recipe``      the default hyper-parameters (one source for models, training, notebooks)
-- ``models``      the generator G and the discriminator D (Keras 3 functional)
+- ``models``      the generator G and the discriminator D (Keras 3 functional; G's anti-speckle
+                  layers, a binomial blur and pixel norm, in ``generator_layers``)
 - ``augment``     DiffAugment (differentiable augmentation of real and fake images)
 - ``losses``      the adversarial losses, plain functions chosen by name
 - ``step_parts``  the bookkeeping every ``train_step`` shares (free functions)
@@ -70,6 +71,7 @@ _SUBMODULES = (
     "data",
     "recipe",
     "models",
+    "generator_layers",
     "augment",
     "losses",
     "step_parts",

@@ -30,6 +30,7 @@ from typing import Any
 import keras
 from keras import layers, ops
 
+from medgan_helpers.generator_layers import BinomialBlur, PixelNorm
 from medgan_helpers.recipe import GANConfig
 
 _RECIPE = GANConfig()  # the builders' defaults are the recipe's
@@ -289,6 +290,7 @@ def build_generator(
     embedding_dim: int = 32,
     upsampling: str = _RECIPE.upsampling,
     conditioning: str = _RECIPE.conditioning,
+    norm: str = _RECIPE.g_norm,
     name: str = "generator",
 ) -> keras.Model:
     """Build the DCGAN-style generator G: ``z`` (and ``label``) -> image in [-1, 1].
@@ -307,9 +309,15 @@ def build_generator(
         upsampling: ``"transpose"`` (Conv2DTranspose, 4x4 kernel, stride 2: even
             overlap, but a learned kernel can still print a faint grid),
             ``"nearest"`` (UpSampling2D + 3x3 Conv2D: no transposed-convolution
-            grid) or ``"bilinear"`` (the same with bilinear upsampling: smoother).
+            grid), ``"bilinear"`` (the same with bilinear upsampling: smoother) or
+            ``"blur"`` (nearest, then a fixed binomial low-pass,
+            ``generator_layers.BinomialBlur``, then the 3x3 Conv2D).
         conditioning: ``"embedding"`` (a label embedding concatenated to ``z``) or
             ``"cbn"`` (class-conditional batch norm in every block).
+        norm: the normalisation of every block: ``"batch"`` (batch norm, DCGAN's
+            choice; ``"cbn"`` conditioning needs it) or ``"pixel"`` (ProGAN's
+            pixel-wise feature normalisation, ``generator_layers.PixelNorm``: no batch
+            statistics, so the same function while training and while sampling).
 
     Returns:
         A functional ``keras.Model`` with inputs ``z`` [and ``label``] and output
@@ -320,8 +328,11 @@ def build_generator(
     _check_positive(channels=channels, latent_dim=latent_dim, base_filters=base_filters,
                     max_filters=max_filters, embedding_dim=embedding_dim)
     _check_num_classes(num_classes)
-    _check_choice("upsampling", upsampling, ("transpose", "nearest", "bilinear"))
+    _check_choice("upsampling", upsampling, ("transpose", "nearest", "bilinear", "blur"))
     _check_choice("conditioning", conditioning, ("embedding", "cbn"))
+    _check_choice("norm", norm, ("batch", "pixel"))
+    if norm != "batch" and conditioning == "cbn" and num_classes is not None:
+        raise ValueError(f"conditioning='cbn' is class-conditional batch norm: it needs norm='batch', not {norm!r}.")
 
     z = keras.Input(shape=(latent_dim,), name="z")
     inputs = [z]
@@ -338,6 +349,8 @@ def build_generator(
     def normalise(x, size):
         if label is not None and conditioning == "cbn":
             return ConditionalBatchNorm(num_classes, name=f"cbn_{size}x{size}")([x, label])
+        if norm == "pixel":
+            return PixelNorm(name=f"pixel_norm_{size}x{size}")(x)
         return layers.BatchNormalization(name=f"bn_{size}x{size}")(x)
 
     width = _filters(base_filters, n_blocks, max_filters)
@@ -355,7 +368,10 @@ def build_generator(
                 width, 4, strides=2, padding="same", use_bias=False, name=f"up_{size}x{size}"
             )(x)
         else:
-            x = layers.UpSampling2D(2, interpolation=upsampling, name=f"upsample_{size}x{size}")(x)
+            interpolation = "nearest" if upsampling == "blur" else upsampling
+            x = layers.UpSampling2D(2, interpolation=interpolation, name=f"upsample_{size}x{size}")(x)
+            if upsampling == "blur":
+                x = BinomialBlur(name=f"blur_{size}x{size}")(x)
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{size}x{size}")(x)
         x = normalise(x, size)
         x = layers.ReLU(name=f"relu_{size}x{size}")(x)

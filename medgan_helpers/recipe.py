@@ -92,7 +92,9 @@ class GANConfig(_Settings):
     g_base_filters: int = 16         # width of G's last block; doubles towards z
     d_base_filters: int = 16         # width of D's first block; doubles towards the logit
     max_filters: int = 128
-    upsampling: str = "nearest"      # "nearest" or "bilinear" (upsample + 3x3 conv), or "transpose" (4x4 stride-2)
+    upsampling: str = "nearest"      # "nearest", "bilinear" or "blur" (upsample [+ binomial blur] + 3x3 conv),
+                                     # or "transpose" (4x4 stride-2)
+    g_norm: str = "batch"            # G's normalisation: "batch" or "pixel" (ProGAN's pixel norm, no batch stats)
     conditioning: str = "embedding"  # how G sees the class: "embedding" (concat to z) or "cbn"
     spectral_norm: bool = True       # on every layer of D
     minibatch_std: bool = False      # D sees the spread of the batch (Karras et al. 2018)
@@ -150,7 +152,7 @@ class GANConfig(_Settings):
         return {"builder": "models.build_generator", "image_size": self.image_size, "channels": self.channels,
                 "latent_dim": self.latent_dim, "num_classes": self.num_classes,
                 "base_filters": self.g_base_filters, "max_filters": self.max_filters,
-                "upsampling": self.upsampling, "conditioning": self.conditioning}
+                "upsampling": self.upsampling, "conditioning": self.conditioning, "norm": self.g_norm}
 
     def discriminator_settings(self) -> dict[str, Any]:
         """The ``models.build_discriminator`` settings (with the registry's ``builder`` name)."""

@@ -249,8 +249,11 @@ def _steps_per_execution(cfg: recipe.GANConfig, chosen: bool, strategy=None) -> 
                 "the last call of each epoch would train extra steps. Choose a steps_per_epoch that is a multiple "
                 "of it, or steps_per_execution=1.")
         spe = max(d for d in range(1, spe + 1) if steps_per_epoch % d == 0)
-    if strategy is not None and "MultiWorker" in type(strategy).__name__:
-        return 1
+    if strategy is not None:
+        import tensorflow as tf
+
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):  # the experimental one subclasses it
+            return 1
     return spe
 
 
