@@ -8,6 +8,9 @@
   super-resolution the input is smaller than the output: it is first upsampled
   bicubically inside the model (``input_size``), and with ``residual=True`` the
   network only adds a correction to that bicubic picture.
+- ``unet_encoder`` / ``unet_decoder`` / ``unet_body``: the U-Net's blocks, shared
+  with the segmenter (``segmentation.build_segmenter``: the same U-Net, a softmax
+  head instead of tanh), so the two are never copies of each other.
 - ``bicubic``: the classical baseline every learned upsampler must beat.
 - ``build_patch_discriminator``: a **PatchGAN** conditioned on the input. It sees
   the input and an output (real or generated) concatenated along the channels
@@ -58,6 +61,78 @@ def default_depth(image_size: int) -> int:
     return max(1, int(math.log2(image_size)) - 2)
 
 
+# --------------------------------------------------------------------------- shared U-Net blocks
+# pix2pix's generator and the segmenter (``segmentation.build_segmenter``) are the same U-Net
+# with a different head, so the blocks live here once. Layer names and order are part of a
+# saved run's weights: changing them breaks the shipped pix2pix runs.
+
+
+def check_unet_args(image_size: int, depth: int, dropout: float, upsampling: str) -> None:
+    """The checks every U-Net built from these blocks shares (ValueError naming the argument)."""
+    if not 1 <= depth <= int(math.log2(image_size)):
+        raise ValueError(f"depth={depth} must be between 1 and log2(image_size)={int(math.log2(image_size))}.")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout!r} must be in [0, 1).")
+    if upsampling not in ("transpose", "nearest"):
+        raise ValueError(f"upsampling={upsampling!r} is not known: use 'transpose' or 'nearest'.")
+
+
+def up_block(filters: int, upsampling: str, layer_name: str, **kwargs) -> list:
+    """The layers that double the resolution: a 4×4 transposed convolution, or nearest ×2 + 3×3 conv."""
+    if upsampling == "transpose":
+        return [layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=layer_name, **kwargs)]
+    return [layers.UpSampling2D(2, name=f"{layer_name}_nearest"),
+            layers.Conv2D(filters, 3, padding="same", name=layer_name, **kwargs)]
+
+
+def unet_encoder(x, image_size: int, depth: int, base_filters: int, max_filters: int) -> list:
+    """Encoder: ``depth`` blocks of conv(stride 2) -> [batch norm] -> LeakyReLU; returns every block's output.
+
+    The last entry is the bottleneck; the others are the skip connections of the decoder.
+    """
+    skips, size = [], image_size
+    for block in range(depth):
+        size //= 2
+        width = min(base_filters * 2**block, max_filters)
+        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=block == 0, name=f"down_{size}x{size}")(x)
+        if block > 0:
+            x = layers.BatchNormalization(name=f"down_bn_{size}x{size}")(x)
+        x = layers.LeakyReLU(0.2, name=f"down_lrelu_{size}x{size}")(x)
+        skips.append(x)
+    return skips
+
+
+def unet_decoder(skips: list, image_size: int, base_filters: int, max_filters: int, *,
+                 dropout: float = 0.0, upsampling: str = "transpose"):
+    """Decoder: from the bottleneck (``skips[-1]``) up to ``image_size / 2``, concatenating each skip.
+
+    Each block: up-conv -> batch norm -> [dropout, in the three innermost] -> ReLU -> concat skip.
+    """
+    depth = len(skips)
+    x, size = skips[-1], image_size // 2**depth
+    for block in reversed(range(depth - 1)):
+        size *= 2
+        width = min(base_filters * 2**block, max_filters)
+        for layer in up_block(width, upsampling, f"up_{size}x{size}", use_bias=False):
+            x = layer(x)
+        x = layers.BatchNormalization(name=f"up_bn_{size}x{size}")(x)
+        if dropout and block >= depth - 4:
+            x = layers.Dropout(dropout, name=f"up_dropout_{size}x{size}")(x)
+        x = layers.ReLU(name=f"up_relu_{size}x{size}")(x)
+        x = layers.Concatenate(name=f"skip_{size}x{size}")([x, skips[block]])
+    return x
+
+
+def unet_body(x, image_size: int, out_channels: int, *, depth: int, base_filters: int, max_filters: int,
+              dropout: float = 0.0, upsampling: str = "transpose"):
+    """Encoder -> decoder -> a last up-block ``to_image`` with ``out_channels`` (float32, no activation)."""
+    skips = unet_encoder(x, image_size, depth, base_filters, max_filters)
+    x = unet_decoder(skips, image_size, base_filters, max_filters, dropout=dropout, upsampling=upsampling)
+    for layer in up_block(out_channels, upsampling, "to_image", dtype="float32"):
+        x = layer(x)
+    return x
+
+
 def build_unet(
     image_size: int = 64,
     in_channels: int = 2,
@@ -96,51 +171,18 @@ def build_unet(
     settings = {k: v for k, v in locals().items()}
     input_size = _check_sizes(image_size, input_size)
     depth = default_depth(image_size) if depth is None else int(depth)
-    if not 1 <= depth <= int(math.log2(image_size)):
-        raise ValueError(f"depth={depth} must be between 1 and log2(image_size)={int(math.log2(image_size))}.")
+    check_unet_args(image_size, depth, dropout, upsampling)
     if residual and in_channels != out_channels:
         raise ValueError("residual=True adds the (upsampled) input to the output: it needs "
                          f"in_channels == out_channels, got {in_channels} and {out_channels}.")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout={dropout!r} must be in [0, 1).")
-    if upsampling not in ("transpose", "nearest"):
-        raise ValueError(f"upsampling={upsampling!r} is not known: use 'transpose' or 'nearest'.")
-
-    def up(filters, size, layer_name, **kwargs):
-        if upsampling == "transpose":
-            return [layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=layer_name, **kwargs)]
-        return [layers.UpSampling2D(2, name=f"{layer_name}_nearest"),
-                layers.Conv2D(filters, 3, padding="same", name=layer_name, **kwargs)]
 
     source = keras.Input((input_size, input_size, in_channels), name="source")
     x = source
     if input_size != image_size:
         x = layers.Resizing(image_size, image_size, interpolation="bicubic", name="bicubic_upsample")(x)
     upsampled = x
-
-    skips, size = [], image_size
-    for block in range(depth):  # encoder: conv(stride 2) -> [batch norm] -> LeakyReLU
-        size //= 2
-        width = min(base_filters * 2**block, max_filters)
-        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=block == 0, name=f"down_{size}x{size}")(x)
-        if block > 0:
-            x = layers.BatchNormalization(name=f"down_bn_{size}x{size}")(x)
-        x = layers.LeakyReLU(0.2, name=f"down_lrelu_{size}x{size}")(x)
-        skips.append(x)
-
-    for block in reversed(range(depth - 1)):  # decoder: up-conv -> batch norm -> [dropout] -> ReLU -> concat skip
-        size *= 2
-        width = min(base_filters * 2**block, max_filters)
-        for layer in up(width, size, f"up_{size}x{size}", use_bias=False):
-            x = layer(x)
-        x = layers.BatchNormalization(name=f"up_bn_{size}x{size}")(x)
-        if dropout and block >= depth - 4:
-            x = layers.Dropout(dropout, name=f"up_dropout_{size}x{size}")(x)
-        x = layers.ReLU(name=f"up_relu_{size}x{size}")(x)
-        x = layers.Concatenate(name=f"skip_{size}x{size}")([x, skips[block]])
-
-    for layer in up(out_channels, image_size, "to_image", dtype="float32"):
-        x = layer(x)
+    x = unet_body(x, image_size, out_channels, depth=depth, base_filters=base_filters,
+                  max_filters=max_filters, dropout=dropout, upsampling=upsampling)
     if residual:
         image = layers.Add(name="bicubic_plus_correction", dtype="float32")([upsampled, x])
     else:
