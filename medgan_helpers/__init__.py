@@ -50,6 +50,9 @@ stay importable for the notebooks that teach their insides:
                   the privacy audit, the demo folder of real scans
 - ``pix2pix``     image-to-image (notebook 08; its U-Net G and PatchGAN D in ``pix2pix_models``,
                   its figure and sample-grid callback in ``pix2pix_views``)
+- ``segmentation`` the U-Net segmenter (pix2pix's U-Net blocks), Dice + cross-entropy loss,
+                  per-class Dice and HD95, ``train_segmenter``
+- ``deform``      elastic + affine deformations that move an image and its label map together
 
 Repository jobs (the main job and notebook executor ``runner``, ``pretrain`` for
 the shipped generator, the notebooks' Colab badge and setup-cell source) live in
@@ -97,6 +100,8 @@ _SUBMODULES = (
     "privacy_audit",
     "demo",
     "pix2pix",
+    "segmentation",
+    "deform",
 )
 
 #: The front door: verb -> (module, name). Resolved on first use, then kept.

@@ -42,6 +42,7 @@ BUILDERS: dict[str, str] = {
     "models.build_discriminator": "medgan_helpers.models:build_discriminator",
     "pix2pix.build_unet": "medgan_helpers.pix2pix_models:build_unet",
     "pix2pix.build_patch_discriminator": "medgan_helpers.pix2pix_models:build_patch_discriminator",
+    "segmentation.build_segmenter": "medgan_helpers.segmentation:build_segmenter",
 }
 #: run folders written before the registry stored GAN networks without a builder name: their role says it
 _BUILDER_OF_ROLE = {"generator": "models.build_generator", "discriminator": "models.build_discriminator"}

@@ -69,6 +69,7 @@ def default_depth(image_size: int) -> int:
 
 def check_unet_args(image_size: int, depth: int, dropout: float, upsampling: str) -> None:
     """The checks every U-Net built from these blocks shares (ValueError naming the argument)."""
+    _check_size("image_size", image_size)
     if not 1 <= depth <= int(math.log2(image_size)):
         raise ValueError(f"depth={depth} must be between 1 and log2(image_size)={int(math.log2(image_size))}.")
     if not 0.0 <= dropout < 1.0:

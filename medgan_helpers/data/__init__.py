@@ -12,9 +12,14 @@ any MedMNIST 2D flag (``"pneumoniamnist"``, ``"dermamnist"``, …)
 ``"brain-mri-pairs"`` (``task="tissue-to-t1"`` or ``"super-resolution"``)
     Paired slices for image-to-image translation: the planes of brain-mri drawn
     through the T1 template and its grey/white-matter maps -> a :class:`PairedSet`.
+``"brain-mri-seg"``
+    Segmentation: the brain-mri T1 slices with label maps (0 background, 1 CSF,
+    2 grey matter, 3 white matter) from nilearn's tissue probability maps -> a
+    :class:`PairedSet` with ``mask_labels`` and ``masks``.
 ``"folder-pairs:PATH"``
     Your own pairs: ``PATH/A/`` (inputs) and ``PATH/B/`` (targets), matched by
-    relative file name -> a :class:`PairedSet`.
+    relative file name -> a :class:`PairedSet`; ``b_kind="mask"``: B/ holds label
+    maps (integer PNG or NIfTI), never interpolated.
 ``"folder:PATH"``
     Your own images, recursively: PNG/JPEG/TIFF/BMP, DICOM, NIfTI. Class = the
     first-level sub-folder name; splits by patient. Nothing is ever written into
@@ -43,6 +48,8 @@ The modules of this subpackage, one job each:
 - ``handle``    :class:`DatasetHandle`: what it takes to load a dataset again
 - ``pipeline``  :func:`to_tf_dataset`
 - ``pairs``     paired sources (``brain-mri-pairs``, ``folder-pairs:``) -> :class:`PairedSet`
+- ``brain_seg`` ``brain-mri-seg``: brain-mri slices with tissue label maps
+- ``masks``     label maps as folder-pairs' B side: read, check, nearest-neighbour resize
 """
 
 from __future__ import annotations
@@ -51,10 +58,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medgan_helpers.data import brain, folder, medmnist, pairs
+from medgan_helpers.data import brain, brain_seg, folder, medmnist, pairs
 from medgan_helpers.data.arrays import from_arrays
 from medgan_helpers.data.brain import BRAIN_MRI
 from medgan_helpers.data.brain import SIZES as BRAIN_SIZES
+from medgan_helpers.data.brain_seg import BRAIN_MRI_SEG
 from medgan_helpers.data.handle import LOCAL_SOURCES, DatasetHandle
 from medgan_helpers.data.imageset import (
     PIXEL_SCALE,
@@ -79,6 +87,7 @@ from medgan_helpers.data.readers import (
 __all__ = [
     "BRAIN_MRI",
     "BRAIN_MRI_PAIRS",
+    "BRAIN_MRI_SEG",
     "BRAIN_SIZES",
     "CT_WINDOWS",
     "FOLDER_OPTIONS",
@@ -113,6 +122,8 @@ FOLDER_OPTIONS = (
     "labels",
 )
 MEDMNIST_OPTIONS = ("download", "color")
+#: folder-pairs only: what B/ holds (``"image"`` or ``"mask"``) and the names of the label values.
+MASK_OPTIONS = ("b_kind", "mask_labels")
 
 
 def _check_split(split: str) -> None:
@@ -131,7 +142,7 @@ def _check_options(source: str, options: dict, valid: Sequence[str]) -> None:
 
 def available_sources() -> list[str]:
     """Every source name :func:`load_dataset` accepts (``folder:PATH`` shown as a pattern)."""
-    return [BRAIN_MRI, BRAIN_MRI_PAIRS, *medmnist.FLAGS, "folder:PATH", "folder-pairs:PATH"]
+    return [BRAIN_MRI, BRAIN_MRI_PAIRS, BRAIN_MRI_SEG, *medmnist.FLAGS, "folder:PATH", "folder-pairs:PATH"]
 
 
 def load_dataset(
@@ -162,7 +173,9 @@ def load_dataset(
             ``(0.5, 99.5)``), ``nifti_axis`` (default 2 = axial),
             ``split_fractions`` (default ``(0.7, 0.15, 0.15)``).
             brain-mri-pairs: ``task`` (``"tissue-to-t1"``, default, or
-            ``"super-resolution"``). folder-pairs: the folder options.
+            ``"super-resolution"``). folder-pairs: the folder options, and ``b_kind``
+            (``"image"``, default, or ``"mask"``: B/ holds label maps) with ``mask_labels``
+            (the names of the label values 0, 1, …).
 
     Returns:
         an :class:`ImageSet`; for the paired sources a :class:`PairedSet`. Either
@@ -212,8 +225,12 @@ def _load(source: str, image_size: int, split: str, seed: int, options: dict) ->
     if source == BRAIN_MRI_PAIRS:
         _check_options(source, options, ("task",))
         return pairs.load_brain_pairs(image_size, split, seed, **options)
+    if source == BRAIN_MRI_SEG:
+        if options:
+            raise DataError(f"brain-mri-seg takes no extra options; got {sorted(options)}")
+        return brain_seg.load(image_size, split, seed)
     if source.startswith("folder-pairs:"):
-        _check_options(source, options, FOLDER_OPTIONS)
+        _check_options(source, options, (*FOLDER_OPTIONS, *MASK_OPTIONS))
         return pairs.load_folder_pairs(source[len("folder-pairs:") :], image_size, split, seed, **options)
     if source.startswith("folder:"):
         _check_options(source, options, FOLDER_OPTIONS)

@@ -26,10 +26,13 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 
@@ -82,6 +85,52 @@ def publish_bytes(target: Path, payload: bytes) -> Path:
         tmp.write_bytes(payload)
         os.replace(tmp, target)
     return target
+
+
+def read_npz(path: Path, layout: dict[str, tuple[str, tuple[int, ...]]]) -> dict | None:
+    """The arrays of a cached ``.npz``, or None if it is missing, damaged or not ``layout``.
+
+    ``layout``: key -> (dtype, shape) of every array the file must hold, and nothing else.
+    Every member is read in full, so each array's zip CRC-32 is checked: a truncated or
+    bit-flipped file gives None (and is rebuilt), never an error.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception:  # missing, BadZipFile, CRC errors, bad headers, EOF, ...: rebuild
+        return None
+    if set(arrays) != set(layout):
+        return None
+    for key, (dtype, shape) in layout.items():
+        if arrays[key].dtype != np.dtype(dtype) or arrays[key].shape != tuple(shape):
+            return None
+    return arrays
+
+
+def load_or_build(path: Path, layout: dict[str, tuple[str, tuple[int, ...]]],
+                  build: Callable[[], dict]) -> tuple[dict, dict]:
+    """The cached arrays at ``path`` (see :func:`read_npz`), else ``build()`` them and publish them.
+
+    The build runs under the entry's lock, so concurrent loaders build it once; the file is
+    written to a temporary name and published with ``os.replace``. Returns the arrays and
+    ``{"from_cache": bool, "build_seconds": float | None}``.
+    """
+    arrays = read_npz(path, layout)
+    if arrays is not None:
+        return arrays, {"from_cache": True, "build_seconds": None}
+    with file_lock(path):
+        arrays = read_npz(path, layout)  # built by another process meanwhile?
+        if arrays is not None:
+            return arrays, {"from_cache": True, "build_seconds": None}
+        remove_stale_temporaries(path.parent, path.name)
+        start = time.perf_counter()
+        arrays = build()
+        seconds = time.perf_counter() - start
+        with temporary_file(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path)
+    return arrays, {"from_cache": False, "build_seconds": seconds}
 
 
 def remove_stale_temporaries(folder: Path, name: str) -> int:

@@ -22,7 +22,11 @@ images themselves, pixel for pixel. Two tasks:
 (targets), through the readers, checks and privacy rules of ``folder:``; files
 are paired by their path relative to ``A/`` and ``B/`` without the extension
 (``A/p1/s3.dcm`` ↔ ``B/p1/s3.png``; slices of volumes by their index). Files
-without a partner are listed in the load report, by opaque id.
+without a partner are listed in the load report, by opaque id. With
+``b_kind="mask"`` B/ holds label maps (integer PNG or NIfTI, read by
+:mod:`~medgan_helpers.data.masks`: never interpolated; masks that do not fit their
+images are named in the report), and the set is a segmentation set
+(``PairedSet.mask_labels``, ``PairedSet.masks``), like ``brain-mri-seg``.
 """
 
 from __future__ import annotations
@@ -30,14 +34,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from medgan_helpers import config
-from medgan_helpers.data import brain, cachefiles, folder, privacy
+from medgan_helpers.data import brain, cachefiles, folder, masks, privacy
 from medgan_helpers.data.handle import DatasetHandle
 from medgan_helpers.data.imageset import (
     PIXEL_SCALE,
@@ -69,16 +73,23 @@ ID_PATTERN = re.compile(r"pairs-[0-9a-f]{8}")
 
 
 class PairedSet:
-    """Aligned inputs and targets of one split: ``inputs[i]`` belongs with ``targets[i]``."""
+    """Aligned inputs and targets of one split: ``inputs[i]`` belongs with ``targets[i]``.
+
+    A segmentation set (``brain-mri-seg``, ``folder-pairs`` with ``b_kind="mask"``) has
+    ``mask_labels``, the names of the label values 0, 1, …: its targets' pixels are then
+    label ids (N×S×S×1 uint8), not intensities — use :attr:`masks`, never ``target_images``.
+    """
 
     def __init__(self, inputs: ImageSet, targets: ImageSet, *, task: str, name: str, split: str,
-                 report: LoadReport, card: DatasetCard, input_channels: tuple[str, ...] = ()):
+                 report: LoadReport, card: DatasetCard, input_channels: tuple[str, ...] = (),
+                 mask_labels: tuple[str, ...] = ()):
         if len(inputs) != len(targets):
             raise ValueError(f"{len(inputs)} inputs for {len(targets)} targets")
         self.inputs, self.targets = inputs, targets
         self.task, self.name, self.split = task, name, split
         self.report, self._card = report, card
         self.input_channels = tuple(input_channels)
+        self.mask_labels = tuple(mask_labels)
         #: How to load this dataset again (set by ``data.load_dataset``; None for sets built by hand).
         self.handle: DatasetHandle | None = None
 
@@ -86,9 +97,18 @@ class PairedSet:
         return len(self.targets)
 
     def __repr__(self) -> str:
+        targets = (f"label maps {self.image_size}px, {len(self.mask_labels)} labels" if self.mask_labels
+                   else f"targets {self.image_size}px×{self.targets.channels}")
         return (f"PairedSet({self.name!r}, task={self.task!r}, split={self.split!r}, n={len(self)}, "
-                f"inputs {self.input_size}px×{self.inputs.channels}, "
-                f"targets {self.image_size}px×{self.targets.channels})")
+                f"inputs {self.input_size}px×{self.inputs.channels}, {targets})")
+
+    @property
+    def masks(self) -> np.ndarray:
+        """The label maps, uint8 N×S×S of label ids (a segmentation set only)."""
+        if not self.mask_labels:
+            raise DataError(f"{self.name} is not a segmentation set: its targets are images. Load label "
+                            "maps with 'brain-mri-seg' or folder-pairs with b_kind='mask'.")
+        return self.targets.pixels[..., 0]
 
     @property
     def image_size(self) -> int:
@@ -123,7 +143,8 @@ class PairedSet:
         idx = np.asarray(indices, dtype=np.int64)
         inputs, targets = self.inputs.subset(idx), self.targets.subset(idx)
         subset = PairedSet(inputs, targets, task=self.task, name=self.name, split=self.split,
-                           report=targets.report, card=self._card, input_channels=self.input_channels)
+                           report=targets.report, card=self._card, input_channels=self.input_channels,
+                           mask_labels=self.mask_labels)
         subset.handle = self.handle
         return subset
 
@@ -133,13 +154,16 @@ class PairedSet:
 
     def to_tf_dataset(self, batch_size: int = 32, seed: int = 0, shuffle: bool = True,
                       drop_remainder: bool = True):
-        """A ``tf.data.Dataset`` of ``(inputs, targets)`` float32 [-1, 1] batches, shuffled as pairs."""
+        """``(inputs, targets)`` batches, shuffled as pairs: float32 [-1, 1], label maps as int32 N×S×S."""
         return to_tf_dataset(self, batch_size, seed, shuffle, drop_remainder)
 
 
 def to_tf_dataset(pairs: PairedSet, batch_size: int = 32, seed: int = 0, shuffle: bool = True,
                   drop_remainder: bool = True):
-    """``(inputs, targets)`` batches: uint8 cached, shuffled together, then scaled to [-1, 1]."""
+    """``(inputs, targets)`` batches: uint8 cached, shuffled together, then scaled to [-1, 1].
+
+    Label maps (a segmentation set) are never scaled: they come as int32 N×S×S label ids.
+    """
     import tensorflow as tf
 
     if drop_remainder and len(pairs) < batch_size:
@@ -154,7 +178,10 @@ def to_tf_dataset(pairs: PairedSet, batch_size: int = 32, seed: int = 0, shuffle
     if shuffle:
         ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(lambda a, b: (to_float(a), to_float(b)), num_parallel_calls=tf.data.AUTOTUNE,
+    def to_target(b):
+        return tf.cast(b[..., 0], tf.int32) if pairs.mask_labels else to_float(b)
+
+    ds = ds.map(lambda a, b: (to_float(a), to_target(b)), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -181,7 +208,7 @@ def cache_path(cache_dir: Path, image_size: int, seed: int) -> Path:
     return Path(cache_dir) / BRAIN_MRI_PAIRS / f"{BRAIN_MRI_PAIRS}_v{VERSION}_{image_size}px_seed{seed}.npz"
 
 
-def _tissue_volumes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tissue_volumes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The GM and WM probability maps (float32 in [0, 1]) and their affine, from nilearn's wheel."""
     from nilearn import datasets
 
@@ -198,43 +225,22 @@ def _tissue_volumes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def build_tissue(image_size: int, seed: int) -> dict[str, np.ndarray]:
     """GM/WM maps through the planes of ``brain-mri`` (``brain.draw_planes``): ``{split}_tissue`` N×S×S×2."""
-    gm, wm, affine = _tissue_volumes()
+    gm, wm, affine = tissue_volumes()
     volumes = [brain.anti_alias(v, image_size) for v in (gm, wm)]
     return {f"{split}_tissue": np.stack([brain.resample(v, affine, params, image_size) for v in volumes], -1)
             for split, params in brain.draw_planes(seed).items()}
 
 
-def _read_tissue_cache(path: Path, image_size: int) -> dict[str, np.ndarray] | None:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except Exception:  # missing, truncated, bit-flipped (CRC), ...: rebuild
-        return None
-    for split in SPLITS:
-        shape = (brain.PER_CLASS[split] * len(brain.CLASS_NAMES), image_size, image_size, 2)
-        found = arrays.get(f"{split}_tissue")
-        if found is None or found.dtype != np.uint8 or found.shape != shape:
-            return None
-    return arrays if len(arrays) == len(SPLITS) else None
+def split_layout(image_size: int, key: str, channels: tuple[int, ...] = ()) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """The cache layout of one uint8 array per split, ``{split}_{key}``: N×S×S(×channels), N from brain-mri."""
+    return {f"{split}_{key}": ("uint8", (brain.PER_CLASS[split] * len(brain.CLASS_NAMES), image_size, image_size,
+                                         *channels)) for split in SPLITS}
 
 
 def load_tissue_arrays(image_size: int, seed: int, cache_dir: Path) -> tuple[dict[str, np.ndarray], dict]:
     """Cached :func:`build_tissue` (built once under a lock, published atomically, like brain-mri)."""
-    path = cache_path(cache_dir, image_size, seed)
-    arrays = _read_tissue_cache(path, image_size)
-    if arrays is None:
-        with cachefiles.file_lock(path):
-            arrays = _read_tissue_cache(path, image_size)
-            if arrays is None:
-                cachefiles.remove_stale_temporaries(path.parent, path.name)
-                start = time.perf_counter()
-                arrays = build_tissue(image_size, seed)
-                with cachefiles.temporary_file(path) as tmp:
-                    with open(tmp, "wb") as fh:
-                        np.savez(fh, **arrays)
-                    os.replace(tmp, path)
-                return arrays, {"from_cache": False, "build_seconds": time.perf_counter() - start}
-    return arrays, {"from_cache": True, "build_seconds": None}
+    return cachefiles.load_or_build(cache_path(cache_dir, image_size, seed), split_layout(image_size, "tissue", (2,)),
+                                    lambda: build_tissue(image_size, seed))
 
 
 def load_brain_pairs(image_size: int, split: str, seed: int = 0, task: str = "tissue-to-t1") -> PairedSet:
@@ -321,11 +327,18 @@ def _pair_key(relative: str) -> str:
     return relative
 
 
-def _read_side(root: Path, side: str, image_size: int, opts: dict) -> tuple[ScanResult, dict, bool, dict]:
-    """Read ``root/side`` like ``folder:`` does: the scan, key -> slices, colour choice, id -> path (in memory)."""
+def _read_side(root: Path, side: str, image_size: int, opts: dict,
+               mask_labels: tuple[str, ...] | None | bool = False) -> tuple[ScanResult, dict, bool, dict]:
+    """Read ``root/side`` like ``folder:`` does: the scan, key -> slices, colour choice, id -> path (in memory).
+
+    ``mask_labels`` other than False: the side holds label maps (``masks.read_masks``; None = any label).
+    """
     scan = ScanResult(image_size)
     entries, local, _found = folder.walk(root / side, opts, scan)
-    for entry, kind in entries:
+    if mask_labels is not False:
+        masks.read_masks(entries, mask_labels, opts, scan)
+        scan.steps.add(masks.STEP)
+    for entry, kind in entries if mask_labels is False else ():
         folder.READERS[kind](entry, opts, scan)
     by_key: dict[str, list] = {}
     for piece in scan.slices:
@@ -346,21 +359,33 @@ def _as_channels(pixels: np.ndarray, use_rgb: bool) -> np.ndarray:
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
-def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
+def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict,
+                   mask_labels: tuple[str, ...] | None | bool = False) -> dict:
     """Both sides read, paired, checked and split (kept for the next split's load)."""
-    key = _PAIR_MEMO.key(root, image_size, seed, sorted(opts.items(), key=str))
-    return _PAIR_MEMO.get_or_make(key, lambda: _read_pairs(root, image_size, seed, opts))
+    key = _PAIR_MEMO.key(root, image_size, seed, sorted(opts.items(), key=str), mask_labels)
+    return _PAIR_MEMO.get_or_make(key, lambda: _read_pairs(root, image_size, seed, opts, mask_labels))
 
 
-def _read_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
+def _read_pairs(root: Path, image_size: int, seed: int, opts: dict,
+                mask_labels: tuple[str, ...] | None | bool = False) -> dict:
+    as_masks = mask_labels is not False
     (scan_a, keys_a, rgb_a, paths_a), (scan_b, keys_b, rgb_b, paths_b) = (
-        _read_side(root, s, image_size, opts) for s in "AB")
+        _read_side(root, s, image_size, opts, mask_labels if s == "B" else False) for s in "AB")
     skipped = [(f"A/{i}", r) for i, r in scan_a.skipped] + [(f"B/{i}", r) for i, r in scan_b.skipped]
+    # mask slices of NIfTI volumes whose image slice was dropped (near-empty): one note per file
+    bases_a = {name.split(" [", 1)[0] for name in keys_a}
+    spare = {name for name in keys_b if as_masks and name not in keys_a and " [slice " in name
+             and name.split(" [", 1)[0] in bases_a}
+    per_file = Counter(keys_b[name][0].item.split(" [", 1)[0] for name in spare)
+    spare_notes = [f"B/{item}: {count} label-map slices not used (their image slices were near-empty, dropped)"
+                   for item, count in sorted(per_file.items())]
     for side, mine, other in (("A", keys_a, keys_b), ("B", keys_b, keys_a)):
         for name, pieces in sorted(mine.items()):
             if len(pieces) > 1:
                 skipped += [(f"{side}/{p.item}", f"{len(pieces)} files in {side}/ share this name (other "
                              "extensions): the pair is ambiguous, rename one") for p in pieces]
+            elif name in spare:
+                continue
             elif name not in other:
                 skipped.append((f"{side}/{pieces[0].item}", f"unmatched: no file in {'B' if side == 'A' else 'A'}/ "
                                 "has the same relative name (extension ignored)"))
@@ -378,7 +403,10 @@ def _read_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
         (a,), (b,) = keys_a[name], keys_b[name]
         pair_item = privacy.opaque_id("pair", root_bytes, os.fsencode(name))
         item = f"{a.label}/{pair_item}" if a.label else pair_item
-        pix_a, pix_b = _as_channels(a.pixels, rgb_a), _as_channels(b.pixels, rgb_b)
+        if as_masks and (problem := masks.pair_problem(a, b)):
+            skipped.append((f"B/{b.item}", f"{problem} (image A/{a.item})"))
+            continue
+        pix_a, pix_b = _as_channels(a.pixels, rgb_a), _as_channels(b.pixels, rgb_b and not as_masks)
         digest = hashlib.sha1(pix_a.tobytes() + b"\0" + pix_b.tobytes()).digest()
         if digest in seen:
             skipped.append((item, f"duplicate pair of {seen[digest]}"))
@@ -404,14 +432,20 @@ def _read_pairs(root: Path, image_size: int, seed: int, opts: dict) -> dict:
         "labels": None if not class_names else np.array([class_names.index(x) for x in labels], np.int64),
         "class_names": class_names, "items": np.array([i for i, _, _, _ in kept]), "split": split_of,
         "skipped": skipped, "split_notes": split_notes, "groups": per_split, "steps": steps,
-        "notes": [*scan_a.notes, *scan_b.notes, *grouping.notes], "local_paths": local,
+        "notes": [*scan_a.notes, *scan_b.notes, *spare_notes, *grouping.notes], "local_paths": local,
         "found": {"A": sum(scan_a.kinds.values()), "B": sum(scan_b.kinds.values())},
         "modalities": sorted({s.modality for s in scan_a.slices}) + ["->"] + sorted({s.modality for s in scan_b.slices}),
     }
 
 
-def load_folder_pairs(path: str, image_size: int, split: str, seed: int = 0, **options: Any) -> PairedSet:
-    """One split of ``folder-pairs:PATH`` (``A/`` inputs, ``B/`` targets); options as for ``folder:``."""
+def load_folder_pairs(path: str, image_size: int, split: str, seed: int = 0, *, b_kind: str = "image",
+                      mask_labels: tuple[str, ...] | None = None, **options: Any) -> PairedSet:
+    """One split of ``folder-pairs:PATH`` (``A/`` inputs, ``B/`` targets); options as for ``folder:``.
+
+    ``b_kind="mask"``: B/ holds label maps (see :mod:`~medgan_helpers.data.masks`), named by
+    ``mask_labels`` (value 0 = the first name; default: every value found, ``label 0`` …).
+    """
+    labels_given = masks.check_b_kind(b_kind, mask_labels)
     if not path:
         raise DataError("folder-pairs: needs a path, e.g. 'folder-pairs:/data/mr_to_ct'.")
     root = Path(path).expanduser()
@@ -429,7 +463,8 @@ def load_folder_pairs(path: str, image_size: int, split: str, seed: int = 0, **o
     defaults = dict(color="auto", modality="auto", ct_window="auto", mr_percentiles=(0.5, 99.5),
                     nifti_axis=2, split_fractions=(0.7, 0.15, 0.15), labels="subfolder")
     opts = folder.check_options(**{**defaults, **options})
-    prep = _prepare_pairs(root, image_size, seed, opts)
+    prep = _prepare_pairs(root, image_size, seed, opts, labels_given if b_kind == "mask" else False)
+    mask_names = masks.label_names(labels_given, prep["targets"]) if b_kind == "mask" else ()
     name = pairs_id(root)
     mask = prep["split"] == split
     if not mask.any():
@@ -442,6 +477,8 @@ def load_folder_pairs(path: str, image_size: int, split: str, seed: int = 0, **o
         f"found: {prep['found']['A']} files in A/, {prep['found']['B']} in B/; "
         f"{len(prep['items'])} pairs (matched by relative name, extension ignored)",
         *prep["notes"], *prep["split_notes"],
+        *([f"B/ holds label maps: values {', '.join(f'{v} = {n}' for v, n in enumerate(mask_names))}"]
+          if mask_names else []),
         "splits are by patient (A's files joined by DICOM PatientID / UIDs and patient sub-folder): "
         + ", ".join(f"{s} {prep['groups'][s]}" for s in SPLITS) + " groups"])
     report.set_local_paths(prep["local_paths"])
@@ -456,4 +493,5 @@ def load_folder_pairs(path: str, image_size: int, split: str, seed: int = 0, **o
     labels = None if all_labels is None else all_labels[mask]
     inputs, targets = (ImageSet(prep[k][mask], labels, names, name=name, split=split, report=report, card=card,
                                 metadata=meta) for k in ("inputs", "targets"))
-    return PairedSet(inputs, targets, task="folder-pairs", name=name, split=split, report=report, card=card)
+    return PairedSet(inputs, targets, task="segmentation" if mask_names else "folder-pairs", name=name,
+                     split=split, report=report, card=card, mask_labels=mask_names)

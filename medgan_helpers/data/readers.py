@@ -96,6 +96,8 @@ class Slice:
     label: str | None
     modality: str
     pixels: np.ndarray  # uint8 S×S or S×S×3
+    #: height, width as read (before padding and resizing): a label map must match its image's
+    shape: tuple[int, ...] = ()
 
 
 @dataclass
@@ -117,7 +119,7 @@ class ScanResult:
         ``keys``: grouping keys read from the file itself (DICOM PatientID, UIDs), besides the entry's.
         """
         small = pad_to_square_and_resize(pixels, self.image_size, aspect)
-        self.slices.append(Slice(item, (*entry.keys, *keys), entry.label, modality, small))
+        self.slices.append(Slice(item, (*entry.keys, *keys), entry.label, modality, small, pixels.shape[:2]))
 
     def skip(self, item: str, reason: str) -> None:
         """Record a skipped file, page, frame or slice."""
@@ -428,8 +430,12 @@ def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
 # --------------------------------------------------------------------------- geometry
 
 
-def pad_to_square_and_resize(pixels: np.ndarray, image_size: int, aspect: float = 1.0) -> np.ndarray:
+def pad_to_square_and_resize(pixels: np.ndarray, image_size: int, aspect: float = 1.0, *,
+                             nearest: bool = False) -> np.ndarray:
     """Pad with black to a square (centred), then resize with anti-aliasing (LANCZOS).
+
+    ``nearest=True`` (label maps) resizes by nearest neighbour instead, with the same
+    geometry, so every output value is one of the input's labels (never a blend).
 
     The padding canvas is max(w, h)² pixels. Up to ``MAX_CANVAS_RATIO`` times the image's
     own pixels it is made; beyond (a 2×20000 strip would need 400 megapixels) the image is
@@ -439,18 +445,20 @@ def pad_to_square_and_resize(pixels: np.ndarray, image_size: int, aspect: float 
     from PIL import Image
 
     img = Image.fromarray(pixels)
+    # reducing_gap would first average blocks: never for labels
+    method, gap = (Image.NEAREST, None) if nearest else (Image.LANCZOS, 3.0)
     w, h = img.size
     wide = max(1, round(w * aspect)) if abs(aspect - 1.0) > 0.01 else w  # rows = 2nd in-plane axis
     side = max(wide, h)
     if side * side > MAX_CANVAS_RATIO * w * h:
         scale = image_size / side
         size = (max(1, round(wide * scale)), max(1, round(h * scale)))
-        small = img.resize(size, Image.LANCZOS, reducing_gap=3.0)
+        small = img.resize(size, method, reducing_gap=gap)
         out = Image.new(img.mode, (image_size, image_size), 0)
         out.paste(small, ((image_size - size[0]) // 2, (image_size - size[1]) // 2))
         return np.asarray(out)
     if wide != w:  # stretch the width by the voxel aspect
-        img = img.resize((wide, h), Image.LANCZOS)
+        img = img.resize((wide, h), method)
     canvas = Image.new(img.mode, (side, side), 0)
     canvas.paste(img, ((side - wide) // 2, (side - h) // 2))
-    return np.asarray(canvas.resize((image_size, image_size), Image.LANCZOS))
+    return np.asarray(canvas.resize((image_size, image_size), method))
