@@ -38,6 +38,7 @@ ROWS: dict[str, dict] = {
     "G width 32": {"g_base_filters": 32},
     "G width 32, D width 32": {"g_base_filters": 32, "d_base_filters": 32},
     "D width 32": {"d_base_filters": 32},
+    "D sees a high-pass channel": {"d_highpass": True},
     "bilinear upsampling": {"upsampling": "bilinear"},
     "blurred upsampling": {"upsampling": "blur"},
     "pixel norm in G (no BN)": {"g_norm": "pixel"},

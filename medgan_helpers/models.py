@@ -43,6 +43,7 @@ BUILDERS: dict[str, str] = {
     "pix2pix.build_unet": "medgan_helpers.pix2pix_models:build_unet",
     "pix2pix.build_patch_discriminator": "medgan_helpers.pix2pix_models:build_patch_discriminator",
     "segmentation.build_segmenter": "medgan_helpers.segmentation:build_segmenter",
+    "diffusion.build_denoiser": "medgan_helpers.diffusion_models:build_denoiser",
 }
 #: run folders written before the registry stored GAN networks without a builder name: their role says it
 _BUILDER_OF_ROLE = {"generator": "models.build_generator", "discriminator": "models.build_discriminator"}
@@ -393,6 +394,7 @@ def build_discriminator(
     max_filters: int = _RECIPE.max_filters,
     spectral_norm: bool = _RECIPE.spectral_norm,
     minibatch_std: bool = _RECIPE.minibatch_std,
+    highpass: bool = _RECIPE.d_highpass,
     leaky_slope: float = 0.2,
     dropout: float = 0.0,
     name: str = "discriminator",
@@ -411,6 +413,10 @@ def build_discriminator(
             ``keras.layers.SpectralNormalization`` (and normalise the class
             embeddings the same way).
         minibatch_std: add a ``MinibatchStdDev`` channel before the last block.
+        highpass: give D the image's high-frequency residual as extra channels
+            (the image minus its ``BinomialBlur``, times 4): speckle and
+            streaks become large inputs instead of small ripples that a
+            spectrally normalised D barely feels.
         leaky_slope: negative slope of the LeakyReLU activations.
         dropout: dropout rate after each block (0 = none).
 
@@ -434,6 +440,10 @@ def build_discriminator(
     image = keras.Input(shape=(image_size, image_size, channels), name="image")
     inputs = [image]
     x = image
+    if highpass:
+        residual = layers.Subtract(name="highpass_residual")([image, BinomialBlur(name="highpass_blur")(image)])
+        residual = layers.Rescaling(4.0, name="highpass_gain")(residual)
+        x = layers.Concatenate(name="image_and_highpass")([image, residual])
     size = image_size
     for block in range(n_blocks):
         if minibatch_std and block == n_blocks - 1:

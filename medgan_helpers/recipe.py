@@ -6,6 +6,8 @@
   (:meth:`GANConfig.generator_settings` / :meth:`GANConfig.discriminator_settings`).
 - :class:`Pix2PixConfig` (``pix2pix_config(...)``): the same for image-to-image
   translation (notebook 08).
+- :class:`DiffusionConfig` (``diffusion_config(...)``): the same for the
+  class-conditional diffusion model (``diffusion``, notebook 10).
 
 A config makes the whole round trip unchanged: recipe -> ``training.train`` ->
 ``GAN(config=...)`` -> ``GAN.get_config()`` in the run's config.json ->
@@ -78,8 +80,20 @@ def _check(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
+class _ClassConditional:
+    """What the families that draw from noise share (GAN, diffusion): conditioning on the data's classes."""
+
+    def for_data(self: _Config, image_size: int, channels: int,
+                 class_names: list[str] | tuple[str, ...] = ()) -> _Config:
+        """This config for images of ``image_size`` px and ``channels``; conditional on ``class_names``
+        when the recipe asks for it (``conditional``) and there are at least two."""
+        names = tuple(class_names) if self.conditional and len(class_names) >= 2 else ()
+        return self.replace(image_size=int(image_size), channels=int(channels),
+                            num_classes=len(names) or None, class_names=names)
+
+
 @dataclass(frozen=True)
-class GANConfig(_Settings):
+class GANConfig(_ClassConditional, _Settings):
     """Every setting of a GAN and its training run: the recipe's knobs and what the data decides."""
 
     # schedule
@@ -98,6 +112,7 @@ class GANConfig(_Settings):
     conditioning: str = "embedding"  # how G sees the class: "embedding" (concat to z) or "cbn"
     spectral_norm: bool = True       # on every layer of D
     minibatch_std: bool = False      # D sees the spread of the batch (Karras et al. 2018)
+    d_highpass: bool = False         # D also sees the image's high-frequency residual (speckle, streaks)
     conditional: bool = True         # class-conditional when the data has >= 2 classes
     # the game (gan.GAN)
     loss: str = "hinge"              # "hinge", "bce" (non-saturating) or "wgan-gp"
@@ -140,13 +155,6 @@ class GANConfig(_Settings):
         _check(min(self.gp_weight, self.r1_weight, self.diversity_weight) >= 0 and int(self.r1_every) >= 1,
                "gp_weight, r1_weight and diversity_weight must be >= 0, and r1_every >= 1.")
 
-    def for_data(self, image_size: int, channels: int, class_names: list[str] | tuple[str, ...] = ()) -> GANConfig:
-        """This config for images of ``image_size`` px and ``channels``; conditional on ``class_names``
-        when the recipe asks for it (``conditional``) and there are at least two."""
-        names = tuple(class_names) if self.conditional and len(class_names) >= 2 else ()
-        return self.replace(image_size=int(image_size), channels=int(channels),
-                            num_classes=len(names) or None, class_names=names)
-
     def generator_settings(self) -> dict[str, Any]:
         """The ``models.build_generator`` settings (with the registry's ``builder`` name)."""
         return {"builder": "models.build_generator", "image_size": self.image_size, "channels": self.channels,
@@ -159,7 +167,8 @@ class GANConfig(_Settings):
         return {"builder": "models.build_discriminator", "image_size": self.image_size,
                 "channels": self.channels, "num_classes": self.num_classes,
                 "base_filters": self.d_base_filters, "max_filters": self.max_filters,
-                "spectral_norm": self.spectral_norm, "minibatch_std": self.minibatch_std}
+                "spectral_norm": self.spectral_norm, "minibatch_std": self.minibatch_std,
+                "highpass": self.d_highpass}
 
 
 @dataclass(frozen=True)
@@ -215,6 +224,66 @@ class Pix2PixConfig(_Settings):
                 "base_filters": self.d_base_filters, "max_filters": self.max_filters, "n_layers": self.n_layers}
 
 
+@dataclass(frozen=True)
+class DiffusionConfig(_ClassConditional, _Settings):
+    """Every setting of a class-conditional diffusion model and its training run (``diffusion``, notebook 10)."""
+
+    epochs: int = 40
+    batch_size: int = 32
+    max_images: int | None = None    # None = all training images; else an evenly spaced subset
+    steps_per_epoch: int | None = None  # None = one pass over the images per epoch
+    # the denoiser (diffusion_models.build_denoiser)
+    base_filters: int = 32           # width at full resolution; doubles per level
+    max_filters: int = 128
+    depth: int | None = None         # None = down to a 4x4 bottleneck
+    time_dim: int = 64               # width of the sinusoidal time embedding
+    conditional: bool = True         # class-conditional when the data has >= 2 classes
+    # the process (Ho et al. 2020 with Nichol & Dhariwal's cosine schedule)
+    timesteps: int = 1000            # T, the steps of the forward (noising) process
+    schedule_offset: float = 0.008   # s of the cosine schedule: keeps the first steps' noise from vanishing
+    label_dropout: float = 0.1       # classifier-free guidance: fraction of images trained as the null class
+    ema_decay: float | None = 0.999  # EMA denoiser; None = sample from the network itself
+    # optimiser (Adam)
+    lr: float = 2e-4
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    # sampling (DDIM, eta = 0): the sampler's defaults, also used for the sample grids and the health file
+    sample_steps: int = 25           # denoising steps; each is one pass of the U-Net (x2 with guidance)
+    guidance: float = 1.0            # 1 = the conditional model as trained; > 1 trades diversity for class
+                                     # fidelity (Ho & Salimans 2022); 0 = unconditional
+    # bookkeeping
+    seed: int = 0
+    sample_every: int = 1            # epochs between sample grids
+    steps_per_execution: int = 16    # as for the GAN (training._steps_per_execution)
+    # what the data decides (diffusion.train fills these in from the ImageSet)
+    image_size: int | None = None
+    channels: int = 1
+    num_classes: int | None = None   # None = unconditional
+    class_names: tuple[str, ...] = ()
+
+    #: the noise-prediction loss is Ho et al.'s simple mean squared error, the only one (runs.load_model reads it)
+    loss: ClassVar[str] = "mse"
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("image_size", "channels", "num_classes", "class_names")
+    FAMILY: ClassVar[str] = "diffusion"
+    LABEL: ClassVar[str] = "diffusion"
+
+    def __post_init__(self):
+        _check(self.ema_decay is None or 0.0 < self.ema_decay < 1.0,
+               f"ema_decay={self.ema_decay!r} must be in (0, 1), or None for no EMA.")
+        _check(int(self.timesteps) >= 10, f"timesteps={self.timesteps!r} must be >= 10 (1000 in DDPM).")
+        _check(1 <= int(self.sample_steps) <= int(self.timesteps),
+               f"sample_steps={self.sample_steps!r} must be between 1 and timesteps={self.timesteps}.")
+        _check(0.0 <= self.label_dropout < 1.0, f"label_dropout={self.label_dropout!r} must be in [0, 1).")
+        _check(self.guidance >= 0.0, f"guidance={self.guidance!r} must be >= 0 (1 = no guidance).")
+        _check(self.schedule_offset > 0.0, f"schedule_offset={self.schedule_offset!r} must be > 0 (0.008).")
+
+    def denoiser_settings(self) -> dict[str, Any]:
+        """The ``diffusion_models.build_denoiser`` settings (with the registry's ``builder`` name)."""
+        return {"builder": "diffusion.build_denoiser", "image_size": self.image_size, "channels": self.channels,
+                "num_classes": self.num_classes, "base_filters": self.base_filters,
+                "max_filters": self.max_filters, "depth": self.depth, "time_dim": self.time_dim}
+
+
 #: The GAN recipe's knobs and their defaults (read-only; the config is the source).
 GAN_DEFAULTS: MappingProxyType = MappingProxyType(GANConfig().knobs())
 #: What quick mode (``MEDGAN_QUICK=1``, the tests) changes: tiny networks, 512 images.
@@ -232,6 +301,14 @@ PIX2PIX_DEFAULTS: MappingProxyType = MappingProxyType(Pix2PixConfig().knobs())
 #: What quick mode changes for pix2pix: tiny networks, 256 pairs, 2 epochs.
 PIX2PIX_QUICK: MappingProxyType = MappingProxyType({
     "epochs": 2, "max_pairs": 256, "g_base_filters": 8, "d_base_filters": 8, "max_filters": 32,
+})
+
+
+#: The diffusion recipe's knobs and their defaults.
+DIFFUSION_DEFAULTS: MappingProxyType = MappingProxyType(DiffusionConfig().knobs())
+#: What quick mode changes for diffusion: a tiny denoiser, 256 images, 2 epochs, 5 sampling steps.
+DIFFUSION_QUICK: MappingProxyType = MappingProxyType({
+    "epochs": 2, "max_images": 256, "base_filters": 8, "max_filters": 16, "time_dim": 16, "sample_steps": 5,
 })
 
 
@@ -260,6 +337,11 @@ def gan_config(quick: bool = False, preset: str = "full", **overrides: Any) -> G
 def pix2pix_config(quick: bool = False, **overrides: Any) -> Pix2PixConfig:
     """The pix2pix recipe: the defaults, the quick values if asked, then ``overrides`` (knob names only)."""
     return _build(Pix2PixConfig, PIX2PIX_QUICK, quick, overrides)
+
+
+def diffusion_config(quick: bool = False, **overrides: Any) -> DiffusionConfig:
+    """The diffusion recipe: the defaults, the quick values if asked, then ``overrides`` (knob names only)."""
+    return _build(DiffusionConfig, DIFFUSION_QUICK, quick, overrides)
 
 
 def knobs(quick: bool = False, preset: str = "full", **overrides: Any) -> dict[str, Any]:

@@ -73,3 +73,20 @@ def test_bad_norm_and_cbn_without_batch_norm_are_refused():
         models.build_generator(32, norm="layer")
     with pytest.raises(ValueError, match="conditioning='cbn'.*norm='batch'"):
         models.build_generator(32, 1, LATENT, 4, conditioning="cbn", norm="pixel")
+
+
+def test_discriminator_highpass_channel_sees_speckle_not_smooth_images():
+    D = models.build_discriminator(32, 1, 4, base_filters=4, max_filters=16, highpass=True)
+    inputs = keras.Model(D.inputs, D.get_layer("image_and_highpass").output)
+    flat = np.full((1, 32, 32, 1), 0.4, "float32")
+    ramp = np.broadcast_to(np.linspace(-1, 1, 32, dtype="float32")[None, :, None, None], (1, 32, 32, 1))
+    speckle = flat + np.random.default_rng(0).choice([-0.1, 0.1], (1, 32, 32, 1)).astype("float32")
+    labels = np.zeros((1, 1), "int32")
+    seen = {name: np.asarray(inputs([x, labels]))[0] for name, x in
+            (("flat", flat), ("ramp", ramp), ("speckle", speckle))}
+    for name in seen:
+        assert seen[name].shape == (32, 32, 2)
+    np.testing.assert_allclose(seen["flat"][..., 1], 0.0, atol=1e-6)
+    np.testing.assert_allclose(seen["ramp"][1:-1, 1:-1, 1], 0.0, atol=1e-5)  # a straight ramp has no curvature
+    assert np.abs(seen["speckle"][..., 1]).mean() > 0.2  # +-0.1 speckle, x4 gain, minus its blur
+    assert models.build_settings(D)["highpass"] is True
