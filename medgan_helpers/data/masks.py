@@ -25,6 +25,7 @@ values that are not whole numbers, or labels outside ``mask_labels``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -171,6 +172,20 @@ def pair_problem(image: Slice, mask: Slice) -> str | None:
                 f"{image.shape[0]}×{image.shape[1]}: a mask must lie on its image's pixel grid. Fix: "
                 "save the mask at the image's size (no cropping or resizing), or remove the pair")
     return None
+
+
+def unused_slices(keys_a: dict, keys_b: dict) -> tuple[set[str], list[str]]:
+    """Mask slices whose image slice was dropped (near-empty NIfTI slices): their keys, one note per file.
+
+    They are not errors (a label volume is cut whole, its image's empty slices are not), so
+    they are noted, not listed as unmatched.
+    """
+    bases_a = {name.split(" [", 1)[0] for name in keys_a}
+    spare = {name for name in keys_b if name not in keys_a and " [slice " in name
+             and name.split(" [", 1)[0] in bases_a}
+    per_file = Counter(keys_b[name][0].item.split(" [", 1)[0] for name in spare)
+    return spare, [f"B/{item}: {count} label-map slices not used (their image slices were near-empty, dropped)"
+                   for item, count in sorted(per_file.items())]
 
 
 def label_names(labels: tuple[str, ...] | None, masks: np.ndarray) -> tuple[str, ...]:

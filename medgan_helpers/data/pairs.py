@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +358,17 @@ def _as_channels(pixels: np.ndarray, use_rgb: bool) -> np.ndarray:
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
+def _skipped_keys(scan: ScanResult, paths: dict) -> dict[str, str]:
+    """Pair key -> item of every file (or slice) a side skipped: its partner is then not "unmatched"."""
+    out = {}
+    for item, _ in scan.skipped:
+        base = item.split(" [", 1)[0]
+        rel = paths.get(base.rsplit("/", 1)[-1])
+        if rel is not None:
+            out[_pair_key(rel.split("/", 1)[1]) + item[len(base):]] = item
+    return out
+
+
 def _prepare_pairs(root: Path, image_size: int, seed: int, opts: dict,
                    mask_labels: tuple[str, ...] | None | bool = False) -> dict:
     """Both sides read, paired, checked and split (kept for the next split's load)."""
@@ -372,22 +382,20 @@ def _read_pairs(root: Path, image_size: int, seed: int, opts: dict,
     (scan_a, keys_a, rgb_a, paths_a), (scan_b, keys_b, rgb_b, paths_b) = (
         _read_side(root, s, image_size, opts, mask_labels if s == "B" else False) for s in "AB")
     skipped = [(f"A/{i}", r) for i, r in scan_a.skipped] + [(f"B/{i}", r) for i, r in scan_b.skipped]
-    # mask slices of NIfTI volumes whose image slice was dropped (near-empty): one note per file
-    bases_a = {name.split(" [", 1)[0] for name in keys_a}
-    spare = {name for name in keys_b if as_masks and name not in keys_a and " [slice " in name
-             and name.split(" [", 1)[0] in bases_a}
-    per_file = Counter(keys_b[name][0].item.split(" [", 1)[0] for name in spare)
-    spare_notes = [f"B/{item}: {count} label-map slices not used (their image slices were near-empty, dropped)"
-                   for item, count in sorted(per_file.items())]
-    for side, mine, other in (("A", keys_a, keys_b), ("B", keys_b, keys_a)):
+    spare, spare_notes = masks.unused_slices(keys_a, keys_b) if as_masks else (set(), [])
+    gone = {"A": _skipped_keys(scan_a, paths_a), "B": _skipped_keys(scan_b, paths_b)}
+    for side, mine, other, partner in (("A", keys_a, keys_b, "B"), ("B", keys_b, keys_a, "A")):
         for name, pieces in sorted(mine.items()):
             if len(pieces) > 1:
                 skipped += [(f"{side}/{p.item}", f"{len(pieces)} files in {side}/ share this name (other "
                              "extensions): the pair is ambiguous, rename one") for p in pieces]
             elif name in spare:
                 continue
+            elif name not in other and name in gone[partner]:
+                skipped.append((f"{side}/{pieces[0].item}", f"its partner {partner}/{gone[partner][name]} was "
+                                "skipped (see its reason)"))
             elif name not in other:
-                skipped.append((f"{side}/{pieces[0].item}", f"unmatched: no file in {'B' if side == 'A' else 'A'}/ "
+                skipped.append((f"{side}/{pieces[0].item}", f"unmatched: no file in {partner}/ "
                                 "has the same relative name (extension ignored)"))
             elif len(other[name]) > 1:
                 skipped.append((f"{side}/{pieces[0].item}", "its partner's name is ambiguous (see above)"))
