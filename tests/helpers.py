@@ -30,6 +30,17 @@ def blob_set(n: int = 64, size: int = SIZE, classes: int | None = 3, seed: int =
     return data.from_arrays(images, labels if classes else None, name="blobs")
 
 
+def assert_cache_is_used_and_healed(load, path: Path) -> None:
+    """A cached build (``load()`` -> (arrays, info)): built once, then read, then rebuilt when truncated."""
+    built, info = load()
+    assert not info["from_cache"] and path.is_file()
+    again, info = load()
+    assert info["from_cache"] and all(np.array_equal(built[k], again[k]) for k in built)
+    path.write_bytes(path.read_bytes()[:300])  # truncated
+    healed, info = load()
+    assert not info["from_cache"] and all(np.array_equal(built[k], healed[k]) for k in built)
+
+
 def tiny_gan(num_classes: int | None = 3, loss: str = "hinge", size: int = SIZE, run_eagerly: bool = False,
              **kwargs) -> gan.GAN:
     G = models.build_generator(size, 1, LATENT, num_classes, base_filters=4, max_filters=16)

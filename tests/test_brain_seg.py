@@ -12,6 +12,7 @@ import pytest
 
 from medgan_helpers import data, segmentation
 from medgan_helpers.data import brain, brain_seg, masks
+from tests import helpers
 
 SMALL = {"train": 6, "val": 2, "test": 3}  # planes per class and split: 24 / 8 / 12 images
 
@@ -89,15 +90,9 @@ def test_card_report_and_pipeline(seg):
 
 def test_cache_is_used_and_rebuilt_when_damaged(tmp_path, monkeypatch):
     monkeypatch.setattr(brain, "PER_CLASS", {"train": 2, "val": 1, "test": 1})
-    built, info = brain_seg.load_label_arrays(32, 3, tmp_path)
-    assert not info["from_cache"]
     path = brain_seg.cache_path(tmp_path, 32, 3)
     assert path.name == f"brain-mri-seg_v{brain_seg.VERSION}_32px_seed3.npz"
-    again, info = brain_seg.load_label_arrays(32, 3, tmp_path)
-    assert info["from_cache"] and all(np.array_equal(built[k], again[k]) for k in built)
-    path.write_bytes(path.read_bytes()[:300])  # truncated
-    healed, info = brain_seg.load_label_arrays(32, 3, tmp_path)
-    assert not info["from_cache"] and all(np.array_equal(built[k], healed[k]) for k in built)
+    helpers.assert_cache_is_used_and_healed(lambda: brain_seg.load_label_arrays(32, 3, tmp_path), path)
 
 
 def test_errors_name_the_choices():

@@ -15,6 +15,7 @@ from PIL import Image
 
 from medgan_helpers import data
 from medgan_helpers.data import brain, pairs
+from tests import helpers
 
 SMALL = {"train": 12, "val": 3, "test": 5}  # planes per class and split: 48 / 12 / 20 images
 
@@ -97,15 +98,9 @@ def test_splits_cards_and_tf_pipeline(small_pairs):
 
 def test_pairs_cache_is_used_and_rebuilt_when_damaged(tmp_path, monkeypatch):
     monkeypatch.setattr(brain, "PER_CLASS", {"train": 2, "val": 1, "test": 1})
-    built, info = pairs.load_tissue_arrays(32, 7, tmp_path)
-    assert not info["from_cache"]
     path = pairs.cache_path(tmp_path, 32, 7)
     assert path.name == f"brain-mri-pairs_v{pairs.VERSION}_32px_seed7.npz"
-    again, info = pairs.load_tissue_arrays(32, 7, tmp_path)
-    assert info["from_cache"] and all(np.array_equal(built[k], again[k]) for k in built)
-    path.write_bytes(path.read_bytes()[:500])  # truncated
-    healed, info = pairs.load_tissue_arrays(32, 7, tmp_path)
-    assert not info["from_cache"] and all(np.array_equal(built[k], healed[k]) for k in built)
+    helpers.assert_cache_is_used_and_healed(lambda: pairs.load_tissue_arrays(32, 7, tmp_path), path)
 
 
 def test_brain_pairs_errors_name_the_choices():

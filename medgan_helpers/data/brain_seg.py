@@ -121,20 +121,13 @@ def load(image_size: int, split: str, seed: int = 0) -> PairedSet:
 
 
 def _card(image_size: int, counts: dict) -> DatasetCard:
-    return DatasetCard(
+    return pairs.template_card(
         name=BRAIN_MRI_SEG,
-        source=("MNI ICBM152 2009a nonlinear symmetric templates, 1 mm, shipped inside the nilearn wheel: "
-                "T1 (load_mni152_template), grey-matter and white-matter probability maps "
-                "(load_mni152_gm_template, load_mni152_wm_template) on the same 197×233×189 grid"),
         modality="MR (T1-weighted population average) with tissue label maps",
-        licence=brain.LICENCE,
-        licence_text=brain.COPYRIGHT_NOTICE,
         description=("The T1 slices of brain-mri (same seed: the same planes, splits and slice-level "
                      "labels), each with a label map: " + ", ".join(
                          f"{v} {n}" for v, n in enumerate(LABEL_NAMES)) + "."),
         image_size=image_size,
-        channels=1,
-        class_names=list(brain.CLASS_NAMES),
         counts=counts,
         preprocessing=[
             "input: the brain-mri T1 slice (see its card), uint8",
@@ -147,7 +140,6 @@ def _card(image_size: int, counts: dict) -> DatasetCard:
             "target: the label map, uint8 values 0-3 (never scaled to [-1, 1])",
             "splits: the slice blocks of brain-mri (disjoint axial positions, >= 3 mm guard gaps)",
         ],
-        citation=brain.CITATION,
         notes=["labels from a population atlas: smooth, symmetric anatomy, not one patient's "
                "manual segmentation; CSF is the brain's remainder, so it includes the ventricles and "
                "the sulci the template still shows",

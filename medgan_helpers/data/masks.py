@@ -33,14 +33,14 @@ import numpy as np
 from medgan_helpers.data.imageset import DataError
 from medgan_helpers.data.readers import (
     FileEntry,
-    NiftiRefused,
     ScanResult,
     Slice,
-    _nifti_volume,
     failure_reason,
     finite_check,
     open_regular,
     pad_to_square_and_resize,
+    read_nifti_volume,
+    slice_aspect,
 )
 
 #: What ``folder-pairs`` B/ holds: target images (default) or label maps.
@@ -130,22 +130,13 @@ def read_raster_mask(entry: FileEntry, labels: tuple[str, ...] | None, out: Scan
 
 def read_nifti_mask(entry: FileEntry, labels: tuple[str, ...] | None, axis: int, out: ScanResult) -> None:
     """A NIfTI label volume -> its slices along ``axis``, cut exactly as ``readers.read_nifti`` cuts images."""
-    try:
-        volume, zooms, _ = _nifti_volume(entry)
-    except NiftiRefused as exc:
-        out.skip(entry.item, str(exc))
+    if (read := read_nifti_volume(entry, out, "NIfTI label map")) is None:
         return
-    except Exception as exc:
-        out.skip(entry.item, failure_reason("unreadable NIfTI label map", exc, entry))
-        return
-    if volume.ndim == 2:
-        volume, zooms = volume[:, :, None], zooms[:2] + [1.0]
+    volume, zooms = read
     if (reason := label_problem(volume, labels)) is not None:
         out.skip(entry.item, reason)
         return
-    in_plane = [zooms[i] for i in range(3) if i != axis]
-    ratio = in_plane[0] / in_plane[1] if in_plane[1] > 0 else 1.0
-    aspect = ratio if np.isfinite(ratio) and ratio > 0 else 1.0
+    aspect = slice_aspect(zooms, axis)
     for k in range(volume.shape[axis]):
         plane = np.rot90(np.take(volume, k, axis=axis))
         _keep(entry, f"{entry.item} [slice {k}]", plane, labels, out, aspect)

@@ -268,6 +268,16 @@ def load_brain_pairs(image_size: int, split: str, seed: int = 0, task: str = "ti
                      card=card, input_channels=channels)
 
 
+def template_card(**fields: Any) -> DatasetCard:
+    """The card of a source made from nilearn's MNI152 volumes: their source, licence and citation filled in."""
+    return DatasetCard(
+        source=("MNI ICBM152 2009a nonlinear symmetric templates, 1 mm, shipped inside the nilearn "
+                "wheel: T1 (load_mni152_template), grey matter (load_mni152_gm_template) and white "
+                "matter (load_mni152_wm_template) probability maps on the same 197×233×189 grid"),
+        licence=brain.LICENCE, licence_text=brain.COPYRIGHT_NOTICE, citation=brain.CITATION, channels=1,
+        class_names=list(brain.CLASS_NAMES), **fields)
+
+
 def _brain_pairs_card(task: str, image_size: int, input_size: int, counts: dict) -> DatasetCard:
     if task == "tissue-to-t1":
         inputs = (f"input: 2 channels, the grey- and white-matter probability (0-1 -> 0-255) of the "
@@ -275,20 +285,13 @@ def _brain_pairs_card(task: str, image_size: int, input_size: int, counts: dict)
     else:
         inputs = (f"input: the T1 slice reduced {SR_FACTOR}× to {input_size}×{input_size} by area "
                   f"averaging (the mean of each {SR_FACTOR}×{SR_FACTOR} block)")
-    return DatasetCard(
+    return template_card(
         name=BRAIN_MRI_PAIRS,
-        source=("MNI ICBM152 2009a nonlinear symmetric templates, 1 mm, shipped inside the nilearn "
-                "wheel: T1 (load_mni152_template), grey matter (load_mni152_gm_template) and white "
-                "matter (load_mni152_wm_template) probability maps on the same 197×233×189 grid"),
         modality="MR (T1-weighted population average) and tissue probability maps",
-        licence=brain.LICENCE,
-        licence_text=brain.COPYRIGHT_NOTICE,
         description=(f"Paired 2-D slices for the task {task!r}: every pair is one oblique plane of "
                      "brain-mri (same seed: the same planes, the same splits, the same labels), "
                      "resampled through each volume. The targets are the brain-mri images themselves."),
         image_size=image_size,
-        channels=1,
-        class_names=list(brain.CLASS_NAMES),
         counts=counts,
         preprocessing=[
             "target: the brain-mri T1 slice (see its card), uint8",
@@ -298,7 +301,6 @@ def _brain_pairs_card(task: str, image_size: int, input_size: int, counts: dict)
             "splits: the slice blocks of brain-mri (disjoint axial positions, >= 3 mm guard gaps)",
             "stored as uint8 0-255; scaled to [-1, 1] on use",
         ],
-        citation=brain.CITATION,
         notes=["a population template: the maps and the T1 come from the same 152 brains, so the "
                "pairing is exact, more exact than any two real scans of one patient",
                "a teaching dataset: not for clinical claims"],

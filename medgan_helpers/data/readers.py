@@ -365,16 +365,20 @@ class NiftiRefused(ValueError):
     """A NIfTI file refused from its header (too many voxels or dimensions), before reading."""
 
 
-def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
-    """NIfTI: one volume -> its 2-D slices along ``nifti_axis``."""
+def read_nifti_volume(entry: FileEntry, out: ScanResult, what: str = "NIfTI") -> tuple[np.ndarray, list[float]] | None:
+    """A NIfTI file's (first) volume as float32 X×Y×Z in canonical RAS and its voxel sizes.
+
+    None when it was refused or unreadable (the reason is in ``out``); a 2-D file is one slice.
+    Shared by image volumes and label volumes, so both are cut the same way.
+    """
     try:
         volume, zooms, volumes = _nifti_volume(entry)
     except NiftiRefused as exc:
         out.skip(entry.item, str(exc))
-        return
+        return None
     except Exception as exc:
-        out.skip(entry.item, failure_reason("unreadable NIfTI", exc, entry))
-        return
+        out.skip(entry.item, failure_reason(f"unreadable {what}", exc, entry))
+        return None
     if volumes is not None:
         out.notes.append(f"{entry.item}: 4-D volume, only its first volume (of {volumes}) used")
     if volume.ndim == 2:
@@ -382,7 +386,22 @@ def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
         zooms = zooms[:2] + [1.0]
     if volume.ndim != 3:
         out.skip(entry.item, f"NIfTI with {volume.ndim} dimensions; expected 2, 3 or 4")
+        return None
+    return volume, zooms
+
+
+def slice_aspect(zooms: list[float], axis: int) -> float:
+    """Width / height of one pixel of a slice along ``axis`` (1 when the header's sizes are damaged)."""
+    in_plane = [zooms[i] for i in range(3) if i != axis]
+    ratio = in_plane[0] / in_plane[1] if in_plane[1] > 0 else 1.0
+    return ratio if np.isfinite(ratio) and ratio > 0 else 1.0  # a damaged pixdim (inf, NaN): square
+
+
+def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
+    """NIfTI: one volume -> its 2-D slices along ``nifti_axis``."""
+    if (read := read_nifti_volume(entry, out)) is None:
         return
+    volume, zooms = read
     if (reason := finite_check(volume)) is not None:
         finite = np.isfinite(volume)
         out.notes.append(f"{entry.item}: {reason}; those voxels set to the volume minimum")
@@ -405,9 +424,7 @@ def read_nifti(entry: FileEntry, opts: dict, out: ScanResult) -> None:
         )
     del volume
     axis = opts["nifti_axis"]
-    in_plane = [zooms[i] for i in range(3) if i != axis]
-    ratio = in_plane[0] / in_plane[1] if in_plane[1] > 0 else 1.0
-    aspect = ratio if np.isfinite(ratio) and ratio > 0 else 1.0  # a damaged pixdim (inf, NaN): square
+    aspect = slice_aspect(zooms, axis)
     dropped = 0
     for k in range(unit.shape[axis]):
         plane = np.take(unit, k, axis=axis)
