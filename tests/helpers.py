@@ -3,10 +3,13 @@ and the exercise solutions printed in the notebook sources."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from medgan_helpers import data, gan, models
 
@@ -28,6 +31,20 @@ def blobs(n: int = 64, size: int = SIZE, classes: int = 3, seed: int = 0) -> tup
 def blob_set(n: int = 64, size: int = SIZE, classes: int | None = 3, seed: int = 0) -> data.ImageSet:
     images, labels = blobs(n, size, classes or 3, seed)
     return data.from_arrays(images, labels if classes else None, name="blobs")
+
+
+@contextlib.contextmanager
+def small_brain_mri(cache_dir: Path, per_class: dict[str, int]) -> Iterator[None]:
+    """brain-mri (and every source built on its planes) with fewer planes per class, in a private cache."""
+    from medgan_helpers.data import brain
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MEDGAN_CACHE_DIR", str(cache_dir))
+    patch.setattr(brain, "PER_CLASS", per_class)
+    try:
+        yield
+    finally:
+        patch.undo()
 
 
 def assert_cache_is_used_and_healed(load, path: Path) -> None:

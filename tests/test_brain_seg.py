@@ -11,25 +11,19 @@ import numpy as np
 import pytest
 
 from medgan_helpers import data, segmentation
-from medgan_helpers.data import brain, brain_seg, masks
+from medgan_helpers.data import brain_seg, masks
 from tests import helpers
 
 SMALL = {"train": 6, "val": 2, "test": 3}  # planes per class and split: 24 / 8 / 12 images
+SOURCES = ("brain-mri", "brain-mri-seg")
 
 
 @pytest.fixture(scope="module")
 def seg(tmp_path_factory):
     """brain-mri and brain-mri-seg at 32 px, built for real into a private cache."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MEDGAN_CACHE_DIR", str(tmp_path_factory.mktemp("seg-cache")))
-    mp.setattr(brain, "PER_CLASS", SMALL)
-    try:
-        yield {
-            "brain": {s: data.load_dataset("brain-mri", 32, s) for s in data.SPLITS},
-            "seg": {s: data.load_dataset("brain-mri-seg", 32, s) for s in data.SPLITS},
-        }
-    finally:
-        mp.undo()
+    with helpers.small_brain_mri(tmp_path_factory.mktemp("seg-cache"), SMALL):
+        loaded = {name: {s: data.load_dataset(name, 32, s) for s in data.SPLITS} for name in SOURCES}
+        yield dict(zip(("brain", "seg"), loaded.values()))
 
 
 def test_inputs_are_brain_mri_plane_for_plane(seg):
@@ -88,11 +82,11 @@ def test_card_report_and_pipeline(seg):
     assert again.name == "brain-mri-seg" and len(again) == 4 * SMALL["val"]
 
 
-def test_cache_is_used_and_rebuilt_when_damaged(tmp_path, monkeypatch):
-    monkeypatch.setattr(brain, "PER_CLASS", {"train": 2, "val": 1, "test": 1})
+def test_cache_is_used_and_rebuilt_when_damaged(tmp_path):
     path = brain_seg.cache_path(tmp_path, 32, 3)
     assert path.name == f"brain-mri-seg_v{brain_seg.VERSION}_32px_seed3.npz"
-    helpers.assert_cache_is_used_and_healed(lambda: brain_seg.load_label_arrays(32, 3, tmp_path), path)
+    with helpers.small_brain_mri(tmp_path, {"train": 2, "val": 1, "test": 1}):
+        helpers.assert_cache_is_used_and_healed(lambda: brain_seg.load_label_arrays(32, 3, tmp_path), path)
 
 
 def test_errors_name_the_choices():

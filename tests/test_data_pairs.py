@@ -23,17 +23,12 @@ SMALL = {"train": 12, "val": 3, "test": 5}  # planes per class and split: 48 / 1
 @pytest.fixture(scope="module")
 def small_pairs(tmp_path_factory):
     """brain-mri and both pair tasks at 32 px, built for real into a private cache."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MEDGAN_CACHE_DIR", str(tmp_path_factory.mktemp("pairs-cache")))
-    mp.setattr(brain, "PER_CLASS", SMALL)
-    try:
+    with helpers.small_brain_mri(tmp_path_factory.mktemp("pairs-cache"), SMALL):
         yield {
             "brain": {s: data.load_dataset("brain-mri", 32, s) for s in data.SPLITS},
             "tissue": {s: data.load_dataset("brain-mri-pairs", 32, s) for s in data.SPLITS},
             "sr": {s: data.load_dataset("brain-mri-pairs", 32, s, task="super-resolution") for s in data.SPLITS},
         }
-    finally:
-        mp.undo()
 
 
 def test_targets_are_brain_mri_plane_for_plane(small_pairs):
