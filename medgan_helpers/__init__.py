@@ -52,6 +52,10 @@ stay importable for the notebooks that teach their insides:
                   its figure and sample-grid callback in ``pix2pix_views``)
 - ``segmentation`` the U-Net segmenter (pix2pix's U-Net blocks), Dice + cross-entropy loss,
                   per-class Dice and HD95, ``train_segmenter``
+- ``diffusion``   a class-conditional diffusion model beside the GAN (notebook 10): cosine
+                  schedule, noise-prediction ``train_step``, DDIM sampler with classifier-free
+                  guidance; its U-Net denoiser in ``diffusion_models``, ``train()`` into run
+                  folders in ``diffusion_training``
 - ``deform``      elastic + affine deformations that move an image and its label map together
 
 Repository jobs (the main job and notebook executor ``runner``, ``pretrain`` for
@@ -102,6 +106,9 @@ _SUBMODULES = (
     "pix2pix",
     "segmentation",
     "deform",
+    "diffusion_models",
+    "diffusion",
+    "diffusion_training",
 )
 
 #: The front door: verb -> (module, name). Resolved on first use, then kept.

@@ -194,6 +194,10 @@ class TrainingHealth(keras.callbacks.Callback):
     ``log_path`` they go to JSON too.
     """
 
+    #: what to try against collapse (all classes, within classes); another model family names its own
+    COLLAPSE_REMEDIES: tuple[str, str] = ("minibatch_std=True, a lower G learning rate, or more augmentation",
+                                          "conditioning='cbn', minibatch_std=True, or more D capacity")
+
     def __init__(
         self,
         real: Any = None,
@@ -256,14 +260,13 @@ class TrainingHealth(keras.callbacks.Callback):
             if None in ratios and ratios[None] < self.collapse_ratio:
                 alarms.append(
                     f"mode collapse: samples are {ratios[None]:.2f}x as diverse as real images "
-                    f"(alarm below {self.collapse_ratio}). Try minibatch_std=True, a lower G learning "
-                    "rate, or more augmentation.")
+                    f"(alarm below {self.collapse_ratio}). Try {self.COLLAPSE_REMEDIES[0]}.")
             if collapsed:
                 which = ", ".join(f"{names[k] if k < len(names) else k} {r:.2f}x" for k, r in collapsed.items())
                 alarms.append(
                     f"mode collapse within classes: {which} as diverse as the real images of the class "
                     f"(alarm below {self.collapse_ratio}). The average over classes can hide this. Try "
-                    "conditioning='cbn', minibatch_std=True, or more D capacity.")
+                    f"{self.COLLAPSE_REMEDIES[1]}.")
         hf_ratio = self.texture_now(model)
         low, high = self.texture_range
         if epoch > self.warmup_epochs and hf_ratio is not None and not low <= hf_ratio <= high:

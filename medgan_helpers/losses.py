@@ -7,6 +7,7 @@
 - The penalties take the discriminator as an argument, so any ``train_step`` can
   add them: WGAN-GP's :func:`gradient_penalty`, :func:`r1_penalty` (lazy) and the
   generator's :func:`mode_seeking_penalty`.
+- The diffusion model's :func:`noise_prediction_loss` (notebook 10).
 """
 
 from __future__ import annotations
@@ -128,3 +129,14 @@ def input_gradient_norm(discriminator: keras.Model, images, labels):
         total = ops.sum(_f32(logits))  # d total / d image_i = d logit_i / d image_i
     grads = _f32(tape.gradient(total, images))
     return ops.sqrt(ops.sum(ops.square(grads), axis=(1, 2, 3)) + 1e-12)  # safe at 0
+
+
+# --------------------------------------------------------------------------- diffusion
+
+
+def noise_prediction_loss(noise, predicted_noise):
+    """Ho et al. (2020)'s simple loss: the mean squared error between the noise added and the noise predicted.
+
+    Used by ``diffusion.Diffusion.train_step``, in float32 whatever the denoiser computes in.
+    """
+    return ops.mean(ops.square(_f32(noise) - _f32(predicted_noise)))

@@ -274,15 +274,16 @@ def latest_run(
     return None
 
 
-def find_resumable(dataset: str, image_size: int, knobs: dict) -> RunFolder | None:
-    """The newest interrupted run of this dataset, size and knobs that nobody is training now.
+def find_resumable(dataset: str, image_size: int, knobs: dict, root: str | Path | None = None) -> RunFolder | None:
+    """The newest interrupted run of this dataset, size and knobs that nobody is training now
+    (in ``root``, default ``<artifacts>/runs``).
 
     The run comes back **locked by this process** (``RunFolder.try_lock``): two
     processes looking at once never pick the same run. The caller trains it and
     calls ``unlock()`` (``RunFolder.lock()`` on it again is a no-op).
     """
     wanted = json_ready(knobs)
-    for run in scan():
+    for run in scan(root):
         cfg = _config_or_none(run)
         if (
             cfg is not None
@@ -300,7 +301,8 @@ def find_resumable(dataset: str, image_size: int, knobs: dict) -> RunFolder | No
 # --------------------------------------------------------------------------- saving and loading models
 
 #: model family (config.json's ``gan.family``) -> "module:class" with ``get_config`` / ``from_config``
-FAMILIES: dict[str, str] = {"gan": "medgan_helpers.gan:GAN", "pix2pix": "medgan_helpers.pix2pix:Pix2Pix"}
+FAMILIES: dict[str, str] = {"gan": "medgan_helpers.gan:GAN", "pix2pix": "medgan_helpers.pix2pix:Pix2Pix",
+                            "diffusion": "medgan_helpers.diffusion:Diffusion"}
 _ROLES = ("generator", "discriminator")
 
 
@@ -382,12 +384,16 @@ def load_gan(path: str | Path, compile: bool = True):
 
 
 def load_generator(path: str | Path):
-    """The EMA generator of a run or of a pretrained folder, as a ``sampling.GeneratorModel``."""
+    """The EMA generator of a run or of a pretrained folder, as a ``sampling.GeneratorModel``
+    (a diffusion run: a ``diffusion.DiffusionSampler``, the same sampler protocol)."""
     from medgan_helpers import models, recipe, sampling
 
     run = _open(path)
     saved = run.config
     section = model_config(saved)
+    if section["family"] == "diffusion":  # its sampler draws by DDIM (steps, guidance): diffusion.DiffusionSampler
+        return load_model(run.path, compile=False, family="diffusion").as_sampler(
+            info={"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset")})
     if section.get("generator") and (run.path / EMA_WEIGHTS).is_file():
         generator = models.rebuild(section["generator"], "generator")
         generator.load_weights(run.path / EMA_WEIGHTS)
