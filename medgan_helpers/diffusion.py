@@ -262,17 +262,15 @@ class Diffusion(DiffusionSampling, keras.Model):
         # Build the optimizer's slots now, so BackupAndRestore / load_weights can restore them.
         self.g_optimizer.build(self.generator.trainable_variables)
 
-    @property
-    def metrics(self):
-        """The running means the progress bar shows (``self.trackers``), reset every epoch by Keras."""
-        return list(self.trackers.values())
+    metrics = property(lambda self: list(self.trackers.values()), doc="The trackers, reset every epoch by Keras.")
+
+    def _sampling_model(self):
+        """The EMA denoiser (the network itself without EMA): what sampling and ``call`` use."""
+        return self.generator if self.ema_generator is None else self.ema_generator
 
     def call(self, inputs, training=False):
         """Calling the model runs the (EMA) denoiser: ``model([x_t, t / T, labels])`` -> predicted noise."""
         return self._sampling_model()(inputs, training=training)
-
-    def _sampling_model(self):
-        return self.ema_generator if self.ema_generator is not None else self.generator
 
     # ---- the training step (written out in notebook 10)
     def train_step(self, batch):
