@@ -74,6 +74,8 @@ def test_masks_load_as_integer_labels_aligned_with_their_images(mask_folder):
     assert np.array_equal(small.masks, expected)
     assert "nearest neighbour" in " ".join(p.card().preprocessing)
     assert "values 0 = background, 1 = organ, 2 = lesion" in str(p.report)
+    again = data.load_dataset(p.handle)  # the handle keeps b_kind and mask_labels
+    assert again.mask_labels == NAMES and np.array_equal(again.masks, p.masks)
 
 
 def test_mismatched_masks_are_named_in_the_report_with_problem_and_fix(mask_folder):

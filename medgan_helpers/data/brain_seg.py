@@ -54,12 +54,11 @@ def cache_path(cache_dir: Path, image_size: int, seed: int) -> Path:
 
 def tissue_probabilities() -> tuple[list[np.ndarray], np.ndarray]:
     """CSF, GM and WM probability volumes (float32, 0 outside the brain) and their affine."""
-    gm, wm, affine = pairs.tissue_volumes()
-    volume, t1_affine = brain._load_volume()
-    if volume.shape != gm.shape or not np.allclose(affine, t1_affine):
-        raise DataError("nilearn's tissue maps are not on the T1 template's grid: brain-mri-seg needs "
-                        "nilearn >= 0.10 (maps shipped beside the template).")
-    inside = (volume > 0).astype(np.float32)
+    from nilearn import datasets
+
+    gm, wm, affine = pairs.tissue_volumes()  # checked to be on the T1 template's grid
+    inside = (np.asarray(datasets.load_mni152_template(resolution=1).get_fdata(dtype=np.float32)) > 0)
+    inside = inside.astype(np.float32)
     csf = np.clip(1.0 - gm - wm, 0.0, 1.0) * inside
     return [csf, gm * inside, wm * inside], affine
 
