@@ -372,12 +372,12 @@ def _settle_config(config: DiffusionConfig | None, network: keras.Model, setting
         raise ValueError(f"{network.name!r} is not a denoiser (no class embedding): build the network with "
                          "diffusion_models.build_denoiser.") from None
     cfg = (config or DiffusionConfig()).replace(**settings)
-    if config is not None and cfg.num_classes not in (None, classes):
-        raise ValueError(f"the config says num_classes={cfg.num_classes} but the denoiser was built for "
-                         f"{classes}: build it with the config's denoiser_settings().")
+    if cfg.num_classes not in (None, classes):
+        raise ValueError(f"num_classes={cfg.num_classes} but the denoiser was built for {classes}: build it "
+                         "with the config's denoiser_settings() (recipe.DiffusionConfig).")
     out = network.outputs[0].shape
-    names = tuple(settings.get("class_names", cfg.class_names) or ())
-    return cfg.replace(image_size=int(out[1]), channels=int(out[-1]), num_classes=classes, class_names=names)
+    return cfg.replace(image_size=int(out[1]), channels=int(out[-1]), num_classes=classes,
+                       class_names=tuple(cfg.class_names or ()))
 
 
 # --------------------------------------------------------------------------- a trained denoiser on its own

@@ -176,6 +176,26 @@ def test_an_unconditional_model_trains_and_refuses_labels():
         model.generate(2, labels=1)
 
 
+def test_under_mixed_precision_the_step_scales_the_loss_and_samples_stay_float32():
+    import tensorflow as tf
+
+    from medgan_helpers import accel
+
+    setup = accel.AccelSetup(strategy=tf.distribute.get_strategy(), mixed_precision=True, xla=False,
+                             device="test device", kind="custom")
+    with setup.building():  # mixed_float16 for building only, then Keras' policy as it was
+        model = _model()
+        model.compile(run_eagerly=True)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert model.generator.get_layer("stem").dtype_policy.name == "mixed_float16"
+    assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    history = model.fit(data.to_tf_dataset(blob_set(16, size=PX), batch_size=16, seed=0, include_labels=True),
+                        epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"]).all()
+    images = model.generate(2, seed=0, steps=2, guidance=2.0)
+    assert images.dtype == np.float32 and np.isfinite(images).all()
+
+
 def test_bad_settings_and_inputs_say_what_to_do():
     model = _model()
     with pytest.raises(ValueError, match="one network and one loss"):
@@ -192,6 +212,8 @@ def test_bad_settings_and_inputs_say_what_to_do():
         recipe.diffusion_config(label_dropout=1.0)
     with pytest.raises(ValueError, match="unknown diffusion knob"):
         diffusion_training.train(blob_set(16, size=PX), steps=3)
+    with pytest.raises(ValueError, match="only 8 images but batch_size=16"):
+        diffusion_training.train(blob_set(8, size=PX), batch_size=16)
     with pytest.raises(ValueError, match="image_size=12 must be a power of two"):
         diffusion_models.build_denoiser(12)
 
