@@ -427,4 +427,8 @@ def load(path: str | Path, compile: bool = True) -> Diffusion:
 
 def load_sampler(path: str | Path) -> DiffusionSampler:
     """The EMA denoiser of a diffusion run as a :class:`DiffusionSampler` (``runs.load_generator``)."""
-    return runs.load_generator(path)
+    sampler = runs.load_generator(path)
+    if not isinstance(sampler, DiffusionSampler):
+        raise ValueError(f"{Path(path).name} is not a diffusion run: load it with runs.load_generator "
+                         "(mg.load_run), which loads any family.")
+    return sampler

@@ -29,7 +29,7 @@ from medgan_helpers import (
     runs,
     sampling,
 )
-from tests.helpers import blob_set
+from tests.helpers import blob_set, tiny_gan
 
 PX = 16
 #: a denoiser that trains in seconds: one level (16 -> 8 px), 4 filters
@@ -246,6 +246,10 @@ def test_a_saved_model_loads_back_and_draws_the_same_images(denoiser, tmp_path):
     sampler = mg.load_run(run.path)
     assert isinstance(sampler, diffusion.DiffusionSampler) and (sampler.steps, sampler.guidance) == (3, 1.0)
     np.testing.assert_array_equal(sampler.generate(3, seed=2), denoiser.generate(3, seed=2))
+    assert diffusion.load_sampler(run.path).info["run"] == "run"
+    gan_run = runs.save_gan(tiny_gan(), tmp_path / "gan-run")
+    with pytest.raises(ValueError, match="gan-run is not a diffusion run"):
+        diffusion.load_sampler(gan_run.path)
 
 
 @pytest.mark.slow
