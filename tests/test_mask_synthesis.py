@@ -1,0 +1,182 @@
+"""Mask-to-image synthesis: the one-hot input, new masks by deformation, a short fit, aligned pairs,
+and ``benchmarks/seg_synthetic.py`` end to end in tiny settings."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medgan_helpers import data, deform, mask_synthesis, pix2pix
+from tests import helpers
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = {"train": 4, "val": 1, "test": 2}  # planes per class and split: 16 / 4 / 8 images
+
+
+def blob_masks(n: int = 3, size: int = 32, seed: int = 0) -> np.ndarray:
+    """uint8 label maps 0-2 of smooth random blobs (label 3 never used)."""
+    from scipy import ndimage
+
+    noise = np.random.default_rng(seed).normal(size=(n, size, size, 3))
+    smooth = np.stack([ndimage.gaussian_filter(noise[..., c], (0, 3, 3)) for c in range(3)], -1)
+    return np.argmax(smooth, axis=-1).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def seg(tmp_path_factory):
+    """brain-mri-seg at 32 px with 4 training planes per level, built for real into a private cache."""
+    with helpers.small_brain_mri(tmp_path_factory.mktemp("mask-synthesis-cache"), SMALL):
+        yield {split: data.load_dataset("brain-mri-seg", 32, split) for split in ("train", "test")}
+
+
+@pytest.fixture(scope="module")
+def trained(seg):
+    """pix2pix from label maps to slices, a few quick epochs (G's own L1 per epoch in its history)."""
+    return mask_synthesis.train(seg["train"], epochs=6, batch_size=8, g_base_filters=8, d_base_filters=8,
+                                max_filters=32, g_lr=1e-3, seed=0)
+
+
+# --------------------------------------------------------------------------- the input
+
+
+def test_one_hot_has_one_channel_per_label():
+    masks = blob_masks()
+    x = mask_synthesis.one_hot(masks, 4)
+    assert x.shape == (*masks.shape, 4) and x.dtype == np.float32
+    assert set(np.unique(x)) == {-1.0, 1.0} and np.all((x == 1).sum(-1) == 1)
+    assert np.array_equal(np.argmax(x, -1), masks) and np.all(x[..., 3] == -1)  # label 3 absent: all off
+    assert np.array_equal(mask_synthesis.one_hot(masks[..., None], 4), x)  # a trailing channel is dropped
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((2, 8, 8), np.float32), "integer labels"),
+    (np.full((2, 8, 8), 4, np.uint8), "label 4 but num_classes=4"),
+    (np.full((2, 8, 8), -1, np.int32), "negative label"),
+    (np.zeros((8, 8), np.uint8), "N×S×S"),
+])
+def test_bad_masks_are_named(bad, match):
+    with pytest.raises(ValueError, match=match):
+        mask_synthesis.one_hot(bad, 4)
+
+
+def test_synthesis_pairs_turn_a_segmentation_set_around(seg):
+    train = seg["train"]
+    pairs = mask_synthesis.synthesis_pairs(train)
+    assert pairs.inputs.channels == 4 and pairs.targets.channels == 1 and len(pairs) == len(train)
+    assert np.array_equal(np.argmax(pairs.input_images, -1), train.masks)
+    assert np.array_equal(pairs.targets.pixels, train.inputs.pixels) and not pairs.mask_labels
+    x, y = next(iter(pairs.to_tf_dataset(batch_size=4, shuffle=False)))  # what pix2pix trains on
+    assert np.array_equal(x.numpy(), mask_synthesis.one_hot(train.masks[:4], 4))
+    assert np.allclose(y.numpy(), train.input_images[:4])
+    with pytest.raises(ValueError, match="not a segmentation set"):
+        mask_synthesis.synthesis_pairs(data.pairs.load_brain_pairs(32, "train"))
+
+
+# --------------------------------------------------------------------------- new masks
+
+
+def test_new_masks_stay_integer_with_the_same_labels_and_differ_from_their_source():
+    masks = blob_masks(4)
+    new, source = mask_synthesis.new_masks(masks, copies=2, seed=3)
+    assert new.shape == (8, *masks.shape[1:]) and new.dtype == masks.dtype
+    assert np.array_equal(source, [0, 1, 2, 3, 0, 1, 2, 3])
+    for m, j in zip(new, source):
+        assert set(np.unique(m)) <= set(np.unique(masks[j]))  # labels only, never a blend
+        assert set(np.unique(m)) >= {1, 2}  # the tissues survive the deformation
+        assert 0.02 < np.mean(m != masks[j]) < 0.6  # a variant, not a copy, not noise
+    assert not np.array_equal(new[0], new[4])  # two copies of one mask differ
+    again, _ = mask_synthesis.new_masks(masks, copies=2, seed=3)
+    other, _ = mask_synthesis.new_masks(masks, copies=2, seed=4)
+    assert np.array_equal(new, again) and not np.array_equal(new, other)
+
+
+def test_new_masks_are_the_masks_of_deform_pairs_with_the_same_seed():
+    """The benchmark's control moves real images by exactly the synthetic masks' deformations."""
+    masks = blob_masks(3)
+    images = np.random.default_rng(1).uniform(-1, 1, (*masks.shape, 1)).astype(np.float32)
+    new, _ = mask_synthesis.new_masks(masks, copies=2, seed=7)
+    _, moved, _ = deform.deform_pairs(images, masks, copies=2, seed=7)
+    assert np.array_equal(new, moved)
+    with pytest.raises(ValueError, match="copies=0"):
+        mask_synthesis.new_masks(masks, copies=0)
+
+
+# --------------------------------------------------------------------------- training and pairs
+
+
+def test_a_few_steps_lower_the_l1_loss(trained):
+    assert isinstance(trained.model, pix2pix.Pix2Pix) and trained.steps == 12
+    assert trained.model.generator.inputs[0].shape[-1] == 4  # one input channel per label
+    l1 = trained.history["l1"]
+    assert l1[-1] < 0.8 * l1[0], l1
+
+
+def test_synthetic_pairs_align_with_their_masks(trained, seg):
+    masks, _ = mask_synthesis.new_masks(seg["train"].masks[:5], seed=0)
+    images, out_masks = mask_synthesis.synthetic_pairs(trained, masks)
+    assert images.shape == (5, 32, 32, 1) and images.dtype == np.float32
+    assert images.min() >= -1 and images.max() <= 1 and np.array_equal(out_masks, masks)
+    # the same pictures from the model itself; the plain generator (no EMA) paints its own
+    same, _ = mask_synthesis.synthetic_pairs(trained.model, masks)
+    assert np.array_equal(same, images)
+    plain, _ = mask_synthesis.synthetic_pairs(trained.model.generator, masks)
+    assert plain.shape == images.shape and plain.dtype == np.float32
+    # painted from the mask: background dark, tissue brighter
+    assert images[..., 0][masks == 0].mean() < images[..., 0][masks == 3].mean()
+
+
+def test_synthetic_pairs_refuse_what_the_generator_cannot_paint(trained):
+    with pytest.raises(ValueError, match="num_classes=4"):
+        mask_synthesis.synthetic_pairs(trained, np.full((1, 32, 32), 5, np.uint8))
+    with pytest.raises(ValueError, match="32 px images but the masks are 16 px"):
+        mask_synthesis.synthetic_pairs(trained, np.zeros((1, 16, 16), np.uint8))
+    with pytest.raises(TypeError, match="pix2pix.Pix2Pix"):
+        mask_synthesis.synthetic_pairs("a generator", np.zeros((1, 32, 32), np.uint8))
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+def benchmark():
+    spec = importlib.util.spec_from_file_location("seg_synthetic", ROOT / "benchmarks" / "seg_synthetic.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_runs_every_arm_in_tiny_settings(seg, tmp_path, capsys):
+    bench = benchmark()
+    out = tmp_path / "seg_synthetic.json"
+    assert bench.main(["--size", "32", "--seeds", "0", "--fractions", "0.5", "--copies", "1", "--gen-epochs", "1",
+                       "--gen-filters", "4", "--seg-steps", "2", "--seg-filters", "4", "--out", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    row = saved["per_seed"][0]["0.5"]
+    assert saved["held_out_level"] == data.brain.CLASS_NAMES[0] and saved["n_seen_train"] == 12
+    assert row["n_real"] == 6 and set(row["arms"]) == set(bench.ARMS)
+    assert [row["arms"][a]["n_train"] for a in bench.ARMS] == [6, 6, 12, 12]
+    for arm in bench.ARMS:
+        for part in bench.PARTS:
+            mean = saved["summary"]["0.5"][arm][part]["mean"]["mean"]
+            assert mean is None or 0 <= mean <= 1
+    assert str(tmp_path) not in out.read_text()  # no absolute paths kept
+    capsys.readouterr()
+    assert bench.main(["--show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert all(arm in shown for arm in bench.ARMS) and "held-out level" in shown and "50% (6)" in shown
+
+
+def test_the_benchmark_aggregates_seeds_as_mean_and_std():
+    bench = benchmark()
+    def cell(value):
+        part = {"dice": dict.fromkeys(bench.TISSUES, value), "mean_dice": value}
+        return {"arms": {"(a) small real": dict.fromkeys(bench.PARTS, part)}}
+    summary = bench.aggregate([{"0.05": cell(0.5)}, {"0.05": cell(0.7)}, {"0.05": cell(None)}])
+    stats = summary["0.05"]["(a) small real"]["held-out level"]["mean"]
+    assert stats["mean"] == pytest.approx(0.6) and stats["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert bench.fmt(stats) == "0.600 ± 0.141" and bench.fmt({"mean": None}) == "—"
+    with pytest.raises(SystemExit):
+        bench.parse(["--held-out", "4"])
