@@ -57,6 +57,8 @@ stay importable for the notebooks that teach their insides:
                   guidance; its U-Net denoiser in ``diffusion_models``, ``train()`` into run
                   folders in ``diffusion_training``
 - ``deform``      elastic + affine deformations that move an image and its label map together
+- ``mask_synthesis`` mask-to-image synthesis: pix2pix from one-hot label maps to T1-like
+                  slices, new masks by deformation, synthetic (image, mask) pairs
 
 Repository jobs (the main job and notebook executor ``runner``, ``pretrain`` for
 the shipped generator, the notebooks' Colab badge and setup-cell source) live in
@@ -106,6 +108,7 @@ _SUBMODULES = (
     "pix2pix",
     "segmentation",
     "deform",
+    "mask_synthesis",
     "diffusion_models",
     "diffusion",
     "diffusion_training",
