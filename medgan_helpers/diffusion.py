@@ -119,6 +119,8 @@ class DiffusionSampling(SamplerMixin):
     schedule: CosineSchedule
     steps: int
     guidance: float
+    #: the model family, as runs and data cards name it (``synthetic.model_family``)
+    family = "diffusion"
 
     @property
     def latent_dim(self) -> int:

@@ -393,7 +393,8 @@ def load_generator(path: str | Path):
     section = model_config(saved)
     if section["family"] == "diffusion":  # its sampler draws by DDIM (steps, guidance): diffusion.DiffusionSampler
         return load_model(run.path, compile=False, family="diffusion").as_sampler(
-            info={"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset")})
+            info={"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset"),
+                  "family": "diffusion"})
     if section.get("generator") and (run.path / EMA_WEIGHTS).is_file():
         generator = models.rebuild(section["generator"], "generator")
         generator.load_weights(run.path / EMA_WEIGHTS)
@@ -408,7 +409,7 @@ def load_generator(path: str | Path):
         )
     cfg = recipe.GANConfig.from_dict(section)
     info = {"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset"),
-            **(saved.get("info") or {})}
+            "family": "gan", **(saved.get("info") or {})}
     return sampling.GeneratorModel(
         generator, latent_dim=cfg.latent_dim, num_classes=cfg.num_classes,
         class_names=cfg.class_names or None, info={**info, "path": str(run.path)},

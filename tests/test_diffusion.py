@@ -266,6 +266,7 @@ def test_a_trained_run_loads_back_and_draws_the_same_images(trained):
     np.testing.assert_array_equal(loaded.generate(4, seed=5), result.model.generate(4, seed=5))
     sampler = mg.load_run(result.run.path)  # the front door gives the diffusion sampler
     assert isinstance(sampler, diffusion.DiffusionSampler) and sampler.info["run"] == result.run.path.name
+    assert sampler.info["family"] == "diffusion"  # what the synthetic export's data card names
     np.testing.assert_array_equal(sampler.generate(4, seed=5), result.model.generate(4, seed=5))
     with pytest.raises(ValueError, match="is a diffusion run, not a gan run"):
         runs.load_gan(result.run.path)
