@@ -7,6 +7,10 @@ kit's sampler protocol, ``sampling.Sampler``, or a bare Keras generator) as:
 - a **seed** slider and a **new seed** button (same seed -> same image),
 - a **class** dropdown for conditional models (hidden for unconditional ones),
 - a **truncation** slider (at its right end truncation is *off*: plain normal latents),
+- for a sampler that draws in steps (a diffusion model: ``steps`` and ``guidance``
+  attributes), a **steps** slider (denoising steps: quality against time) and a
+  **guidance** slider (classifier-free guidance; conditional models only); a GAN,
+  one forward pass, has neither,
 - a few **latent direction** sliders (prior standard deviations along the
   explorer's directions; ``direction_note`` says how they were found),
 - an **interpolation strip** (slerp) from the current seed to a second seed,
@@ -36,6 +40,9 @@ import numpy as np
 from medgan_helpers import data
 from medgan_helpers.explorer import LatentExplorer, NearestReal
 from medgan_helpers.pictures import image_strip, to_png
+
+#: the steps slider's right end (the benchmark's slowest setting; DDIM needs far fewer than T = 1000)
+_MOST_STEPS = 250
 
 
 def _small(text: str) -> str:
@@ -140,6 +147,7 @@ class SamplerWidget:
         )
         self.truncation_slider.add_class("medgan-truncation")
         self.truncation_label = w.HTML()
+        self._build_sampling_sliders(w, wide)
 
         self.direction_sliders = []
         for i in range(len(ex.directions)):
@@ -175,9 +183,12 @@ class SamplerWidget:
         self.status.add_class("medgan-status")
 
         # every control feeds the explorer; the sample and the strip redraw only when they depend on it
-        for control in (self.seed_slider, self.class_dropdown, self.truncation_slider, *self.direction_sliders):
+        drawing = [s for s in (self.steps_slider, self.guidance_slider) if s is not None]
+        for control in (self.seed_slider, self.class_dropdown, self.truncation_slider, *drawing,
+                        *self.direction_sliders):
             control.observe(self._on_change, names="value")
-        for control in (self.seed_slider, self.class_dropdown, self.truncation_slider, self.strip_seed_slider):
+        for control in (self.seed_slider, self.class_dropdown, self.truncation_slider, *drawing,
+                        self.strip_seed_slider):
             control.observe(self._on_strip_change, names="value")
 
         # fixed-width picture panels that never shrink; the row wraps on narrow screens
@@ -198,6 +209,7 @@ class SamplerWidget:
                 w.HBox([self.seed_slider, self.new_seed_button]),
                 self.class_dropdown,
                 w.HBox([self.truncation_slider, self.truncation_label]),
+                *[s for s in (self.steps_slider, self.guidance_slider) if s is not None],
                 *self.direction_sliders,
                 *([self.reset_directions_button] if self.direction_sliders else []),
                 w.HTML(_small(f"directions: {ex.direction_note}")),
@@ -208,6 +220,44 @@ class SamplerWidget:
         top = w.HBox([controls, *panels], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.widget = w.VBox([top, strip_box, self.status])
         self.widget.add_class("medgan-sampler")
+
+    def _build_sampling_sliders(self, w: Any, style: dict) -> None:
+        """The steps and guidance sliders of a sampler that has those settings (a diffusion model), else None.
+
+        They start at the explorer's options, else at the sampler's defaults, and move the
+        explorer's options (what every draw passes to ``generate_from_latent``), never the
+        sampler object itself, which may be evaluated or exported elsewhere. They redraw on
+        release only: each step is one pass of the network.
+        """
+        ex, model = self.explorer, self.explorer.model
+        self.steps_slider = self.guidance_slider = None
+        if not (hasattr(model, "steps") and hasattr(model, "guidance")):
+            return
+        steps = int(ex.options.get("steps", model.steps))
+        timesteps = int(getattr(getattr(model, "schedule", None), "timesteps", _MOST_STEPS))
+        self.steps_slider = w.IntSlider(
+            value=steps, min=1, max=max(steps, min(_MOST_STEPS, timesteps)), description="steps",
+            continuous_update=False, style=style, layout=w.Layout(width="320px"),
+        )
+        self.steps_slider.add_class("medgan-steps")
+        guidance = float(ex.options.get("guidance", model.guidance))
+        self.guidance_slider = w.FloatSlider(
+            value=guidance, min=0.0, max=max(5.0, guidance), step=0.1, description="guidance",
+            continuous_update=False, readout_format=".1f", style=style, disabled=ex.num_classes is None,
+            # guidance mixes the class's prediction with the classless one: nothing to mix without classes
+            layout=w.Layout(width="320px", display=None if ex.num_classes else "none"),
+        )
+        self.guidance_slider.add_class("medgan-guidance")
+
+    @property
+    def steps(self) -> int | None:
+        """The denoising steps every draw uses (the steps slider); None for a sampler without steps (a GAN)."""
+        return None if self.steps_slider is None else int(self.steps_slider.value)
+
+    @property
+    def guidance(self) -> float | None:
+        """The guidance scale every draw uses (the guidance slider); None for a sampler without it (a GAN)."""
+        return None if self.guidance_slider is None else float(self.guidance_slider.value)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -228,6 +278,7 @@ class SamplerWidget:
             truncation=self._slider_truncation(),
             directions=[s.value for s in self.direction_sliders],
             strip_seed=int(self.strip_seed_slider.value),
+            options=None if self.steps_slider is None else {"steps": self.steps, "guidance": self.guidance},
         )
 
     def _push_controls(self) -> None:
@@ -243,6 +294,9 @@ class SamplerWidget:
             for slider, value in zip(self.direction_sliders, ex.direction_values):
                 slider.value = float(value)
             self.strip_seed_slider.value = ex.strip_seed
+            if self.steps_slider is not None:
+                self.steps_slider.value = int(ex.options.get("steps", self.steps_slider.value))
+                self.guidance_slider.value = float(ex.options.get("guidance", self.guidance_slider.value))
         finally:
             self._syncing = False
         self._pull_controls()
@@ -259,11 +313,18 @@ class SamplerWidget:
         self.render_strip()
 
     def set(self, **settings: Any) -> np.ndarray:
-        """Set several controls at once (the keywords of ``LatentExplorer.set``), redraw once, return ``render()``.
+        """Set several controls at once (the keywords of ``LatentExplorer.set``, and ``steps`` and
+        ``guidance`` for a sampler that has them), redraw once, return ``render()``.
 
         A setting left out stays as it is; ``truncation=None`` (or the slider's
         right end) turns truncation off. A bad value raises before anything moves.
         """
+        drawing = {name: settings.pop(name) for name in ("steps", "guidance") if name in settings}
+        if drawing:
+            if self.steps_slider is None:
+                raise ValueError(f"{', '.join(drawing)}: {type(self.explorer.model).__name__} draws in one pass, "
+                                 "without steps or guidance (a diffusion sampler has them); leave them out.")
+            settings["options"] = {**(settings.get("options") or {}), **self._checked_drawing(**drawing)}
         trunc = settings.get("truncation")
         if isinstance(trunc, (int, float)) and trunc >= self.truncation_slider.max:
             settings["truncation"] = None  # the slider's right end means "off"
@@ -271,6 +332,22 @@ class SamplerWidget:
             self.explorer.set(**settings)
             self._push_controls()
         return data.to_uint8(self.current_image)
+
+    def _checked_drawing(self, steps: Any = None, guidance: Any = None) -> dict[str, Any]:
+        """``steps`` / ``guidance`` for ``set``, checked against what the sliders can show."""
+        out: dict[str, Any] = {}
+        if steps is not None:
+            low, high = self.steps_slider.min, self.steps_slider.max
+            if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not low <= steps <= high:
+                raise ValueError(f"steps={steps!r}: use a whole number of denoising steps from {low} to {high}.")
+            out["steps"] = int(steps)
+        if guidance is not None:
+            high = self.guidance_slider.max
+            if not isinstance(guidance, (int, float, np.number)) or not 0.0 <= float(guidance) <= high:
+                raise ValueError(f"guidance={guidance!r}: use a number from 0 (no class) to {high:g} "
+                                 "(1 = the model as trained).")
+            out["guidance"] = float(guidance)
+        return out
 
     def new_seed(self) -> int:
         """Jump to a random seed different from the current one (the "new seed" button)."""
@@ -310,6 +387,8 @@ class SamplerWidget:
             _small("off (plain normal latents)") if trunc is None else _small(f"|z| ≤ {trunc:.1f}")
         )
         what = f"seed {self.seed}" + (f" · {self.class_names[self.label]}" if self.label is not None else "")
+        if self.steps_slider is not None:
+            what += f" · {self.steps} steps" + (f" · guidance {self.guidance:.1f}" if self.num_classes else "")
         self.caption.value = _small(html.escape(what))
         if self.explorer.dataset is not None:
             self.nearest = self.explorer.nearest_real(image)
