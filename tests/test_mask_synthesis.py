@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medgan_helpers import data, deform, mask_synthesis, pix2pix
+from medgan_helpers import data, deform, mask_synthesis, pix2pix, recipe
 from tests import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,13 @@ def trained(seg):
     """pix2pix from label maps to slices, a few quick epochs (G's own L1 per epoch in its history)."""
     return mask_synthesis.train(seg["train"], epochs=6, batch_size=8, g_base_filters=8, d_base_filters=8,
                                 max_filters=32, g_lr=1e-3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    """pix2pix's G and D built for 4 one-hot channels in, 32 px slices out, not trained."""
+    cfg = recipe.pix2pix_config(g_base_filters=4, d_base_filters=4, max_filters=16)
+    return pix2pix.Pix2Pix.from_config(cfg.replace(image_size=32, input_size=32, in_channels=4, channels=1))
 
 
 # --------------------------------------------------------------------------- the input
@@ -108,6 +115,7 @@ def test_new_masks_are_the_masks_of_deform_pairs_with_the_same_seed():
 # --------------------------------------------------------------------------- training and pairs
 
 
+@pytest.mark.slow
 def test_a_few_steps_lower_the_l1_loss(trained):
     assert isinstance(trained.model, pix2pix.Pix2Pix) and trained.steps == 12
     assert trained.model.generator.inputs[0].shape[-1] == 4  # one input channel per label
@@ -115,25 +123,35 @@ def test_a_few_steps_lower_the_l1_loss(trained):
     assert l1[-1] < 0.8 * l1[0], l1
 
 
-def test_synthetic_pairs_align_with_their_masks(trained, seg):
-    masks, _ = mask_synthesis.new_masks(seg["train"].masks[:5], seed=0)
-    images, out_masks = mask_synthesis.synthetic_pairs(trained, masks)
+def test_synthetic_pairs_align_with_their_masks(untrained):
+    masks, _ = mask_synthesis.new_masks(blob_masks(5), seed=0)
+    images, out_masks = mask_synthesis.synthetic_pairs(untrained, masks, batch_size=2)
     assert images.shape == (5, 32, 32, 1) and images.dtype == np.float32
     assert images.min() >= -1 and images.max() <= 1 and np.array_equal(out_masks, masks)
-    # the same pictures from the model itself; the plain generator (no EMA) paints its own
-    same, _ = mask_synthesis.synthetic_pairs(trained.model, masks)
-    assert np.array_equal(same, images)
-    plain, _ = mask_synthesis.synthetic_pairs(trained.model.generator, masks)
+    one = untrained.translate(mask_synthesis.one_hot(masks[3:4], 4))[0]  # pair 3 is mask 3's picture
+    assert np.allclose(images[3], one, atol=1e-5) and not np.allclose(images[2], one, atol=1e-3)
+    plain, _ = mask_synthesis.synthetic_pairs(untrained.generator, masks)  # a bare Keras U-Net
     assert plain.shape == images.shape and plain.dtype == np.float32
-    # painted from the mask: background dark, tissue brighter
-    assert images[..., 0][masks == 0].mean() < images[..., 0][masks == 3].mean()
 
 
-def test_synthetic_pairs_refuse_what_the_generator_cannot_paint(trained):
+@pytest.mark.slow
+def test_the_trained_generator_paints_the_anatomy_of_new_masks(trained, seg):
+    masks, _ = mask_synthesis.new_masks(seg["train"].masks[:5], seed=0)
+    images, _ = mask_synthesis.synthetic_pairs(trained, masks)
+    same, _ = mask_synthesis.synthetic_pairs(trained.model, masks)  # the Trained result or its model
+    assert np.array_equal(same, images)
+    # T1 contrast from the labels alone: background dark, CSF darker than white matter
+    x = images[..., 0]
+    assert x[masks == 0].mean() < x[masks == 1].mean() < x[masks == 3].mean()
+
+
+def test_synthetic_pairs_refuse_what_the_generator_cannot_paint(untrained):
     with pytest.raises(ValueError, match="num_classes=4"):
-        mask_synthesis.synthetic_pairs(trained, np.full((1, 32, 32), 5, np.uint8))
+        mask_synthesis.synthetic_pairs(untrained, np.full((1, 32, 32), 5, np.uint8))
     with pytest.raises(ValueError, match="32 px images but the masks are 16 px"):
-        mask_synthesis.synthetic_pairs(trained, np.zeros((1, 16, 16), np.uint8))
+        mask_synthesis.synthetic_pairs(untrained, np.zeros((1, 16, 16), np.uint8))
+    with pytest.raises(ValueError, match="no masks given"):
+        mask_synthesis.synthetic_pairs(untrained, np.zeros((0, 32, 32), np.uint8))
     with pytest.raises(TypeError, match="pix2pix.Pix2Pix"):
         mask_synthesis.synthetic_pairs("a generator", np.zeros((1, 32, 32), np.uint8))
 
@@ -148,6 +166,7 @@ def benchmark():
     return module
 
 
+@pytest.mark.slow
 def test_the_benchmark_runs_every_arm_in_tiny_settings(seg, tmp_path, capsys):
     bench = benchmark()
     out = tmp_path / "seg_synthetic.json"
