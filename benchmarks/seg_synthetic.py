@@ -25,7 +25,9 @@ Scores: Dice per tissue (CSF, grey matter, white matter; background left out) an
 their mean, on the test planes of the levels seen in training and on the test planes
 of one anatomical level left out of all training (``--held-out``, a level of
 ``brain-mri``: ``data.brain.CLASS_NAMES``, axial ranges ``data.brain.LEVELS_MM``).
-HD95 goes into the JSON.
+HD95 goes into the JSON, and so do the realism ruler's pixel measures of the synthetic
+images against the real slices moved onto the same masks (``evaluation.realism``:
+high-frequency ratio, intensity distance).
 
 Prints one table (mean ± std over seeds) and writes JSON to
 ``artifacts/benchmarks/seg_synthetic.json``::
@@ -53,6 +55,7 @@ import numpy as np  # noqa: E402
 
 from medgan_helpers import config, data, deform, fileio, mask_synthesis, segmentation  # noqa: E402
 from medgan_helpers.data import brain_seg  # noqa: E402
+from medgan_helpers.evaluation import realism  # noqa: E402
 
 ARMS = ("(a) small real", "(b) synthetic only", "(c) real + synthetic", "(d) real + deformed real")
 PARTS = ("seen levels", "held-out level")
@@ -90,8 +93,19 @@ def arms(real, args, seed: int) -> tuple[dict, dict]:
     }
     facts = {"generator_steps": generator.steps, "generator_seconds": generator.seconds,
              "generator_l1": generator.history.get("l1", [None])[-1],
-             "synthetic_l1_to_deformed_real": float(np.mean(np.abs(syn_images - moved_images)))}
+             "synthetic_l1_to_deformed_real": float(np.mean(np.abs(syn_images - moved_images))),
+             **realism_of(syn_images, moved_images)}
     return sets, facts
+
+
+def realism_of(synthetic: np.ndarray, real: np.ndarray) -> dict:
+    """The realism ruler's pixel measures of the synthetic images against the real ones on the same masks
+    (the control's deformed real slices): high-frequency ratio (1 = as real) and intensity distance."""
+    try:
+        distance = realism.intensity_quantile_distance(synthetic, real)
+    except ValueError:  # the generator painted no tissue at all: no intensities to compare
+        distance = None
+    return {"hf_ratio": realism.high_frequency_ratio(synthetic, real), "intensity_distance": distance}
 
 
 def scores(model, test_parts: dict) -> dict:
@@ -145,6 +159,8 @@ def aggregate(per_seed: list[dict]) -> dict:
                 part: {**{t: stats([c[part]["dice"][t] for c in cells]) for t in TISSUES},
                        "mean": stats([c[part]["mean_dice"] for c in cells])}
                 for part in PARTS}
+        summary[fraction]["synthetic images"] = {
+            key: stats([s[fraction].get(key) for s in per_seed]) for key in ("hf_ratio", "intensity_distance")}
     return summary
 
 
@@ -165,9 +181,15 @@ def table(saved: dict) -> str:
     for fraction, rows in summary.items():
         n_real = saved["per_seed"][0][fraction]["n_real"]
         for arm, parts in rows.items():
+            if arm not in ARMS:
+                continue
             label = f"{float(fraction):.0%} ({n_real})"
             lines.append(label.ljust(10) + arm.ljust(24)
                          + "".join(fmt(parts[p].get(c)).rjust(17) for p in PARTS for c in cols))
+    lines.append("\nsynthetic images against the real ones on the same masks (realism ruler): "
+                 + "; ".join(f"{float(f):.0%}: high-frequency ratio {fmt(r['synthetic images']['hf_ratio'])} "
+                             f"(1 = as real), intensity distance {fmt(r['synthetic images']['intensity_distance'])}"
+                             for f, r in summary.items()))
     lines.append(f"\nwall time {saved['seconds']:.0f} s on {saved['machine']['node']} "
                  f"({saved['machine']['cpus']} CPU cores, {saved['machine']['platform']})")
     return "\n".join(lines)

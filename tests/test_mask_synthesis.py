@@ -186,6 +186,7 @@ def test_the_benchmark_runs_every_arm_in_tiny_settings(seg, tmp_path, capsys):
     assert bench.main(["--show", str(out)]) == 0
     shown = capsys.readouterr().out
     assert all(arm in shown for arm in bench.ARMS) and "held-out level" in shown and "50% (6)" in shown
+    assert "high-frequency ratio" in shown and row["hf_ratio"] > 0
 
 
 def test_the_benchmark_aggregates_seeds_as_mean_and_std():
@@ -193,7 +194,9 @@ def test_the_benchmark_aggregates_seeds_as_mean_and_std():
     def cell(value):
         part = {"dice": dict.fromkeys(bench.TISSUES, value), "mean_dice": value}
         return {"arms": {"(a) small real": dict.fromkeys(bench.PARTS, part)}}
-    summary = bench.aggregate([{"0.05": cell(0.5)}, {"0.05": cell(0.7)}, {"0.05": cell(None)}])
+    seeds = [{"0.05": {**cell(v), "hf_ratio": 1.0, "intensity_distance": None}} for v in (0.5, 0.7, None)]
+    summary = bench.aggregate(seeds)
+    assert summary["0.05"]["synthetic images"]["intensity_distance"]["mean"] is None
     stats = summary["0.05"]["(a) small real"]["held-out level"]["mean"]
     assert stats["mean"] == pytest.approx(0.6) and stats["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert bench.fmt(stats) == "0.600 ± 0.141" and bench.fmt({"mean": None}) == "—"
