@@ -202,3 +202,13 @@ def test_the_benchmark_aggregates_seeds_as_mean_and_std():
     assert bench.fmt(stats) == "0.600 ± 0.141" and bench.fmt({"mean": None}) == "—"
     with pytest.raises(SystemExit):
         bench.parse(["--held-out", "4"])
+
+
+def test_a_saved_mask_to_image_model_paints_the_same_after_loading(untrained, tmp_path):
+    """pix2pix's run folder records the one-hot input width: the generator comes back as it was."""
+    masks = blob_masks(2)
+    before, _ = mask_synthesis.synthetic_pairs(untrained, masks)
+    pix2pix.save(untrained, tmp_path / "mask-to-image")
+    loaded = pix2pix.load(tmp_path / "mask-to-image", compile=False)
+    assert loaded.config.in_channels == 4
+    assert np.allclose(mask_synthesis.synthetic_pairs(loaded, masks)[0], before, atol=1e-6)
