@@ -43,11 +43,14 @@ def now() -> str:
 class Bench:
     """brain-mri 64 px, its feature extractor and references, and ``run(knobs, seed, steps)``."""
 
-    def __init__(self, out_root: Path, n_samples: int = 1000, utility_epochs: int = 8, tstr: bool = True):
+    def __init__(self, out_root: Path, n_samples: int = 1000, utility_epochs: int = 8, tstr: bool = True,
+                 extractor_epochs: int = 12, evaluate_options: dict | None = None):
         self.real_train = data.load_dataset("brain-mri", image_size=64, split="train")
         self.real_test = data.load_dataset("brain-mri", image_size=64, split="test")
         self.out_root, self.n_samples, self.utility_epochs, self.tstr = out_root, n_samples, utility_epochs, tstr
-        self.extractor = evaluation.feature_extractor(self.real_train, epochs=12, verbose=False)
+        # evaluate()'s other options (EvalOptions fields), e.g. a smoke test's small sample sizes
+        self.evaluate_options = dict(evaluate_options or {})
+        self.extractor = evaluation.feature_extractor(self.real_train, epochs=extractor_epochs, verbose=False)
         self.references: dict | None = None
 
     def trtr(self, seeds: tuple[int, ...]) -> dict:
@@ -74,18 +77,15 @@ class Bench:
 
         epochs_at = sorted({max(1, round(s / STEPS_PER_EPOCH)) for s in steps})
         run_dir = self.out_root / f"{name}-seed{seed}-{epochs_at[-1] * STEPS_PER_EPOCH}"
-        n_samples = self.n_samples
-        taken: dict[int, dict] = {}
+        bench, taken = self, {}
         t0 = time.time()
 
         class Snapshot(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 if epoch + 1 in epochs_at:
-                    labels = evaluation.balanced_labels(n_samples, self.model.num_classes)
-                    taken[epoch + 1] = {
-                        "fake": self.model.generate(n_samples, labels=labels, seed=1000 + seed), "labels": labels,
-                        "logs": dict(logs or {}), "seconds": time.time() - t0,
-                    }
+                    fake, labels = bench.draw(self.model, seed)
+                    taken[epoch + 1] = {"fake": fake, "labels": labels, "logs": dict(logs or {}),
+                                        "seconds": time.time() - t0}
 
         result = training.train(self.real_train, run_dir=run_dir, resume=False, verbose=0, display=False,
                                 callbacks=[Snapshot()],
@@ -95,17 +95,25 @@ class Bench:
         rows = []
         for epochs in epochs_at:
             snap = taken[epochs]
-            rows.append(self._score(name, knobs, seed, epochs * STEPS_PER_EPOCH, snap["fake"], snap["labels"],
+            rows.append(self.score(name, knobs, seed, epochs * STEPS_PER_EPOCH, snap["fake"], snap["labels"],
                                     snap["logs"], alarms if epochs == epochs_at[-1] else [],
                                     snap["seconds"], run_dir / f"evaluation-{epochs * STEPS_PER_EPOCH}"))
         return rows
 
-    def _score(self, name, knobs, seed, steps, fake, labels, logs, alarms, train_seconds, out_dir) -> dict:
+    def draw(self, sampler, seed: int, **options) -> tuple[np.ndarray, np.ndarray]:
+        """``n_samples`` class-balanced images of any sampler (a GAN, a diffusion model with its ``options``
+        such as ``steps``) and their labels, from the seed every benchmark scores (1000 + the run's seed)."""
+        labels = evaluation.balanced_labels(self.n_samples, sampler.num_classes)
+        return sampler.generate(self.n_samples, labels=labels, seed=1000 + seed, **options), labels
+
+    def score(self, name, knobs, seed, steps, fake, labels, logs, alarms, train_seconds, out_dir) -> dict:
+        """The row of one model's images ``fake`` (``draw``): every measure against the real train split."""
         t1 = time.time()
         report = evaluation.evaluate(
             self.real_train, self.real_test, fake, labels, extractor=self.extractor, seed=seed,
             utility=self.tstr, utility_seeds=(seed,), utility_epochs=self.utility_epochs,
             utility_settings=("tstr",), references=self.references is None, verbose=False,
+            **self.evaluate_options,
         )
         report.save(out_dir)
         if self.references is None:
