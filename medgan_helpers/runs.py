@@ -391,10 +391,9 @@ def load_generator(path: str | Path):
     run = _open(path)
     saved = run.config
     section = model_config(saved)
+    info = {"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset")}
     if section["family"] == "diffusion":  # its sampler draws by DDIM (steps, guidance): diffusion.DiffusionSampler
-        return load_model(run.path, compile=False, family="diffusion").as_sampler(
-            info={"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset"),
-                  "family": "diffusion"})
+        return load_model(run.path, compile=False, family="diffusion").as_sampler(info={**info, "family": "diffusion"})
     if section.get("generator") and (run.path / EMA_WEIGHTS).is_file():
         generator = models.rebuild(section["generator"], "generator")
         generator.load_weights(run.path / EMA_WEIGHTS)
@@ -408,8 +407,7 @@ def load_generator(path: str | Path):
             "or generator_ema.keras): the run did not finish. Retrain, or pick another run."
         )
     cfg = recipe.GANConfig.from_dict(section)
-    info = {"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset"),
-            "family": "gan", **(saved.get("info") or {})}
+    info = {**info, "family": "gan", **(saved.get("info") or {})}
     return sampling.GeneratorModel(
         generator, latent_dim=cfg.latent_dim, num_classes=cfg.num_classes,
         class_names=cfg.class_names or None, info={**info, "path": str(run.path)},
