@@ -293,6 +293,7 @@ def build_generator(
     upsampling: str = _RECIPE.upsampling,
     conditioning: str = _RECIPE.conditioning,
     norm: str = _RECIPE.g_norm,
+    block_convs: int = _RECIPE.g_block_convs,
     name: str = "generator",
 ) -> keras.Model:
     """Build the DCGAN-style generator G: ``z`` (and ``label``) -> image in [-1, 1].
@@ -320,6 +321,10 @@ def build_generator(
             choice; ``"cbn"`` conditioning needs it) or ``"pixel"`` (ProGAN's
             pixel-wise feature normalisation, ``generator_layers.PixelNorm``: no batch
             statistics, so the same function while training and while sampling).
+        block_convs: 3x3 convolutions per block after the upsampling: 1 is DCGAN's
+            shallow G (one convolution must both smooth the 2x2 copies and draw
+            detail); 2 is ProGAN's / StyleGAN's block (the second sees a 5x5
+            neighbourhood of the upsampled grid).
 
     Returns:
         A functional ``keras.Model`` with inputs ``z`` [and ``label``] and output
@@ -328,7 +333,7 @@ def build_generator(
     settings = {k: v for k, v in locals().items()}
     start, n_blocks = _check_image_size(image_size)
     _check_positive(channels=channels, latent_dim=latent_dim, base_filters=base_filters,
-                    max_filters=max_filters, embedding_dim=embedding_dim)
+                    max_filters=max_filters, embedding_dim=embedding_dim, block_convs=block_convs)
     _check_num_classes(num_classes)
     _check_choice("upsampling", upsampling, ("transpose", "nearest", "bilinear", "blur"))
     _check_choice("conditioning", conditioning, ("embedding", "cbn"))
@@ -348,12 +353,12 @@ def build_generator(
             embedded = layers.Flatten(name="label_vector")(embedded)
             x = layers.Concatenate(name="z_and_label")([z, embedded])
 
-    def normalise(x, size):
+    def normalise(x, size, nth=""):
         if label is not None and conditioning == "cbn":
-            return ConditionalBatchNorm(num_classes, name=f"cbn_{size}x{size}")([x, label])
+            return ConditionalBatchNorm(num_classes, name=f"cbn{nth}_{size}x{size}")([x, label])
         if norm == "pixel":
-            return PixelNorm(name=f"pixel_norm_{size}x{size}")(x)
-        return layers.BatchNormalization(name=f"bn_{size}x{size}")(x)
+            return PixelNorm(name=f"pixel_norm{nth}_{size}x{size}")(x)
+        return layers.BatchNormalization(name=f"bn{nth}_{size}x{size}")(x)
 
     width = _filters(base_filters, n_blocks, max_filters)
     x = layers.Dense(start * start * width, use_bias=False, name="latent_to_features")(x)
@@ -377,6 +382,10 @@ def build_generator(
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{size}x{size}")(x)
         x = normalise(x, size)
         x = layers.ReLU(name=f"relu_{size}x{size}")(x)
+        for extra in range(2, block_convs + 1):  # layer names of a 1-conv G stay as shipped models saved them
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{extra}_{size}x{size}")(x)
+            x = normalise(x, size, extra)
+            x = layers.ReLU(name=f"relu{extra}_{size}x{size}")(x)
 
     # float32 at the end, so mixed_float16 training still outputs float32 pixels.
     x = layers.Conv2D(channels, 3, padding="same", name="to_image", dtype="float32")(x)

@@ -109,6 +109,7 @@ class GANConfig(_ClassConditional, _Settings):
     upsampling: str = "nearest"      # "nearest", "bilinear" or "blur" (upsample [+ binomial blur] + 3x3 conv),
                                      # or "transpose" (4x4 stride-2)
     g_norm: str = "batch"            # G's normalisation: "batch" or "pixel" (ProGAN's pixel norm, no batch stats)
+    g_block_convs: int = 1           # 3x3 convolutions per G block: 1 = DCGAN, 2 = ProGAN/StyleGAN
     conditioning: str = "embedding"  # how G sees the class: "embedding" (concat to z) or "cbn"
     spectral_norm: bool = True       # on every layer of D
     minibatch_std: bool = False      # D sees the spread of the batch (Karras et al. 2018)
@@ -160,7 +161,8 @@ class GANConfig(_ClassConditional, _Settings):
         return {"builder": "models.build_generator", "image_size": self.image_size, "channels": self.channels,
                 "latent_dim": self.latent_dim, "num_classes": self.num_classes,
                 "base_filters": self.g_base_filters, "max_filters": self.max_filters,
-                "upsampling": self.upsampling, "conditioning": self.conditioning, "norm": self.g_norm}
+                "upsampling": self.upsampling, "conditioning": self.conditioning, "norm": self.g_norm,
+                "block_convs": self.g_block_convs}
 
     def discriminator_settings(self) -> dict[str, Any]:
         """The ``models.build_discriminator`` settings (with the registry's ``builder`` name)."""

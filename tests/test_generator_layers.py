@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from medgan_helpers import models
+from medgan_helpers import models, recipe
 from medgan_helpers.generator_layers import BinomialBlur, PixelNorm
 
 LATENT = 16
@@ -90,3 +90,26 @@ def test_discriminator_highpass_channel_sees_speckle_not_smooth_images():
     np.testing.assert_allclose(seen["ramp"][1:-1, 1:-1, 1], 0.0, atol=1e-5)  # a straight ramp has no curvature
     assert np.abs(seen["speckle"][..., 1]).mean() > 0.2  # +-0.1 speckle, x4 gain, minus its blur
     assert models.build_settings(D)["highpass"] is True
+
+
+def test_two_convs_per_block_add_one_normalised_conv_at_every_size_and_round_trip(tmp_path):
+    one = models.build_generator(32, 1, LATENT, 4, base_filters=4, max_filters=16)
+    two = models.build_generator(32, 1, LATENT, 4, base_filters=4, max_filters=16, block_convs=2)
+    convs = lambda G: sorted(layer.name for layer in G.layers if layer.name.startswith("conv"))  # noqa: E731
+    assert convs(two) == sorted(convs(one) + [n.replace("conv_", "conv2_") for n in convs(one)])
+    assert {layer.name for layer in one.layers} < {layer.name for layer in two.layers}  # 1-conv names unchanged
+    assert "bn2_32x32" in {layer.name for layer in two.layers}
+    path = tmp_path / "g.keras"
+    two.save(path)
+    z = _z(3)
+    labels = np.array([[0], [1], [3]], dtype="int32")
+    assert np.allclose(keras.models.load_model(path).predict([z, labels], verbose=0),
+                       two.predict([z, labels], verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="block_convs=0"):
+        models.build_generator(32, block_convs=0)
+
+
+def test_block_convs_is_a_recipe_knob_that_reaches_the_generator():
+    cfg = recipe.gan_config(quick=True, g_block_convs=2)
+    assert cfg.generator_settings()["block_convs"] == 2
+    assert recipe.GAN_DEFAULTS["g_block_convs"] == 1
