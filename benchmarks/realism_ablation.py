@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from quality import RECIPES
-from scoring import Bench, machine, now
+from scoring import Bench, machine, mean_std, now
 
 from medgan_helpers import config, recipe
 from medgan_helpers.fileio import write_json
@@ -67,12 +67,22 @@ COLUMNS = (  # key, header, width, format
 
 
 def format_table(rows: list[dict]) -> str:
-    """One line per (row, steps); the floors and targets underneath."""
-    lines = ["brain-mri 64 px · seed 0 · 1,000 samples · CNN acc: mean of 3 classifier seeds",
-             f"{'row':<42}{'steps':>6}" + "".join(f"{h:>{w}}" for _, h, w, _ in COLUMNS)]
-    for r in sorted(rows, key=lambda r: (r["steps"], list(ROWS).index(r["name"]) if r["name"] in ROWS else 99)):
-        r = {**r, "qd_x_floor": r["intensity_qd"] / r["intensity_qd_floor"]}
-        lines.append(f"{r['name']:<42}{r['steps']:>6}" + "".join(f"{r[k]:>{w}{f}}" for k, _, w, f in COLUMNS))
+    """One line per (row, steps): the seed's value, or mean ± std over the seeds run; floors and targets underneath."""
+    lines = ["brain-mri 64 px · 1,000 samples · CNN acc: mean of 3 classifier seeds · "
+             "several seeds: mean ± std over training seeds",
+             f"{'row':<42}{'steps':>6}{'seeds':>6}" + "".join(f"{h:>{w}}" for _, h, w, _ in COLUMNS)]
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["name"], r["steps"]), []).append({**r, "qd_x_floor": r["intensity_qd"] / r["intensity_qd_floor"]})
+    order = sorted(groups, key=lambda k: (k[1], list(ROWS).index(k[0]) if k[0] in ROWS else 99))
+    for name, steps in order:
+        runs = groups[name, steps]
+        cells = []
+        for key, _, width, fmt in COLUMNS:
+            mean, std = mean_std(r[key] for r in runs)
+            cells.append(f"{mean:{fmt}}" if len(runs) == 1 or key == "train_seconds" else f"{mean:{fmt}}±{std:{fmt}}")
+            cells[-1] = f"{cells[-1]:>{width + (6 if len(runs) > 1 and key != 'train_seconds' else 0)}}"
+        lines.append(f"{name:<42}{steps:>6}{len(runs):>6}" + "".join(cells))
     if rows:
         r = rows[0]
         lines.append(f"floors (real vs real): CNN acc {r['two_sample_floor']:.3f}, HF ratio {r['hf_ratio_floor']:.2f}, "
