@@ -169,10 +169,15 @@ def scores(model, test_parts: dict) -> dict:
 
 
 def run_fraction(seen, test_parts: dict, fraction: float, seed: int, settings: Settings = Settings(),
-                 log: Callable[[str], None] | None = print) -> dict:
-    """Every number of one (fraction, seed): generator, four segmenters, their scores."""
+                 log: Callable[[str], None] | None = print, generator=None) -> dict:
+    """Every number of one (fraction, seed): generator, four segmenters, their scores.
+
+    ``generator``: one already trained by :func:`train_generator` on this (fraction, seed)'s
+    small real set, to use instead of training it again.
+    """
     real = small_real_set(seen, fraction, seed)
-    sets, facts = training_sets(real, train_generator(real, settings, seed), settings, seed)
+    generator = train_generator(real, settings, seed) if generator is None else generator
+    sets, facts = training_sets(real, generator, settings, seed)
     row = {"n_real": len(real), **facts, "arms": {}, "segmenter_steps": {}}
     for arm, (images, masks) in sets.items():
         model, steps = train_arm(images, masks, settings, seed)
@@ -208,15 +213,20 @@ def aggregate(per_seed: list[dict]) -> dict:
 
 
 def experiment(train, test, *, seeds=(0, 1, 2), fractions=(0.05, 0.2), held_out: int = 0,
-               settings: Settings = Settings(), log: Callable[[str], None] | None = print) -> dict:
+               settings: Settings = Settings(), log: Callable[[str], None] | None = print,
+               generators: dict | None = None) -> dict:
     """The whole experiment on ``brain-mri-seg`` train / test pairs: a JSON-ready dict with the
-    settings, the per-seed rows, their :func:`aggregate` summary, wall time and machine."""
+    settings, the per-seed rows, their :func:`aggregate` summary, wall time and machine.
+
+    ``generators``: {(fraction, seed): generator} already trained with these ``settings`` on
+    that small real set (:func:`train_generator`), reused instead of trained again.
+    """
     if not seeds or not fractions:
         raise ValueError(f"seeds={seeds!r} and fractions={fractions!r} must each hold at least one value.")
-    start = time.time()
+    start, generators = time.time(), generators or {}
     seen, test_parts = split_levels(train, test, held_out)
-    per_seed = [{str(f): run_fraction(seen, test_parts, f, seed, settings, log) for f in fractions}
-                for seed in seeds]
+    per_seed = [{str(f): run_fraction(seen, test_parts, f, seed, settings, log, generators.get((f, seed)))
+                 for f in fractions} for seed in seeds]
     return {"args": {"size": int(train.image_size), "seeds": [int(s) for s in seeds],
                      "fractions": [float(f) for f in fractions], "held_out": int(held_out), **settings.to_dict()},
             "held_out_level": brain.CLASS_NAMES[held_out],
