@@ -66,6 +66,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gen-epochs", type=int, default=None, help="generator epochs (default: recipe)")
     parser.add_argument("--gen-batch-size", type=int, default=16)
     parser.add_argument("--gen-filters", type=int, default=16, help="width of G's and D's first block")
+    parser.add_argument("--gen-lr", type=float, default=None, help="G's learning rate (default: recipe, 2e-4)")
     parser.add_argument("--seg-steps", type=int, default=600, help="segmenter updates per arm (about)")
     parser.add_argument("--seg-batch-size", type=int, default=16)
     parser.add_argument("--seg-filters", type=int, default=16, help="width of the segmenter's first block")

@@ -59,6 +59,7 @@ class Settings:
     gen_epochs: int | None = None  # generator epochs (None: the pix2pix recipe's)
     gen_batch_size: int = 16
     gen_filters: int = 16  # width of G's and D's first block
+    gen_lr: float | None = None  # G's learning rate (None: the pix2pix recipe's 2e-4)
     seg_steps: int = 600  # segmenter updates per arm (about)
     seg_batch_size: int = 16
     seg_filters: int = 16  # width of the segmenter's first block
@@ -69,6 +70,8 @@ class Settings:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be >= 1.")
         if self.gen_epochs is not None and self.gen_epochs < 1:
             raise ValueError(f"gen_epochs={self.gen_epochs!r} must be >= 1, or None for the recipe's.")
+        if self.gen_lr is not None and not self.gen_lr > 0:
+            raise ValueError(f"gen_lr={self.gen_lr!r} must be > 0, or None for the recipe's.")
 
     def to_dict(self) -> dict:
         """A JSON-friendly copy."""
@@ -107,6 +110,8 @@ def train_generator(real, settings: Settings = Settings(), seed: int = 0) -> pix
              "g_base_filters": settings.gen_filters, "d_base_filters": settings.gen_filters}
     if settings.gen_epochs:
         knobs["epochs"] = settings.gen_epochs
+    if settings.gen_lr:
+        knobs["g_lr"] = settings.gen_lr
     return mask_synthesis.train(real, **knobs)
 
 

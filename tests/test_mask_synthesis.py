@@ -230,6 +230,8 @@ def test_the_experiment_refuses_settings_that_cannot_run(seg):
     assert len(small) == 2
     with pytest.raises(ValueError, match="copies=0"):
         seg_experiment.Settings(copies=0)
+    with pytest.raises(ValueError, match="gen_lr=0"):
+        seg_experiment.Settings(gen_lr=0)
     with pytest.raises(ValueError, match="seeds"):
         seg_experiment.experiment(seg["train"], seg["test"], seeds=())
 
@@ -252,3 +254,11 @@ def test_a_saved_mask_to_image_model_paints_the_same_after_loading(untrained, tm
     loaded = pix2pix.load(tmp_path / "mask-to-image", compile=False)
     assert loaded.config.in_channels == 4
     assert np.allclose(mask_synthesis.synthetic_pairs(loaded, masks)[0], before, atol=1e-6)
+
+
+def test_the_generator_takes_its_size_and_learning_rate_from_the_settings(seg):
+    settings = seg_experiment.Settings(gen_epochs=1, gen_filters=4, gen_batch_size=8, gen_lr=1e-3)
+    trained = seg_experiment.train_generator(seg["train"], settings, seed=0)
+    assert trained.steps == 2  # 16 pairs, batches of 8, one epoch
+    assert float(trained.model.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert trained.model.config.g_base_filters == 4
