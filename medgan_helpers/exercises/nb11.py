@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from medgan_helpers.exercises._verdict import close_to, verdict
+from medgan_helpers.exercises._verdict import finite_number as _number
 
 TISSUES = ("CSF", "grey matter", "white matter")
 #: The shift of exercise 1, in pixels (to the right: ``np.roll(mask, SHIFT, axis=1)``).
@@ -109,14 +110,6 @@ def check_deformation_strength(settings: Any, my_default: Any, my_strong: Any, m
         "stronger deformations too, so only a measured (c) − (d) says what the generator adds.",
         "",
     )
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def check_loss_experiment(model: Any, pairs: Any, my_csf_dice: Any, my_lower: Any, baseline_csf: Any) -> bool:

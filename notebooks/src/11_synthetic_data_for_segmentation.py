@@ -39,9 +39,11 @@
 # - design the experiment with a control arm, and read a difference against its seed spread;
 # - say when synthetic data helps a segmenter, and when it only looks like it helps.
 #
-# **Time:** the default settings are sized for about 5 minutes on a 2-core CPU
-# (one segmenter, one generator and a two-seed experiment with small networks); not
-# yet timed on a GPU. Plus 20 minutes of exercises.
+# **Time:** about 4–5 minutes on a 2-core CPU with the default settings (one
+# segmenter, one generator and a two-seed experiment with small networks; 9
+# minutes on a CPU shared with other jobs); about 2 minutes (estimated) when the
+# benchmark's result is committed and read instead. Not yet timed on a GPU. Plus 20 minutes
+# of exercises.
 
 # %%
 # setup-cell
@@ -258,6 +260,11 @@ for ax in axes.ravel():
 plt.show()
 
 # %% [markdown]
+# When this notebook was written, the full-settings run looked like this: the
+# prediction found the large white-matter regions and the grey-matter rim, was
+# smoother than the truth (thin white-matter fingers of the gyri merged or lost),
+# painted almost no CSF, and its errors lay along the tissue boundaries.
+#
 # ## New masks: real ones, deformed
 #
 # A generator needs masks to paint. Drawing new anatomy by hand is what we wanted
@@ -322,8 +329,8 @@ for ax in axes.ravel():
 plt.show()
 
 # %% [markdown]
-# Compare the second and third rows: the same mask, painted by the generator and
-# by the scanner (the real slice, moved). The generator gets the layout from the
+# Compare the second and third rows: the same mask, painted by the generator, and
+# the real slice moved onto it. The generator gets the layout from the
 # mask for free; what it has to invent is everything *inside* a label: the
 # intensity gradients within white matter, the texture of grey matter, the exact
 # edges. Look at those.
@@ -350,6 +357,14 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
+# When this notebook was written, the full-settings run gave: synthetic slices with
+# the layout of their masks (ventricles, grey–white contrast) but a speckled grain
+# the real slices do not have; a spectrum with a raised tail above about 0.35
+# cycles per pixel and less energy just below half Nyquist; a grey-matter
+# intensity peak lower than the real one; and a two-sample CNN that told every
+# held-out synthetic slice from the real ones. The generator learned the layout,
+# not the texture.
+#
 # ## The experiment: four training sets, one control
 #
 # For each seed, a small real set is drawn, a generator is trained on it, and four
