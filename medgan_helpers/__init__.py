@@ -109,6 +109,7 @@ _SUBMODULES = (
     "segmentation",
     "deform",
     "mask_synthesis",
+    "seg_experiment",
     "diffusion_models",
     "diffusion",
     "diffusion_training",

@@ -210,13 +210,36 @@ def segmentation_scores(true: np.ndarray, pred: np.ndarray, class_names: list[st
     return SegmentationScores(names, mean["dice"], mean["hd95"], missed, len(dice), spacing)
 
 
+# --------------------------------------------------------------------------- pictures
+
+#: RGB in [0, 1] of labels 0-3 in pictures: background black, CSF blue, grey matter orange, white matter white.
+LABEL_COLOURS = ((0.0, 0.0, 0.0), (0.25, 0.55, 1.0), (0.95, 0.55, 0.15), (1.0, 1.0, 1.0))
+
+
+def label_rgb(masks: np.ndarray, colours=LABEL_COLOURS) -> np.ndarray:
+    """Label maps (…×S×S integers) as RGB pictures (…×S×S×3 float in [0, 1]), one colour per label."""
+    masks = np.asarray(masks)
+    if masks.dtype.kind not in "ui":
+        raise ValueError(f"label maps must hold integer labels, got {masks.dtype}.")
+    table = np.asarray(colours, np.float32)
+    if masks.size and int(masks.max()) >= len(table):
+        raise ValueError(f"label {int(masks.max())} has no colour: pass colours for {int(masks.max()) + 1} labels.")
+    return table[masks]
+
+
 # --------------------------------------------------------------------------- training and prediction
 
 
 def predict_masks(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Label maps (uint8 N×S×S): the argmax of the segmenter's logits."""
-    logits = model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
-    return np.argmax(logits, axis=-1).astype(np.uint8)
+    """Label maps (uint8 N×S×S): the argmax of the segmenter's logits.
+
+    Plain batched calls (``features.predict_logits``), not ``model.predict``: a notebook that
+    scores several segmenters in a row would otherwise retrace a predict function for each
+    one and print TensorFlow's retracing warnings.
+    """
+    from medgan_helpers.evaluation import features
+
+    return np.argmax(features.predict_logits(model, images, batch_size), axis=-1).astype(np.uint8)
 
 
 def _as_arrays(data) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medgan_helpers import data, deform, mask_synthesis, pix2pix, recipe
+from medgan_helpers import data, deform, mask_synthesis, pix2pix, recipe, seg_experiment
 from tests import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,33 +175,75 @@ def test_the_benchmark_runs_every_arm_in_tiny_settings(seg, tmp_path, capsys):
     saved = json.loads(out.read_text())
     row = saved["per_seed"][0]["0.5"]
     assert saved["held_out_level"] == data.brain.CLASS_NAMES[0] and saved["n_seen_train"] == 12
-    assert row["n_real"] == 6 and set(row["arms"]) == set(bench.ARMS)
-    assert [row["arms"][a]["n_train"] for a in bench.ARMS] == [6, 6, 12, 12]
-    for arm in bench.ARMS:
-        for part in bench.PARTS:
+    assert row["n_real"] == 6 and set(row["arms"]) == set(seg_experiment.ARMS)
+    assert [row["arms"][a]["n_train"] for a in seg_experiment.ARMS] == [6, 6, 12, 12]
+    for arm in seg_experiment.ARMS:
+        for part in seg_experiment.PARTS:
             mean = saved["summary"]["0.5"][arm][part]["mean"]["mean"]
             assert mean is None or 0 <= mean <= 1
     assert str(tmp_path) not in out.read_text()  # no absolute paths kept
     capsys.readouterr()
     assert bench.main(["--show", str(out)]) == 0
     shown = capsys.readouterr().out
-    assert all(arm in shown for arm in bench.ARMS) and "held-out level" in shown and "50% (6)" in shown
+    assert all(arm in shown for arm in seg_experiment.ARMS) and "held-out level" in shown and "50% (6)" in shown
     assert "high-frequency ratio" in shown and row["hf_ratio"] > 0
 
 
-def test_the_benchmark_aggregates_seeds_as_mean_and_std():
-    bench = benchmark()
+def test_the_experiment_aggregates_seeds_as_mean_and_std():
     def cell(value):
-        part = {"dice": dict.fromkeys(bench.TISSUES, value), "mean_dice": value}
-        return {"arms": {"(a) small real": dict.fromkeys(bench.PARTS, part)}}
+        part = {"dice": dict.fromkeys(seg_experiment.TISSUES, value), "mean_dice": value}
+        return {"arms": {"(a) small real": dict.fromkeys(seg_experiment.PARTS, part)}}
     seeds = [{"0.05": {**cell(v), "hf_ratio": 1.0, "intensity_distance": None}} for v in (0.5, 0.7, None)]
-    summary = bench.aggregate(seeds)
+    summary = seg_experiment.aggregate(seeds)
     assert summary["0.05"]["synthetic images"]["intensity_distance"]["mean"] is None
     stats = summary["0.05"]["(a) small real"]["held-out level"]["mean"]
     assert stats["mean"] == pytest.approx(0.6) and stats["std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
-    assert bench.fmt(stats) == "0.600 ± 0.141" and bench.fmt({"mean": None}) == "—"
+    assert seg_experiment.fmt(stats) == "0.600 ± 0.141" and seg_experiment.fmt({"mean": None}) == "—"
     with pytest.raises(SystemExit):
-        bench.parse(["--held-out", "4"])
+        benchmark().parse(["--held-out", "4"])
+
+
+def test_paired_differences_pair_arms_seed_by_seed():
+    def seed(a, b, c, d):
+        dice = dict(zip(seg_experiment.ARMS, (a, b, c, d)))
+        return {"0.05": {"arms": {arm: {part: {"mean_dice": v} for part in seg_experiment.PARTS}
+                                  for arm, v in dice.items()}}}
+    saved = {"per_seed": [seed(0.5, 0.3, 0.6, 0.6), seed(0.7, 0.4, 0.7, 0.8)]}
+    diff = seg_experiment.paired_differences(saved, "0.05")
+    assert diff["(c) - (a)"]["values"] == pytest.approx([0.1, 0.0])
+    assert diff["(c) - (d)"]["mean"] == pytest.approx(-0.05)
+    assert diff["(c) - (d)"]["std"] == pytest.approx(np.std([0.0, -0.1], ddof=1))
+    assert diff["(b) - (a)"]["values"] == pytest.approx([-0.2, -0.3])
+    one = seg_experiment.paired_differences({"per_seed": saved["per_seed"][:1]}, "0.05", seg_experiment.PARTS[1])
+    assert one["(d) - (a)"]["std"] is None  # one seed has no spread
+
+
+def test_the_experiment_refuses_settings_that_cannot_run(seg):
+    seen, parts = seg_experiment.split_levels(seg["train"], seg["test"], held_out=0)
+    assert set(parts) == set(seg_experiment.PARTS) and np.all(seen.labels != 0)
+    assert np.all(parts["held-out level"].labels == 0) and np.all(parts["seen levels"].labels != 0)
+    with pytest.raises(ValueError, match="held_out=4"):
+        seg_experiment.split_levels(seg["train"], seg["test"], held_out=4)
+    with pytest.raises(ValueError, match="fraction=0"):
+        seg_experiment.small_real_set(seen, 0, seed=0)
+    small = seg_experiment.small_real_set(seen, 0.01, seed=0)  # at least two pairs
+    assert len(small) == 2
+    with pytest.raises(ValueError, match="copies=0"):
+        seg_experiment.Settings(copies=0)
+    with pytest.raises(ValueError, match="gen_lr=0"):
+        seg_experiment.Settings(gen_lr=0)
+    with pytest.raises(ValueError, match="seeds"):
+        seg_experiment.experiment(seg["train"], seg["test"], seeds=())
+
+
+def test_the_control_and_the_synthetic_arm_share_their_masks(seg, untrained):
+    real = seg_experiment.small_real_set(seg_experiment.split_levels(seg["train"], seg["test"], 0)[0], 0.5, 0)
+    sets, facts = seg_experiment.training_sets(real, untrained, seg_experiment.Settings(copies=2), seed=1)
+    syn_masks, control_masks = sets["(b) synthetic only"][1], sets["(d) real + deformed real"][1][len(real):]
+    assert np.array_equal(syn_masks, control_masks) and len(syn_masks) == 2 * len(real)
+    assert np.array_equal(sets["(a) small real"][1], real.masks)
+    assert [len(sets[a][0]) for a in seg_experiment.ARMS] == [len(real), 2 * len(real), 3 * len(real), 3 * len(real)]
+    assert facts["hf_ratio"] > 0 and "generator_steps" not in facts  # an untrained model, no Trained facts
 
 
 def test_a_saved_mask_to_image_model_paints_the_same_after_loading(untrained, tmp_path):
@@ -212,3 +254,11 @@ def test_a_saved_mask_to_image_model_paints_the_same_after_loading(untrained, tm
     loaded = pix2pix.load(tmp_path / "mask-to-image", compile=False)
     assert loaded.config.in_channels == 4
     assert np.allclose(mask_synthesis.synthetic_pairs(loaded, masks)[0], before, atol=1e-6)
+
+
+def test_the_generator_takes_its_size_and_learning_rate_from_the_settings(seg):
+    settings = seg_experiment.Settings(gen_epochs=1, gen_filters=4, gen_batch_size=8, gen_lr=1e-3)
+    trained = seg_experiment.train_generator(seg["train"], settings, seed=0)
+    assert trained.steps == 2  # 16 pairs, batches of 8, one epoch
+    assert float(trained.model.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert trained.model.config.g_base_filters == 4

@@ -193,3 +193,15 @@ def test_train_segmenter_says_what_is_wrong_with_its_data():
         segmentation.train_segmenter((images, masks), num_classes=2, epochs=1)
     with pytest.raises(ValueError, match="N×S×S"):
         segmentation.train_segmenter((images, masks[:, :8]), epochs=1)
+
+
+def test_label_rgb_gives_each_label_its_colour_and_refuses_what_is_not_a_label_map():
+    masks = np.array([[[0, 1], [2, 3]]], np.uint8)
+    rgb = segmentation.label_rgb(masks)
+    assert rgb.shape == (1, 2, 2, 3) and rgb.dtype == np.float32
+    assert [tuple(rgb[0].reshape(4, 3)[k]) for k in range(4)] == [
+        tuple(np.float32(c) for c in colour) for colour in segmentation.LABEL_COLOURS]
+    with pytest.raises(ValueError, match="integer labels"):
+        segmentation.label_rgb(masks.astype(np.float32))
+    with pytest.raises(ValueError, match="label 4 has no colour"):
+        segmentation.label_rgb(np.full((2, 2), 4, np.uint8))

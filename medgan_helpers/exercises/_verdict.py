@@ -24,3 +24,12 @@ def close_to(value: Any, expected: float, *, rel_tol: float = 1e-3, abs_tol: flo
         return math.isclose(float(value), expected, rel_tol=rel_tol, abs_tol=abs_tol)
     except (TypeError, ValueError):
         return False
+
+
+def finite_number(value: Any) -> float | None:
+    """A student's answer as a finite float, or None when it is not one (None, text, NaN, a list)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

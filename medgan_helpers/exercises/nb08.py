@@ -12,15 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from medgan_helpers.exercises._verdict import finite_number as _number
 from medgan_helpers.exercises._verdict import verdict
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def check_psnr_by_hand(value: Any) -> bool:
