@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The kit's two commands, for a fresh machine with only Python 3.10-3.13 and pip.
 
-    python3 kit.py run     # set up .venv, then run notebooks 01-09 on brain-mri into artifacts/
+    python3 kit.py run     # set up .venv, then run every notebook (01, 02, ...) on brain-mri into artifacts/
     python3 kit.py test    # set up .venv, then lint and run every test (quick mode)
     python3 kit.py test --fast   # the daily tier: lint and the unit tests only (a few minutes)
 

@@ -1,7 +1,7 @@
 """The main job: execute the notebook sequence headlessly and index what it made.
 
 ``python -m medgan_helpers.jobs.runner`` (what ``python3 kit.py run`` calls) runs
-``notebooks/01_…`` to ``07_…`` in order on the embedded brain-mri data, with a
+every ``notebooks/NN_…`` notebook in order on the embedded brain-mri data, with a
 progress line per notebook, and leaves in ``artifacts/``:
 
 - ``notebooks/NN_name.ipynb`` and ``.html`` — each notebook as executed;
