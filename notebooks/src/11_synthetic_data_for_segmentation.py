@@ -39,11 +39,11 @@
 # - design the experiment with a control arm, and read a difference against its seed spread;
 # - say when synthetic data helps a segmenter, and when it only looks like it helps.
 #
-# **Time:** about 4–5 minutes on a 2-core CPU with the default settings (one
-# segmenter, one generator and a two-seed experiment with small networks; 9
-# minutes on a CPU shared with other jobs); about 2 minutes (estimated) when the
-# benchmark's result is committed and read instead. Not yet timed on a GPU. Plus 20 minutes
-# of exercises.
+# **Time:** 9.7 minutes measured on a 2-core CPU that other jobs shared (the
+# stored run, 2026-12-07: one segmenter, one generator and a two-seed experiment
+# with small networks); not yet timed on an idle CPU, nor with the benchmark's
+# result committed (then the experiment is read, not run), nor on a GPU. Plus 20
+# minutes of exercises.
 
 # %%
 # setup-cell
