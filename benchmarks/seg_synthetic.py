@@ -36,6 +36,9 @@ this script is its command line. Prints one table (mean ± std over seeds) and w
     .venv/bin/python benchmarks/seg_synthetic.py                    # 3 seeds, 5 % and 20 %
     .venv/bin/python benchmarks/seg_synthetic.py --seeds 0 --gen-epochs 2 --seg-steps 100   # a quick look
     .venv/bin/python benchmarks/seg_synthetic.py --show artifacts/benchmarks/seg_synthetic.json
+    # one process per seed (a crash loses one seed), then one result:
+    .venv/bin/python benchmarks/seg_synthetic.py --seeds 1 --out seed1.json   # … and so on
+    .venv/bin/python benchmarks/seg_synthetic.py --merge seed0.json seed1.json seed2.json --out seg_synthetic.json
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seg-filters", type=int, default=16, help="width of the segmenter's first block")
     parser.add_argument("--out", default=None, help="JSON path (default artifacts/benchmarks/seg_synthetic.json)")
     parser.add_argument("--show", default=None, metavar="JSON", help="only print the table of a saved result")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="merge saved runs of other seeds (same options) into --out, and print the table")
     args = parser.parse_args(argv)
     if not 0 <= args.held_out < len(data.brain.CLASS_NAMES):
         parser.error(f"--held-out {args.held_out}: choose a level 0-{len(data.brain.CLASS_NAMES) - 1} "
@@ -86,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.show:
         print(table(json.loads(Path(args.show).read_text(encoding="utf-8"))))
         return 0
+    out = Path(args.out) if args.out else config.artifacts_dir() / "benchmarks" / "seg_synthetic.json"
+    if args.merge:
+        saved = seg_experiment.merge([json.loads(Path(p).read_text(encoding="utf-8")) for p in args.merge])
+        saved.pop("table", None)
+        text = table(saved)
+        print(text)
+        fileio.write_json(out, {**saved, "table": text})
+        print(f"wrote {out}")
+        return 0
     settings = seg_experiment.Settings(**{k: getattr(args, k) for k in seg_experiment.Settings().to_dict()})
     train = data.load_dataset("brain-mri-seg", args.size, "train")
     test = data.load_dataset("brain-mri-seg", args.size, "test")
@@ -94,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
                                       log=lambda line: print(line, flush=True))
     text = table(saved)
     print(text)
-    out = Path(args.out) if args.out else config.artifacts_dir() / "benchmarks" / "seg_synthetic.json"
     fileio.write_json(out, {**saved, "table": text})
     print(f"wrote {out}")
     return 0

@@ -241,6 +241,38 @@ def experiment(train, test, *, seeds=(0, 1, 2), fractions=(0.05, 0.2), held_out:
             "machine": {"node": platform.node(), "cpus": os.cpu_count(), "platform": platform.platform()}}
 
 
+def merge(results: list[dict]) -> dict:
+    """One result from runs of the same experiment with different seeds (one process per seed,
+    so that a crash loses one seed, not all): per-seed rows in the given order, the summary
+    recomputed, wall times added.
+
+    The runs must agree on everything but their seeds (settings, sizes, real-set sizes,
+    held-out level and test set), and no seed may appear twice.
+    """
+    if not results:
+        raise ValueError("merge: no results given.")
+    first = results[0]
+    same = {k: v for k, v in first["args"].items() if k != "seeds"}
+    seeds: list[int] = []
+    for i, r in enumerate(results):
+        differs = sorted(k for k in set(same) | set(r["args"]) if k != "seeds" and r["args"].get(k) != same.get(k))
+        for key in ("held_out_level", "n_seen_train", "n_test", "deform"):
+            if r.get(key) != first.get(key):
+                differs.append(key)
+        if differs:
+            raise ValueError(f"merge: result {i} differs from result 0 in {', '.join(differs)}; only runs of the "
+                             "same experiment with other seeds can be merged (run them with the same options).")
+        if len(r["per_seed"]) != len(r["args"]["seeds"]):
+            raise ValueError(f"merge: result {i} has {len(r['per_seed'])} per-seed rows for seeds {r['args']['seeds']}.")
+        repeated = sorted(set(seeds) & set(r["args"]["seeds"]))
+        if repeated:
+            raise ValueError(f"merge: seed(s) {repeated} appear in more than one result; merge each seed once.")
+        seeds += [int(s) for s in r["args"]["seeds"]]
+    per_seed = [row for r in results for row in r["per_seed"]]
+    return {**first, "args": {**first["args"], "seeds": seeds}, "summary": aggregate(per_seed),
+            "per_seed": per_seed, "seconds": round(sum(float(r["seconds"]) for r in results), 1)}
+
+
 def paired_differences(saved: dict, fraction: str, part: str = PARTS[0]) -> dict[str, dict]:
     """Mean Dice differences between arms, seed by seed (same seed = same small real set, same
     deformations): {"(c) - (a)": {"values", "mean", "std"}, …}. A difference whose mean is not

@@ -262,3 +262,33 @@ def test_the_generator_takes_its_size_and_learning_rate_from_the_settings(seg):
     assert trained.steps == 2  # 16 pairs, batches of 8, one epoch
     assert float(trained.model.g_optimizer.learning_rate) == pytest.approx(1e-3)
     assert trained.model.config.g_base_filters == 4
+
+
+def _saved(seeds, values, **args):
+    """A saved result of the experiment with one arm, as ``seg_experiment.experiment`` writes it."""
+    def row(v):
+        part = {"dice": dict.fromkeys(seg_experiment.TISSUES, v), "mean_dice": v}
+        return {"0.05": {"n_real": 6, "hf_ratio": 1.0, "intensity_distance": 0.01,
+                         "arms": {"(a) small real": dict.fromkeys(seg_experiment.PARTS, part)}}}
+    per_seed = [row(v) for v in values]
+    return {"args": {"size": 64, "seeds": list(seeds), "fractions": [0.05], "held_out": 0, "copies": 4, **args},
+            "held_out_level": "posterior fossa", "n_seen_train": 100, "n_test": {"seen levels": 9},
+            "deform": {"alpha": 1}, "summary": seg_experiment.aggregate(per_seed), "per_seed": per_seed,
+            "seconds": 10.0, "machine": {"node": "x", "cpus": 2, "platform": "linux"}}
+
+
+def test_runs_of_single_seeds_merge_into_one_result():
+    merged = seg_experiment.merge([_saved([0], [0.5]), _saved([1, 2], [0.7, 0.6])])
+    assert merged["args"]["seeds"] == [0, 1, 2] and merged["seconds"] == 20.0
+    stats = merged["summary"]["0.05"]["(a) small real"]["seen levels"]["mean"]
+    assert stats["values"] == [0.5, 0.7, 0.6] and stats["mean"] == pytest.approx(0.6)
+    assert "(a) small real" in seg_experiment.table(merged)
+
+
+def test_merge_refuses_other_settings_and_repeated_seeds():
+    with pytest.raises(ValueError, match="result 1 differs from result 0 in copies"):
+        seg_experiment.merge([_saved([0], [0.5]), _saved([1], [0.5], copies=2)])
+    with pytest.raises(ValueError, match=r"seed\(s\) \[0\] appear in more than one result"):
+        seg_experiment.merge([_saved([0], [0.5]), _saved([0], [0.6])])
+    with pytest.raises(ValueError, match="no results given"):
+        seg_experiment.merge([])
