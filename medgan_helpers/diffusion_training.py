@@ -38,8 +38,48 @@ class DiffusionHealth(watch.TrainingHealth):
                          "guidance closer to 1, more epochs, or a lower label_dropout")
     _GAN_ONLY = ("d_loss", "d_real_acc", "d_fake_acc", "d_grad_norm", "g_grad_norm", "d_at_chance")
 
-    def __init__(self, real: Any = None, **kwargs: Any):
+    def __init__(self, real: Any = None, steps: int | None = 10, **kwargs: Any):
         super().__init__(real, loss="diffusion", **kwargs)  # no D: no "D at chance" level
+        # A diffusion sample costs `steps` passes of the U-Net, not one as for a GAN. The health
+        # file's samples are screened, not shown: `steps` DDIM steps (None: the model's own), and
+        # one batch of n_samples per class serves every measure (TrainingHealth would draw 1 +
+        # classes + 1 batches at the model's sampling steps).
+        if steps is not None and int(steps) < 1:
+            raise ValueError(f"steps={steps!r}: the health file's samples need at least 1 denoising step "
+                             "(None: the model's own).")
+        self.steps = None if steps is None else int(steps)
+        self._drawn: tuple[int, np.ndarray, np.ndarray | None] | None = None  # (id of the weights' state, images, labels)
+
+    def _samples(self, model) -> tuple[np.ndarray, np.ndarray | None]:
+        """n_samples per class (or n_samples), drawn once per check, at ``self.steps`` steps."""
+        key = int(model.g_optimizer.iterations.numpy()) if getattr(model, "g_optimizer", None) is not None else -1
+        if self._drawn is None or self._drawn[0] != key or key < 0:
+            classes = int(model.num_classes or 0)
+            z = model.sample_latent(self.n_samples * max(classes, 1), seed=self.seed)
+            labels = np.repeat(np.arange(classes), self.n_samples) if classes else None
+            self._drawn = (key, model.generate_from_latent(z, labels, steps=self.steps), labels)
+        return self._drawn[1], self._drawn[2]
+
+    def diversity_now(self, model) -> dict[int | None, float]:
+        """Diversity of the current (EMA) samples: overall (key None, a class-balanced mix of
+        n_samples) and per class."""
+        images, labels = self._samples(model)
+        if labels is None:
+            return {None: watch.sample_diversity(images)}
+        classes = int(model.num_classes)
+        per_class = -(-self.n_samples // classes)  # the first few of each class's block
+        mix = np.flatnonzero(np.arange(len(images)) % self.n_samples < per_class)[: self.n_samples]
+        found = {None: watch.sample_diversity(images[mix])}
+        for label in range(classes):
+            found[label] = watch.sample_diversity(images[labels == label])
+        return found
+
+    def texture_now(self, model) -> float | None:
+        """High-frequency energy of the current (EMA) samples / that of the real images (1 = as real)."""
+        if not self.real_hf:
+            return None
+        images, _ = self._samples(model)
+        return float(watch.high_frequency_energy(images).mean()) / self.real_hf
 
     def check(self, model, logs: dict, epoch: int) -> dict:
         record = super().check(model, logs, epoch)
@@ -155,7 +195,8 @@ def _train_into(run: runs.RunFolder, images: data.ImageSet, cfg: recipe.Diffusio
                                  include_labels=cfg.num_classes is not None)
     if cfg.steps_per_epoch:
         batches = batches.repeat()
-    health = DiffusionHealth(real=images, log_path=run.path / "health.json", verbose=verbose != 0)
+    health = DiffusionHealth(real=images, steps=cfg.health_steps, log_path=run.path / "health.json",
+                             verbose=verbose != 0)
     guard = watch.NaNGuard(monitor=("loss",))
     grid = watch.SampleGrid(run.samples_dir, n=4 * (cfg.num_classes or 4), every=cfg.sample_every, display=display)
     all_callbacks = [

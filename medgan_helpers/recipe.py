@@ -253,6 +253,8 @@ class DiffusionConfig(_ClassConditional, _Settings):
     sample_steps: int = 25           # denoising steps; each is one pass of the U-Net (x2 with guidance)
     guidance: float = 1.0            # 1 = the conditional model as trained; > 1 trades diversity for class
                                      # fidelity (Ho & Salimans 2022); 0 = unconditional
+    health_steps: int = 10           # DDIM steps of the health file's samples (screened each epoch, not shown):
+                                     # each step is one U-Net pass, so fewer keep the check cheap
     # bookkeeping
     seed: int = 0
     sample_every: int = 1            # epochs between sample grids
@@ -275,6 +277,8 @@ class DiffusionConfig(_ClassConditional, _Settings):
         _check(int(self.timesteps) >= 10, f"timesteps={self.timesteps!r} must be >= 10 (1000 in DDPM).")
         _check(1 <= int(self.sample_steps) <= int(self.timesteps),
                f"sample_steps={self.sample_steps!r} must be between 1 and timesteps={self.timesteps}.")
+        _check(1 <= int(self.health_steps) <= int(self.timesteps),
+               f"health_steps={self.health_steps!r} must be between 1 and timesteps={self.timesteps}.")
         _check(0.0 <= self.label_dropout < 1.0, f"label_dropout={self.label_dropout!r} must be in [0, 1).")
         _check(self.guidance >= 0.0, f"guidance={self.guidance!r} must be >= 0 (1 = no guidance).")
         _check(self.schedule_offset > 0.0, f"schedule_offset={self.schedule_offset!r} must be > 0 (0.008).")
@@ -308,9 +312,11 @@ PIX2PIX_QUICK: MappingProxyType = MappingProxyType({
 
 #: The diffusion recipe's knobs and their defaults.
 DIFFUSION_DEFAULTS: MappingProxyType = MappingProxyType(DiffusionConfig().knobs())
-#: What quick mode changes for diffusion: a tiny denoiser, 256 images, 2 epochs, 5 sampling steps.
+#: What quick mode changes for diffusion: a tiny denoiser, 256 images, 2 epochs, 5 sampling steps
+#: (2 for the health file).
 DIFFUSION_QUICK: MappingProxyType = MappingProxyType({
     "epochs": 2, "max_images": 256, "base_filters": 8, "max_filters": 16, "time_dim": 16, "sample_steps": 5,
+    "health_steps": 2,
 })
 
 

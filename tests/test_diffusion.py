@@ -236,6 +236,33 @@ def test_an_interrupted_run_resumes_into_the_same_folder(trained):
     assert diffusion_training.DiffusionHealth.describe(health[-1]).startswith("health epoch 3: loss ")
 
 
+def test_the_health_check_draws_one_batch_per_class_at_its_own_steps(denoiser):
+    """Each diffusion sample costs `steps` U-Net passes: the health file's check draws n_samples per
+    class once, at health_steps, and every measure (overall and per-class diversity, fine detail)
+    reads that one draw."""
+    calls = []
+    original = denoiser.generate_from_latent
+
+    def counted(z, labels=None, *args, **kwargs):
+        calls.append((len(z), None if labels is None else np.bincount(labels).tolist(), kwargs.get("steps")))
+        return original(z, labels, *args, **kwargs)
+
+    real = blob_set(48, size=PX, classes=3)
+    health = diffusion_training.DiffusionHealth(real=real, steps=2, n_samples=8, verbose=False)
+    denoiser.generate_from_latent = counted
+    try:
+        record = health.check(denoiser, {"loss": 0.5, "grad_norm": 1.0}, epoch=1)
+    finally:
+        del denoiser.generate_from_latent  # back to the class's method
+    assert calls == [(24, [8, 8, 8], 2)]
+    assert len(record["class_diversity_ratio"]) == 3  # one ratio per class
+    assert record["diversity_ratio"] > 0 and record["hf_ratio"] > 0
+    with pytest.raises(ValueError, match="steps=0: the health file's samples need at least 1"):
+        diffusion_training.DiffusionHealth(real=real, steps=0)
+    with pytest.raises(ValueError, match="health_steps=0 must be between 1 and timesteps"):
+        recipe.DiffusionConfig(health_steps=0)
+
+
 def test_a_saved_model_loads_back_and_draws_the_same_images(denoiser, tmp_path):
     run = runs.save_model(denoiser, tmp_path / "run", kind="run", dataset="blobs")
     saved = run.config
