@@ -11,7 +11,7 @@ import numpy as np
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from medgan_helpers import runs
-from medgan_helpers.jobs import front_page, runner
+from medgan_helpers.jobs import runner, side_by_side
 
 NO_SHIPPED = Path("/nonexistent-pretrained")  # write_index: look for no shipped models
 
@@ -105,7 +105,7 @@ def _fake_draw(model):
     """Real and generated images of different source sizes: the page must show them alike."""
     real = np.linspace(-1, 1, 8 * 64 * 64).reshape(8, 64, 64, 1).astype("float32")
     generated = -real[:, ::2, ::2]
-    return front_page.Strips(real, generated, "real: brain-mri, 2 per class", "generated: seed 0")
+    return side_by_side.Strips(real, generated, "real: brain-mri, 2 per class", "generated: seed 0")
 
 
 REALISM = {"realism: can a fresh CNN tell generated from real?": "held-out accuracy 0.990 ± 0.006 "
@@ -114,7 +114,7 @@ REALISM = {"realism: can a fresh CNN tell generated from real?": "held-out accur
 
 
 def _page(tmp_path, monkeypatch, results=None):
-    monkeypatch.setattr(front_page, "draw_sampler", _fake_draw)
+    monkeypatch.setattr(side_by_side, "draw_sampler", _fake_draw)
     _gan_run(tmp_path, "folder-1a2b3c4d-64px-20990101-000000-demo", dataset="folder-1a2b3c4d",
              evaluation={"FD to real train": "2.27 (noise floor 20.49)"}, num_images=98)
     _gan_run(tmp_path, "brain-mri-64px-20000101-000000-main", evaluation=REALISM)
@@ -140,6 +140,20 @@ def test_front_page_order_side_by_side_then_main_run_then_demo_then_tables(tmp_p
     assert main.index("<img") < main.index("<table")
 
 
+def test_the_main_run_is_the_one_notebook_05_evaluates_not_a_newer_exercise(tmp_path, monkeypatch):
+    monkeypatch.setattr(side_by_side, "draw_sampler", _fake_draw)
+    main = _gan_run(tmp_path, "brain-mri-64px-20000101-000000-main")
+    runs.RunFolder(main).write_config(status="finished")
+    exercise = _gan_run(tmp_path, "brain-mri-32px-20990101-000000-ex")
+    runs.RunFolder(exercise).write_config(image_size=32, status="finished")
+    library, demos = side_by_side.main_runs(tmp_path)
+    assert [r.path.name for r in library] == [main.name, exercise.name] and demos == []
+    page = runner.write_index(tmp_path, [], "today", NO_SHIPPED).read_text()
+    section = page[page.index('id="main-run"'):page.index('id="notebooks"')]
+    assert section.index(main.name) < section.index(exercise.name)
+    assert "this run: runs/" + main.name in page[:page.index('id="main-run"')]
+
+
 def test_front_page_strips_are_the_same_size_and_linked_relatively(tmp_path, monkeypatch):
     from PIL import Image
 
@@ -147,7 +161,7 @@ def test_front_page_strips_are_the_same_size_and_linked_relatively(tmp_path, mon
     links = re.findall(r'class="strip (real|generated)" alt="[^"]*" src="([^"]+)"', page)
     assert [role for role, _ in links] == ["real", "generated"]
     sizes = {Image.open(tmp_path / src).size for _, src in links}
-    assert sizes == {(8 * front_page.TILE + 7 * 2, front_page.TILE)}, sizes
+    assert sizes == {(8 * side_by_side.TILE + 7 * 2, side_by_side.TILE)}, sizes
 
 
 def test_front_page_holds_no_absolute_path(tmp_path, monkeypatch):
@@ -172,12 +186,12 @@ def test_the_shipped_model_is_drawn_beside_real_training_images(tmp_path):
     """data/pretrained/brain-mri-64 is found by its config, drawn, and its card's realism quoted."""
     from medgan_helpers import config
 
-    models = front_page.find_models(tmp_path, config.pretrained_dir())
+    models = side_by_side.find_models(tmp_path, config.pretrained_dir())
     shipped = [m for m in models if m.label == "shipped: data/pretrained/brain-mri-64"]
     assert shipped and shipped[0].family == "gan"
-    realism = front_page.realism_rows(shipped[0].evaluation)
+    realism = side_by_side.realism_rows(shipped[0].evaluation)
     assert any("two real halves" in v for v in realism.values()), realism
-    strips = front_page.draw(shipped[0])
+    strips = side_by_side.draw(shipped[0])
     assert not strips.problem, strips.problem
     assert strips.real.shape == strips.generated.shape == (8, 64, 64, 1)
     assert "cerebellum / brainstem, basal ganglia / ventricles" in strips.real_caption
@@ -189,9 +203,9 @@ def test_a_shipped_model_of_another_family_is_found_by_its_config(tmp_path):
     (folder / "config.json").write_text(json.dumps({"dataset": "brain-mri", "image_size": 64,
                                                     "gan": {"family": "diffusion"}}))
     (folder / "evaluation.json").write_text(json.dumps({"headline": REALISM}))
-    models = front_page.find_models(tmp_path / "artifacts", tmp_path / "pretrained")
+    models = side_by_side.find_models(tmp_path / "artifacts", tmp_path / "pretrained")
     assert [(m.family, m.label) for m in models] == [("diffusion", "shipped: data/pretrained/brain-mri-64-diffusion")]
-    assert "held-out accuracy 0.990" in front_page.realism_rows(models[0].evaluation)[
+    assert "held-out accuracy 0.990" in side_by_side.realism_rows(models[0].evaluation)[
         "realism: can a fresh CNN tell generated from real?"]
 
 

@@ -3,7 +3,7 @@
 ``python -m medgan_helpers.jobs.runner`` (what ``python3 kit.py run`` calls) runs
 every ``notebooks/NN_…`` notebook in order on the embedded brain-mri data, with a
 progress line per notebook that puts its wall time beside its budget
-(``ok in 412 s (budget 600 s)``, or ``… OVER BUDGET by 39 s``), and leaves in
+(``NN_name ok in T s (budget B s)``, and ``OVER BUDGET by D s`` after an overrun), and leaves in
 ``artifacts/``:
 
 - ``notebooks/NN_name.ipynb`` and ``.html`` — each notebook as executed;
@@ -174,7 +174,7 @@ def write_index(artifacts: Path, results: list[NotebookResult], started: str,
     """
     from medgan_helpers.jobs import front_page
 
-    return front_page.write(artifacts, results, started, pretrained)
+    return front_page.write(artifacts, results, started, pretrained, quick=config.is_quick())
 
 
 def summary(results: list[NotebookResult], started: str) -> dict:
