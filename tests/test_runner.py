@@ -131,7 +131,7 @@ def test_front_page_order_side_by_side_then_main_run_then_demo_then_tables(tmp_p
     main = page[page.index('id="main-run"'):page.index('id="own-data-demo"')]
     assert "brain-mri-64px-20000101-000000-main" in main and "folder-1a2b3c4d" not in main
     demo = page[page.index('id="own-data-demo"'):page.index('id="notebooks"')]
-    assert "A small demo, not a result" in demo and "98 images" in demo and "not comparable" in demo
+    assert "A small demo, not a result" in demo and "folder of 98 images" in demo and "not comparable" in demo
     first = page[page.index('id="side-by-side"'):page.index('id="main-run"')]
     assert 'class="strip real"' in first and 'class="strip generated"' in first
     assert "held-out accuracy 0.990" in first and "two real halves: 0.499" in first

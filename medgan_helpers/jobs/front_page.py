@@ -171,9 +171,9 @@ def run_block(run: runs.RunFolder, artifacts: Path, heading: str, intro: str = "
 
 
 DEMO_CAVEATS = (
-    "<p><strong>A small demo, not a result.</strong> Notebook 07 trains on the demo folder of "
-    "{n} images to show the own-data workflow end to end (loading, de-identification checks, "
-    "training, export). Its numbers are not comparable with the main run's: its feature-space "
+    "<p><strong>A small demo, not a result.</strong> Notebook 07 trains on a folder of {n} images "
+    "(by default the kit's demo folder) to show the own-data workflow end to end (loading, "
+    "de-identification checks, training, export). Its numbers are not comparable with the main run's: its feature-space "
     "classifier is trained on those few images, its noise floor compares two halves of a few dozen "
     "images (so floors are large and noisy), and Fréchet distances are biased upwards at small "
     "sample sizes. Expect blotchy samples; read it as a smoke test of the pipeline.</p>"
@@ -256,8 +256,8 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 .model{margin:0 0 1.5em}.over{color:#b00;font-weight:bold}figcaption{font-size:.9em;color:#444}"""
 
 
-def write(artifacts: Path, results: Sequence, started: str, pretrained: Path | None = None,
-          quick: bool = False) -> Path:
+def write(artifacts: Path, results: Sequence, started: str, pretrained: Path | None = None, *,
+          quick: bool) -> Path:
     """Write ``artifacts/index.html`` (and its strips under ``artifacts/front_page/``).
 
     ``quick``: whether the notebooks ran with quick settings (said on the page).
