@@ -254,3 +254,19 @@ def test_main_prints_the_budget_and_stores_it(tmp_path, monkeypatch, capsys):
     assert "over budget: 04_train" in out
     saved = json.loads((tmp_path / "run_summary.json").read_text())
     assert saved["notebooks"][0]["over_budget"] is True
+
+
+def test_a_pix2pix_run_is_drawn_beside_the_real_test_slices_it_was_given(tmp_path):
+    """An (untrained) pix2pix run in artifacts/pix2pix: real T1 test slices above its outputs."""
+    from medgan_helpers import data, pix2pix
+
+    pairs = data.load_dataset("brain-mri-pairs", 32, "train", seed=0)
+    model = pix2pix.build(pairs, {"g_base_filters": 4, "d_base_filters": 4, "max_filters": 16})
+    run = runs.RunFolder.new("brain-mri-pairs-tissue", 32, root=tmp_path / "pix2pix")
+    pix2pix.save(model, run)
+    models = side_by_side.find_models(tmp_path, NO_SHIPPED)
+    assert [(m.family, m.label) for m in models] == [("pix2pix", f"this run: pix2pix/{run.path.name}")]
+    strips = side_by_side.draw(models[0])
+    assert not strips.problem, strips.problem
+    assert strips.real.shape == strips.generated.shape == (8, 32, 32, 1)
+    assert "test split" in strips.real_caption and "tissue maps" in strips.generated_caption
