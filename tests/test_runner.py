@@ -11,7 +11,7 @@ import numpy as np
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from medgan_helpers import runs
-from medgan_helpers.jobs import runner, side_by_side
+from medgan_helpers.jobs import front_page, runner, side_by_side
 
 NO_SHIPPED = Path("/nonexistent-pretrained")  # write_index: look for no shipped models
 
@@ -270,3 +270,24 @@ def test_a_pix2pix_run_is_drawn_beside_the_real_test_slices_it_was_given(tmp_pat
     assert not strips.problem, strips.problem
     assert strips.real.shape == strips.generated.shape == (8, 32, 32, 1)
     assert "test split" in strips.real_caption and "tissue maps" in strips.generated_caption
+
+
+def test_a_shipped_diffusion_model_is_drawn_like_the_gan(tmp_path):
+    """A diffusion model under data/pretrained, known only by its config.json's family, gets its row."""
+    import keras
+
+    from medgan_helpers import data, diffusion, recipe
+
+    names = data.load_dataset("brain-mri", 32, "train", seed=0).class_names
+    cfg = recipe.diffusion_config(base_filters=4, max_filters=8, depth=1, time_dim=8, sample_steps=2)
+    keras.utils.set_random_seed(0)
+    model = diffusion.Diffusion.from_config(cfg.for_data(32, 1, names))
+    model.compile()
+    runs.save_model(model, tmp_path / "pretrained" / "brain-mri-32-diffusion", kind="pretrained", dataset="brain-mri")
+    models = side_by_side.find_models(tmp_path / "artifacts", tmp_path / "pretrained")
+    assert [(m.family, m.label) for m in models] == [("diffusion", "shipped: data/pretrained/brain-mri-32-diffusion")]
+    strips = side_by_side.draw(models[0])
+    assert not strips.problem, strips.problem
+    assert strips.real.shape == strips.generated.shape == (8, 32, 32, 1)
+    page = front_page.write(tmp_path / "artifacts", [], "today", tmp_path / "pretrained", quick=True).read_text()
+    assert 'id="family-diffusion"' in page and "Not evaluated" in page

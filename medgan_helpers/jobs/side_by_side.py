@@ -213,7 +213,8 @@ def draw_sampler(model: Model) -> Strips:
     """GAN or diffusion: real training images of the model's dataset, and samples (seed 0) in their classes."""
     from medgan_helpers import data
 
-    dataset, size = model.config.get("dataset"), model.config.get("image_size")
+    dataset = model.config.get("dataset")
+    size = model.config.get("image_size") or runs.model_config(model.config).get("image_size")
     if not dataset or not size:
         return Strips(problem="its config.json names no dataset and image size, so no real images to compare with")
     sampler = runs.load_generator(model.path)
