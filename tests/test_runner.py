@@ -291,3 +291,13 @@ def test_a_shipped_diffusion_model_is_drawn_like_the_gan(tmp_path):
     assert strips.real.shape == strips.generated.shape == (8, 32, 32, 1)
     page = front_page.write(tmp_path / "artifacts", [], "today", tmp_path / "pretrained", quick=True).read_text()
     assert 'id="family-diffusion"' in page and "Not evaluated" in page
+
+
+def test_notebook_11_gets_a_pointer_since_it_saves_no_model(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "11_seg.html").write_text("<html></html>")
+    page = runner.write_index(tmp_path, [runner.NotebookResult("11_seg", "ok", 500.0)], "today", NO_SHIPPED).read_text()
+    first = page[page.index('id="side-by-side"'):page.index('id="main-run"')]
+    assert 'id="family-segmenter"' in first and 'href="notebooks/11_seg.html"' in first
+    page = runner.write_index(tmp_path, [], "today", NO_SHIPPED).read_text()
+    assert 'id="family-segmenter"' not in page  # notebook 11 did not run: nothing to point at

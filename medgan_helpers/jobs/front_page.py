@@ -99,17 +99,8 @@ def side_by_side_section(artifacts: Path, models: list[Model], results: Sequence
     strips_dir = artifacts / STRIPS
     for stale in strips_dir.glob("*.png") if strips_dir.is_dir() else []:
         stale.unlink()
-    blocks = []
-    for family, title in FAMILIES.items():
-        members = [m for m in models if m.family == family]
-        body = []
-        for i, model in enumerate(members):
-            body.append(model_block(model, save_strips(draw(model), artifacts, f"{family}-{i}"), artifacts))
-        if family == "segmenter":
-            body = [segmenter_note(artifacts, results)] if not body else body
-        if body and body != [""]:
-            blocks.append(f'<section class="family" id="family-{family}"><h3>{html.escape(title)}</h3>'
-                          + "".join(body) + "</section>")
+    blocks = [family_block(family, [m for m in models if m.family == family], artifacts, results)
+              for family in FAMILIES]
     shown = {m.family for m in models}
     absent = [FAMILIES[f] for f in ("gan", "diffusion", "pix2pix") if f not in shown]
     note = (f"<p><em>Nothing to show for: {html.escape('; '.join(absent))} — no such model was trained "
@@ -121,8 +112,21 @@ def side_by_side_section(artifacts: Path, models: list[Model], results: Sequence
             "each against two halves of real images.</p>" + "".join(blocks) + note + "</section>")
 
 
+def family_block(family: str, members: list[Model], artifacts: Path, results: Sequence) -> str:
+    """One family's models, each drawn and saved; the segmenter's pointer; "" when there is nothing."""
+    body = [model_block(model, save_strips(draw(model), artifacts, f"{family}-{i}"), artifacts)
+            for i, model in enumerate(members)]
+    if family == "segmenter" and not body:
+        body = [segmenter_note(artifacts, results)]
+    if not "".join(body):
+        return ""
+    return (f'<section class="family" id="family-{family}"><h3>{html.escape(FAMILIES[family])}</h3>'
+            + "".join(body) + "</section>")
+
+
 def segmenter_note(artifacts: Path, results: Sequence) -> str:
-    ran = [r.name for r in results if r.name.startswith("11")]
+    """Notebook 11 saves no model files: say so, and point to its executed notebook when it ran."""
+    ran = [r.name for r in results if r.name.startswith("11") and (artifacts / "notebooks" / f"{r.name}.html").exists()]
     if not ran:
         return ""
     link = f'<a href="notebooks/{html.escape(ran[0])}.html">notebook 11</a>'
