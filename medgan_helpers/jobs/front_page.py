@@ -231,7 +231,7 @@ def notebooks_section(results: Sequence, artifacts: Path, quick: bool) -> str:
     total_budget = sum(b for b in budgets if b)
     return ('<section id="notebooks"><h2>Notebooks</h2><p>Budgets are for full settings on a 2-core CPU '
             f"(this run's quick mode: {quick}). Total wall time {total:.0f} s; total budget {total_budget} s.</p>"
-            "<table><tr><th></th><th>notebook</th><th>output</th><th>wall time</th><th>budget</th>"
+            "<table><tr><th></th><th>notebook</th><th>output</th><th>wall time</th><th>budget (full settings)</th>"
             "<th>overrun</th><th>problem</th></tr>" + "".join(rows) + "</table></section>")
 
 
