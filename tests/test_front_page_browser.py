@@ -88,7 +88,7 @@ def test_first_section_shows_real_and_generated_strips_of_one_size(page):
     assert len({(w, h) for _, w, h in sizes}) == 1, f"strips of different sizes: {sizes}"
     # the GAN family shows this run's model and the shipped one
     gan = page.locator("#family-gan").inner_text()
-    assert "this run: runs/brain-mri" in gan and "shipped: data/pretrained/brain-mri-64" in gan
+    assert "trained here: runs/brain-mri" in gan and "shipped: data/pretrained/brain-mri-64" in gan
 
 
 def test_sections_come_in_the_readers_order_without_absolute_paths(page):

@@ -151,7 +151,7 @@ def test_the_main_run_is_the_one_notebook_05_evaluates_not_a_newer_exercise(tmp_
     page = runner.write_index(tmp_path, [], "today", NO_SHIPPED).read_text()
     section = page[page.index('id="main-run"'):page.index('id="notebooks"')]
     assert section.index(main.name) < section.index(exercise.name)
-    assert "this run: runs/" + main.name in page[:page.index('id="main-run"')]
+    assert "trained here: runs/" + main.name in page[:page.index('id="main-run"')]
 
 
 def test_front_page_strips_are_the_same_size_and_linked_relatively(tmp_path, monkeypatch):
@@ -265,7 +265,7 @@ def test_a_pix2pix_run_is_drawn_beside_the_real_test_slices_it_was_given(tmp_pat
     run = runs.RunFolder.new("brain-mri-pairs-tissue", 32, root=tmp_path / "pix2pix")
     pix2pix.save(model, run)
     models = side_by_side.find_models(tmp_path, NO_SHIPPED)
-    assert [(m.family, m.label) for m in models] == [("pix2pix", f"this run: pix2pix/{run.path.name}")]
+    assert [(m.family, m.label) for m in models] == [("pix2pix", f"trained here: pix2pix/{run.path.name}")]
     strips = side_by_side.draw(models[0])
     assert not strips.problem, strips.problem
     assert strips.real.shape == strips.generated.shape == (8, 32, 32, 1)

@@ -104,7 +104,7 @@ def side_by_side_section(artifacts: Path, models: list[Model], results: Sequence
     shown = {m.family for m in models}
     absent = [FAMILIES[f] for f in ("gan", "diffusion", "pix2pix") if f not in shown]
     note = (f"<p><em>Nothing to show for: {html.escape('; '.join(absent))} — no such model was trained "
-            "in this run or ships with the kit.</em></p>") if absent else ""
+            "in this artifacts folder or ships with the kit.</em></p>") if absent else ""
     return ('<section id="side-by-side"><h2>Real and generated, side by side</h2>'
             f"<p>Every tile is {TILE} px square, real above generated, in the same class order. "
             "Look first, then read the realism numbers: a fresh CNN's held-out accuracy at telling "

@@ -1,6 +1,6 @@
 """The models on the front page's first section, and their real and generated strips.
 
-``find_models`` lists the newest model of each family this run made (the main
+``find_models`` lists the newest model of each family in the artifacts folder (the main
 GAN run of notebooks 04/05, ``artifacts/diffusion``, ``artifacts/pix2pix``) and
 every shipped model under ``data/pretrained`` (its family read from its
 config.json, so a shipped diffusion model is found like the GAN). ``draw`` gives
@@ -46,7 +46,7 @@ class Model:
     """One trained model to put on the side-by-side section."""
 
     family: str
-    label: str  # "this run: runs/<name>" or "shipped: data/pretrained/<name>"
+    label: str  # "trained here: runs/<name>" or "shipped: data/pretrained/<name>"
     path: Path
     config: dict
     evaluation: dict[str, str] | None = None  # headline rows, None = not evaluated
@@ -103,13 +103,13 @@ def shipped_models(pretrained: Path | None) -> list[Path]:
 
 
 def find_models(artifacts: Path, pretrained: Path | None) -> list[Model]:
-    """The newest model of each family this run made, then each shipped model, in family order."""
+    """The newest model of each family in the artifacts folder, then each shipped model, in family order."""
     found: list[Model] = []
     library, _ = main_runs(artifacts)
     made = [library[:1], family_runs(artifacts / "diffusion")[:1], family_runs(artifacts / "pix2pix")[:1]]
     for run in (r for group in made for r in group):
         rel = run.path.relative_to(artifacts).as_posix()
-        found.append(Model(family_of(run.config), f"this run: {rel}", run.path, run.config,
+        found.append(Model(family_of(run.config), f"trained here: {rel}", run.path, run.config,
                            evaluation_rows(run.path, artifacts)))
     for folder in shipped_models(pretrained):
         cfg = fileio.read_json_object(folder / "config.json")
