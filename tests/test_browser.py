@@ -33,26 +33,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests import _browser
+from tests._browser import OUTPUT, ROOT
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "06_interactive_sampling.ipynb"
-OUTPUT = ROOT / "test-output"
-CHROMIUM = os.environ.get("MEDGAN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 NOTEBOOK_TIMEOUT_MS = 300_000  # running notebook 06 in quick mode (2-core CPU)
-
-
-def _require_chromium() -> str:
-    if Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    reason = (
-        f"chromium not found at {CHROMIUM}: install it with `sudo apt-get install chromium` "
-        "(or set MEDGAN_CHROMIUM to its path)"
-    )
-    if os.environ.get("MEDGAN_REQUIRE_BROWSER", "").strip() not in {"", "0"}:
-        pytest.fail(f"MEDGAN_REQUIRE_BROWSER is set but {reason}")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -86,7 +73,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def chromium_path() -> str:
-    return _require_chromium()
+    return _browser.require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -183,14 +170,8 @@ def voila(served_dir, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with _browser.launched(chromium_path) as instance:
+        yield instance
 
 
 # -- reading the sample image out of the page -------------------------------------
@@ -335,11 +316,11 @@ def test_sampler_in_voila(browser, voila):
 
 def test_chromium_requirement_is_honoured(monkeypatch, tmp_path):
     """With MEDGAN_REQUIRE_BROWSER=1 a missing chromium fails instead of skipping."""
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setattr(_browser, "CHROMIUM", str(tmp_path / "no-chromium"))
     monkeypatch.setenv("MEDGAN_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="MEDGAN_REQUIRE_BROWSER"):
-        _require_chromium()
+        _browser.require_chromium()
     monkeypatch.delenv("MEDGAN_REQUIRE_BROWSER")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
-        _require_chromium()
+        _browser.require_chromium()
 

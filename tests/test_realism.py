@@ -190,11 +190,11 @@ def test_evaluate_reports_realism_with_floors_pictures_and_headline(halves, tmp_
 
 def test_the_index_page_shows_the_realism_headline(tmp_path):
     """artifacts/index.html quotes the headline of each evaluation.json: realism included."""
-    from medgan_helpers.jobs import runner
+    from medgan_helpers.jobs import front_page
 
     results = _blind_results()
     (tmp_path / "evaluation.json").write_text(json.dumps(results))
-    block = runner._evaluation_block(tmp_path, "run")
+    block = front_page.evaluation_block(tmp_path, "run")
     assert "can a fresh CNN tell generated from real?" in block and "0.940 ± 0.010" in block
     assert "cannot separate generated from real" in block
 

@@ -2,6 +2,8 @@
 
 - ``runner``       the main job (``python3 kit.py run`` → ``python -m medgan_helpers.jobs.runner``)
                    and the one notebook executor (``tools/build_notebooks.py`` uses it too)
+- ``front_page``   the main job's ``artifacts/index.html``, in the order a reader asks
+- ``side_by_side`` its first section's models and their real / generated strips
 - ``pretrain``     trains and exports the shipped generator in ``data/pretrained/``
                    (``python -m medgan_helpers.jobs.pretrain``)
 - ``colab_cells``  the build-time half of the Colab support: each notebook's

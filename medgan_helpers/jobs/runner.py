@@ -2,43 +2,83 @@
 
 ``python -m medgan_helpers.jobs.runner`` (what ``python3 kit.py run`` calls) runs
 every ``notebooks/NN_…`` notebook in order on the embedded brain-mri data, with a
-progress line per notebook, and leaves in ``artifacts/``:
+progress line per notebook that puts its wall time beside its budget
+(``NN_name ok in T s (budget B s)``, and ``OVER BUDGET by D s`` after an overrun), and leaves in
+``artifacts/``:
 
 - ``notebooks/NN_name.ipynb`` and ``.html`` — each notebook as executed;
-- ``runs/<run>/`` — the trained run, sample grids and evaluation report
-  (written by the notebooks themselves);
-- ``index.html`` — one page linking all of it, with the headline numbers and pictures;
-- ``run_summary.json`` — status and wall time per notebook.
+- ``runs/<run>/``, ``pix2pix/<run>/``, ``diffusion/<run>/`` — the trained runs,
+  sample grids and evaluation reports (written by the notebooks themselves);
+- ``index.html`` — the front page (``jobs.front_page``): real and generated images
+  side by side for every model family the run made or the kit ships, each with its
+  realism numbers against their floors; then the main brain-mri run; then notebook
+  07's own-data demo, labelled as a small demo; then the notebooks table (status,
+  wall time, budget) and the synthetic exports;
+- ``front_page/`` — the side-by-side strips the page links;
+- ``run_summary.json`` — status, wall time, budget and overrun per notebook.
 
-A failing notebook is named with its failing cell; what was already produced is
-kept, the remaining notebooks still run (each runs on its own), and the exit
-status is 1.
+``BUDGET_S`` is the one table of per-notebook budgets. A failing notebook is named
+with its failing cell; what was already produced is kept, the remaining notebooks
+still run (each runs on its own), and the exit status is 1. An overrun is reported,
+not a failure.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import html
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medgan_helpers import config, fileio, runs
-from medgan_helpers.pictures import write_atomic
+from medgan_helpers import config, fileio
+
+#: Wall-time budget of each notebook in the main job, in seconds, for full settings on a
+#: 2-core CPU (keyed by the notebook's number). 01-11 together: at most 35 minutes.
+#: Measured full-settings times when these were set (2026-12, a shared 2-core CPU):
+#: 01 10 s, 02 9 s, 03 18 s, 04 939 s, 05 383 s, 06 14 s, 07 258 s, 08 192 s, 09 60 s,
+#: 11 about 580 s; 10 (diffusion) not yet measured. A budget below its measured time
+#: is a target for the notebook's settings, and the run flags the overrun.
+BUDGET_S: dict[str, int] = {
+    "01": 30, "02": 30, "03": 30, "04": 600, "05": 300, "06": 30,
+    "07": 240, "08": 180, "09": 90, "10": 240, "11": 300,
+}
+TOTAL_BUDGET_S = 35 * 60
+
+
+def budget_for(name: str) -> int | None:
+    """The budget of notebook ``NN_name`` in seconds, or None when the table has none."""
+    return BUDGET_S.get(name[:2])
 
 
 @dataclass
 class NotebookResult:
-    """How one notebook's execution went."""
+    """How one notebook's execution went, beside its budget."""
 
     name: str
     status: str  # "ok" | "failed" | "skipped"
     seconds: float
     failed_cell: int | None = None
     error: str = ""
+    budget_s: int | None = None
+    over_budget: bool = False
+
+    def __post_init__(self) -> None:
+        if self.budget_s is None:
+            self.budget_s = budget_for(self.name)
+        self.over_budget = self.budget_s is not None and self.seconds > self.budget_s
+
+
+def progress_line(result: NotebookResult) -> str:
+    """``ok in 412 s (budget 600 s)``; an overrun says by how much; a failure names its cell."""
+    budget = f"budget {result.budget_s} s" if result.budget_s is not None else "no budget"
+    timing = f"in {result.seconds:.0f} s ({budget})"
+    if result.over_budget:
+        timing += f" OVER BUDGET by {result.seconds - result.budget_s:.0f} s"
+    if result.status == "ok":
+        return f"{result.name} ok {timing}"
+    return f"{result.name} FAILED at cell {result.failed_cell} {timing}: {result.error}"
 
 
 def notebook_paths(selection: list[str] | None = None) -> list[Path]:
@@ -125,127 +165,25 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> Notebook
     return NotebookResult(path.stem, status, round(seconds, 1), cell, error)
 
 
-def _img_tag(path: Path, alt: str, width: int = 420) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (
-        f'<figure><img alt="{html.escape(alt)}" width="{width}" '
-        f'src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>'
-    )
+def write_index(artifacts: Path, results: list[NotebookResult], started: str,
+                pretrained: Path | None = None) -> Path:
+    """Write ``artifacts/index.html``: side by side first, then the main run, the demo, the tables.
+
+    The page itself is built by :mod:`medgan_helpers.jobs.front_page`; ``pretrained``
+    (default ``data/pretrained``) is where the shipped models are looked for.
+    """
+    from medgan_helpers.jobs import front_page
+
+    return front_page.write(artifacts, results, started, pretrained, quick=config.is_quick())
 
 
-def _headline(evaluation: dict) -> dict:
-    """The few numbers worth showing on the index page (see ``EvaluationReport.headline``)."""
-    if isinstance(evaluation.get("headline"), dict):
-        return evaluation["headline"]
-    from medgan_helpers.evaluation.report import headline_numbers
-
-    return headline_numbers(evaluation)
-
-
-def _run_facts(run: runs.RunFolder) -> dict:
-    cfg = run.config
-    knobs = cfg.get("knobs") or {}
-    facts = {
-        "dataset": cfg.get("dataset"),
-        "image size": cfg.get("image_size"),
-        "training images": cfg.get("num_images"),
-        "epochs": knobs.get("epochs"),
-        "steps": cfg.get("steps"),
-        "training time": f"{cfg['seconds']:.0f} s" if cfg.get("seconds") else None,
-        "device": cfg.get("device"),
-        "status": cfg.get("status"),
-    }
-    return {k: v for k, v in facts.items() if v is not None}
-
-
-def _table(rows: dict) -> str:
-    return "<table>" + "".join(
-        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
-        for k, v in rows.items()
-    ) + "</table>"
-
-
-def _evaluation_block(folder: Path, rel: str) -> str:
-    if not (folder / "evaluation.json").exists():
-        return "<p><em>Not evaluated yet (notebook 05 or 07 writes the report).</em></p>"
-    evaluation = fileio.read_json_object(folder / "evaluation.json")
-    if evaluation is None:
-        return "<p><em>The evaluation report (evaluation.json) is damaged: evaluate again.</em></p>"
-    return (
-        "<h3>Headline numbers</h3>" + _table(_headline(evaluation))
-        + f'<p><a href="{rel}/evaluation.json">full evaluation report (JSON)</a></p>'
-    )
-
-
-def write_index(artifacts: Path, results: list[NotebookResult], started: str) -> Path:
-    """Write ``artifacts/index.html`` linking notebooks, runs, reports, exports and pictures."""
-    rows = []
-    for r in results:
-        badge = {"ok": "✅", "failed": "❌", "skipped": "⏭"}[r.status]
-        detail = "" if r.status == "ok" else html.escape(
-            f"cell {r.failed_cell}: {r.error}" if r.failed_cell is not None else r.error
-        )
-        rows.append(
-            f"<tr><td>{badge}</td><td>{html.escape(r.name)}</td>"
-            f'<td><a href="notebooks/{r.name}.html">HTML</a> · '
-            f'<a href="notebooks/{r.name}.ipynb">ipynb</a></td>'
-            f"<td>{r.seconds:.0f} s</td><td>{detail}</td></tr>"
-        )
-    sections = [
-        "<h2>Notebooks</h2><table><tr><th></th><th>notebook</th><th>output</th>"
-        "<th>wall time</th><th>problem</th></tr>" + "".join(rows) + "</table>"
-    ]
-    for folder in runs.scan(artifacts):  # a damaged run is skipped with a one-line warning
-        run = folder.path
-        rel = run.relative_to(artifacts).as_posix()
-        part = [f'<h2>Trained run: <a href="{rel}/">{html.escape(run.name)}</a></h2>',
-                _table(_run_facts(folder))]
-        pictures = []
-        grids = sorted((run / "samples").glob("*.png"))
-        if grids:
-            pictures.append(_img_tag(grids[-1], f"samples after {grids[-1].stem}"))
-        if (run / "evaluation.png").exists():
-            pictures.append(_img_tag(run / "evaluation.png", "evaluation summary", 640))
-        part.append('<div class="pics">' + "".join(pictures) + "</div>")
-        part.append(_evaluation_block(run, rel))
-        sections.append("".join(part))
-    for export in sorted(p for p in (artifacts / "synthetic").glob("*") if p.is_dir()):
-        rel = export.relative_to(artifacts).as_posix()
-        card = export / "data_card.json"
-        facts = {}
-        info = fileio.read_json_object(card) if card.exists() else None
-        if info is not None:
-            facts = {"images": info.get("images"), "classes": ", ".join(info.get("classes") or []),
-                     "trained on": info.get("trained_on"), "synthetic": info.get("synthetic")}
-        sections.append(
-            f'<h2>Synthetic dataset: <a href="{rel}/">{html.escape(export.name)}</a></h2>'
-            + _table({k: v for k, v in facts.items() if v not in (None, "")})
-            + f'<p><a href="{rel}/DATA_CARD.md">data card</a> · '
-            f'<a href="{rel}/labels.csv">labels.csv</a></p>'
-            + _evaluation_block(export, rel)
-        )
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MedGAN kit — run of {started}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}
-table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}
-.pics{{display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}}figure{{margin:0}}</style></head>
-<body><h1>MedGAN teaching kit — main run</h1>
-<p>Started {html.escape(started)} · quick mode: {config.is_quick()} ·
-{sum(r.status == "ok" for r in results)}/{len(results)} notebooks ran cleanly.</p>
-<p>Synthetic images are not patients: every number here is a screening aid, not a
-clinical judgement. See notebook 05 for how to read them.</p>
-{''.join(sections)}
-</body></html>
-"""
-    return write_atomic(artifacts / "index.html", page.encode("utf-8"))
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict) and {"mean", "std"} <= set(value):
-        return f"{value['mean']:.4g} ± {value['std']:.2g}"
-    return str(value)
+def summary(results: list[NotebookResult], started: str) -> dict:
+    """What ``run_summary.json`` holds: per notebook status, time, budget and overrun; the totals."""
+    return {"started": started, "quick": config.is_quick(),
+            "seconds": round(sum(r.seconds for r in results), 1),
+            "budget_s": sum(r.budget_s or 0 for r in results),
+            "over_budget": [r.name for r in results if r.over_budget],
+            "notebooks": [asdict(r) for r in results]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,17 +208,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(paths)}] {path.stem} …", flush=True)
         result = execute_notebook(path, out_dir, timeout=args.timeout)
         results.append(result)
-        if result.status == "ok":
-            print(f"[{i}/{len(paths)}] {path.stem} ok in {result.seconds:.0f} s", flush=True)
-        else:
-            print(f"[{i}/{len(paths)}] {path.stem} FAILED at cell {result.failed_cell}: "
-                  f"{result.error}\n    partial output kept in {out_dir / path.name}", flush=True)
-        fileio.write_json(artifacts / "run_summary.json",
-                        {"started": started, "quick": config.is_quick(),
-                         "notebooks": [asdict(r) for r in results]})
+        print(f"[{i}/{len(paths)}] {progress_line(result)}", flush=True)
+        if result.status != "ok":
+            print(f"    partial output kept in {out_dir / path.name}", flush=True)
+        fileio.write_json(artifacts / "run_summary.json", summary(results, started))
     index = write_index(artifacts, results, started)
     failed = [r.name for r in results if r.status != "ok"]
-    print(f"done in {time.time() - t0:.0f} s; open {index}", flush=True)
+    over = [r.name for r in results if r.over_budget]
+    budget = sum(r.budget_s or 0 for r in results)
+    print(f"done in {time.time() - t0:.0f} s (budget of these notebooks {budget} s); open {index}", flush=True)
+    if over:
+        print("over budget: " + ", ".join(over), flush=True)
     if failed:
         print("failed notebooks: " + ", ".join(failed), flush=True)
         return 1
