@@ -185,21 +185,12 @@ def pick(labels: np.ndarray, columns: Sequence[int | None]) -> np.ndarray:
 
 def strip_png(images: np.ndarray, tile: int = TILE, gap: int = 2) -> bytes:
     """One row of tiles, each ``tile`` px square (nearest-neighbour), white gaps: PNG bytes."""
-    import io
+    from medgan_helpers import pictures
 
-    from PIL import Image
-
-    from medgan_helpers.data.imageset import to_uint8
-
-    pixels = to_uint8(np.asarray(images, dtype=np.float32))
-    mode = "L" if pixels.shape[-1] == 1 else "RGB"
-    canvas = Image.new(mode, (len(pixels) * tile + (len(pixels) - 1) * gap, tile), 255 if mode == "L" else (255,) * 3)
-    for i, image in enumerate(pixels):
-        tile_image = Image.fromarray(image[..., 0] if mode == "L" else image[..., :3]).resize((tile, tile), Image.NEAREST)
-        canvas.paste(tile_image, (i * (tile + gap), 0))
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    return buffer.getvalue()
+    images = np.asarray(images, dtype=np.float32)
+    rows = np.arange(tile) * images.shape[1] // tile
+    cols = np.arange(tile) * images.shape[2] // tile
+    return pictures.to_png(pictures.image_strip(images[:, rows][:, :, cols], gap))
 
 
 def _class_caption(class_names: Sequence[str] | None, columns: Sequence[int | None]) -> str:
