@@ -3,6 +3,10 @@
 Environment variables (all optional):
 
 - ``MEDGAN_QUICK=1``      shrink every notebook knob so the suite runs on a 2-core CPU
+- ``MEDGAN_PRESET=lab``   the lighter settings of the main job (``python3 kit.py run``):
+                          a notebook whose parameters cell reads :func:`preset` trains
+                          and measures less; ``full`` (the default) is what its stored
+                          outputs were built with
 - ``MEDGAN_CACHE_DIR``    where built / downloaded datasets are cached
                           (default: ``<repo>/data/cache`` in a checkout, else
                           ``~/.cache/medgan``)
@@ -36,6 +40,27 @@ REPO_ROOT: Path | None = _find_repo_root()
 def is_quick() -> bool:
     """True when ``MEDGAN_QUICK`` asks for the shrunken, CI-sized settings."""
     return os.environ.get("MEDGAN_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+#: The settings a notebook can be run with: its stored outputs ("full"), the main job's
+#: lighter ones that fit a 35-minute run of notebooks 01-11 on a 2-core CPU ("lab"), the tests' ("quick").
+PRESETS = ("full", "lab", "quick")
+
+
+def preset() -> str:
+    """``"quick"`` under ``MEDGAN_QUICK=1``; else ``MEDGAN_PRESET`` (``"full"`` when unset, or ``"lab"``).
+
+    Read by the parameters cells of the notebooks that have lighter settings for
+    the main job (``python3 kit.py run`` sets ``MEDGAN_PRESET=lab``; the runner says
+    which notebooks ran with them).
+    """
+    if is_quick():
+        return "quick"
+    value = os.environ.get("MEDGAN_PRESET", "").strip().lower() or "full"
+    if value not in ("full", "lab"):
+        raise ValueError(f"MEDGAN_PRESET={value!r} is not a preset: use 'full' (the stored outputs' settings) "
+                         "or 'lab' (the main job's lighter ones), or unset it; MEDGAN_QUICK=1 selects 'quick'.")
+    return value
 
 
 def quick_or(full, quick):

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 import numpy as np
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -245,6 +246,7 @@ def test_run_summary_and_index_table_hold_budget_and_overrun(tmp_path):
 
 def test_main_prints_the_budget_and_stores_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MEDGAN_ARTIFACTS", str(tmp_path))
+    monkeypatch.delenv("MEDGAN_PRESET", raising=False)  # main sets it; restored after the test
     monkeypatch.setattr(runner, "notebook_paths", lambda only: [Path("04_train.ipynb")])
     monkeypatch.setattr(runner, "execute_notebook", lambda path, out, timeout: runner.NotebookResult(path.stem, "ok", 900.0))
     monkeypatch.setattr(runner, "write_index", lambda artifacts, results, started: artifacts / "index.html")
@@ -301,3 +303,48 @@ def test_notebook_11_gets_a_pointer_since_it_saves_no_model(tmp_path):
     assert 'id="family-segmenter"' in first and 'href="notebooks/11_seg.html"' in first
     page = runner.write_index(tmp_path, [], "today", NO_SHIPPED).read_text()
     assert 'id="family-segmenter"' not in page  # notebook 11 did not run: nothing to point at
+
+
+def test_the_preset_comes_from_the_environment_and_quick_wins(monkeypatch):
+    from medgan_helpers import config, evaluation
+
+    monkeypatch.delenv("MEDGAN_QUICK", raising=False)
+    monkeypatch.delenv("MEDGAN_PRESET", raising=False)
+    assert config.preset() == "full"
+    monkeypatch.setenv("MEDGAN_PRESET", "LAB")
+    assert config.preset() == "lab"
+    monkeypatch.setenv("MEDGAN_QUICK", "1")
+    assert config.preset() == "quick"
+    monkeypatch.delenv("MEDGAN_QUICK")
+    monkeypatch.setenv("MEDGAN_PRESET", "fast")
+    with pytest.raises(ValueError, match="MEDGAN_PRESET='fast'.*'full'.*'lab'"):
+        config.preset()
+    full, lab, quick = (evaluation.settings(preset=p) for p in ("full", "lab", "quick"))
+    assert full == evaluation.settings() and quick == evaluation.settings(quick=True)
+    assert quick["n_samples"] < lab["n_samples"] < full["n_samples"]
+    assert lab["utility_epochs"] < full["utility_epochs"] and lab["feature_epochs"] < full["feature_epochs"]
+    with pytest.raises(ValueError, match="unknown preset"):
+        evaluation.settings(preset="fast")
+
+
+def test_a_notebook_that_reads_the_preset_runs_lab_in_the_main_job_and_says_so(tmp_path, monkeypatch):
+    reads = _notebook(tmp_path / "05_reads.ipynb", "from medgan_helpers import config\nPRESET = config.preset()",
+                      "print(PRESET)")
+    reads_nb = nbformat.read(reads, as_version=4)
+    reads_nb.cells[1].metadata["tags"] = ["parameters"]
+    nbformat.write(reads_nb, reads)
+    plain = _notebook(tmp_path / "06_plain.ipynb", "print('no preset here')")
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.delenv("MEDGAN_QUICK", raising=False)
+    monkeypatch.setenv("MEDGAN_PRESET", "lab")
+    lab = runner.execute_notebook(reads, out)
+    assert lab.status == "ok" and lab.preset == "lab"
+    printed = nbformat.read(out / "05_reads.ipynb", as_version=4).cells[2].outputs[0]["text"]
+    assert printed.strip() == "lab"  # the kernel saw the preset
+    assert runner.progress_line(lab).endswith(f"(budget {runner.BUDGET_S['05']} s, lab preset)")
+    assert runner.execute_notebook(plain, out).preset == "full"
+    page = runner.write_index(tmp_path, [lab, runner.NotebookResult("06_plain", "ok", 1.0)], "now",
+                              NO_SHIPPED).read_text()
+    assert "1 notebook ran with the lab preset" in page
+    assert re.search(r"<td>05_reads</td>.*?<td>lab</td>", page)

@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     chosen = sources(args.notebooks)
+    os.environ["MEDGAN_PRESET"] = "full"  # stored outputs: full settings (the main job's "lab" is lighter)
     if args.check:
         problems = [p for p in (drifted(s) for s in chosen) if p]
         for problem in problems:

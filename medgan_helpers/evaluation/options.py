@@ -19,8 +19,12 @@ from typing import Any
 #: The sample sizes and epochs that quick mode shrinks (the rest keeps its default).
 _QUICK = {"kid_subsets": 10, "diversity_pairs": 100, "utility_epochs": 3, "feature_epochs": 3,
           "n_samples": 200, "realism_epochs": 4, "realism_images": 200}
+#: The main job's lighter sizes (``config.preset() == "lab"``): half the samples, shorter classifiers.
+_LAB = {"kid_subsets": 10, "diversity_pairs": 250, "utility_epochs": 6, "feature_epochs": 8,
+        "n_samples": 500, "realism_epochs": 5, "realism_images": 500}
 #: The fields :func:`settings` returns: the notebooks' ``EVAL`` dictionary.
 SIZE_FIELDS = tuple(_QUICK)
+_PRESET_SIZES = {"full": {}, "lab": _LAB, "quick": _QUICK}
 
 
 @dataclass(frozen=True)
@@ -142,11 +146,17 @@ def resolve(options: EvalOptions | None, overrides: Mapping[str, Any], where: st
     return dataclasses.replace(options, **overrides) if overrides else options
 
 
-def settings(quick: bool = False) -> dict[str, int]:
+def settings(quick: bool = False, preset: str | None = None) -> dict[str, int]:
     """Sample sizes and epochs of :meth:`EvalOptions.quick` (or the full ones) as a dictionary.
 
-    The notebooks keep them as ``EVAL`` and pass single values on
+    ``preset`` (``config.preset()``: ``"full"``, ``"lab"`` or ``"quick"``) wins over
+    ``quick`` when given; ``"lab"`` is the main job's lighter evaluation (500 samples,
+    shorter classifiers). The notebooks keep them as ``EVAL`` and pass single values on
     (``EVAL["feature_epochs"]``); ``evaluate(..., **EVAL)`` works too.
     """
-    options = EvalOptions.quick(quick)
+    if preset is None:
+        preset = "quick" if quick else "full"
+    if preset not in _PRESET_SIZES:
+        raise ValueError(f"unknown preset {preset!r}; use one of {sorted(_PRESET_SIZES)}.")
+    options = EvalOptions().replace(**_PRESET_SIZES[preset])
     return {name: getattr(options, name) for name in SIZE_FIELDS}

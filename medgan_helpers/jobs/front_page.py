@@ -223,15 +223,21 @@ def notebooks_section(results: Sequence, artifacts: Path, quick: bool) -> str:
         rows.append(
             f'<tr><td>{badge}</td><td>{html.escape(r.name)}</td>'
             f'<td><a href="notebooks/{r.name}.html">HTML</a> · <a href="notebooks/{r.name}.ipynb">ipynb</a></td>'
-            f"<td>{r.seconds:.0f} s</td><td>{f'{budget} s' if budget else '—'}</td>"
+            f"<td>{r.seconds:.0f} s</td><td>{html.escape(getattr(r, 'preset', 'full'))}</td>"
+            f"<td>{f'{budget} s' if budget else '—'}</td>"
             f'<td class="{"over" if over else ""}">{"over budget" if over else ""}</td>'
             f"<td>{html.escape(scrub(detail, artifacts))}</td></tr>")
     total = sum(r.seconds for r in results)
     budgets = [getattr(r, "budget_s", None) for r in results]
     total_budget = sum(b for b in budgets if b)
-    return ('<section id="notebooks"><h2>Notebooks</h2><p>Budgets are for full settings on a 2-core CPU '
-            f"(this run's quick mode: {quick}). Total wall time {total:.0f} s; total budget {total_budget} s.</p>"
-            "<table><tr><th></th><th>notebook</th><th>output</th><th>wall time</th><th>budget (full settings)</th>"
+    lab = [r.name for r in results if getattr(r, "preset", "full") == "lab"]
+    lab_note = (f" {len(lab)} notebook{'s' if len(lab) > 1 else ''} ran with the lab preset, lighter than "
+                "their stored outputs (fewer samples, shorter training: see each notebook's parameters cell)."
+                if lab else "")
+    return ('<section id="notebooks"><h2>Notebooks</h2><p>Budgets are for the main job on a 2-core CPU '
+            f"(this run's quick mode: {quick}). Total wall time {total:.0f} s; total budget {total_budget} s."
+            f"{lab_note}</p>"
+            "<table><tr><th></th><th>notebook</th><th>output</th><th>wall time</th><th>settings</th><th>budget</th>"
             "<th>overrun</th><th>problem</th></tr>" + "".join(rows) + "</table></section>")
 
 

@@ -67,8 +67,10 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 #
 # `N_SAMPLES` generated images are scored. The utility test trains a small
 # classifier `len(UTILITY_SEEDS)` times per setting. The sample sizes and epochs
-# come from `evaluation.settings`; quick mode asks for its small values and
-# skips the real + synthetic setting.
+# come from `evaluation.settings` for the `PRESET`: `"full"` is what the stored
+# outputs below were made with; `"lab"` (what `python3 kit.py run` uses) scores
+# 500 images with shorter classifiers and skips the real + synthetic setting, so
+# its numbers are noisier; quick mode (the tests) is smaller still.
 #
 # To use a MedMNIST 2-D set instead of brain MRI, set `DATASET = "pneumoniamnist"`
 # (or `"bloodmnist"`, `"dermamnist"`, … with `IMAGE_SIZE` 28, 64 or 128); it
@@ -78,11 +80,12 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # %% tags=["parameters"]
 DATASET = "brain-mri"
 IMAGE_SIZE = 64
-QUICK = config.is_quick()
-EVAL = evaluation.settings(quick=QUICK)  # sample sizes and epochs
+PRESET = config.preset()  # "full", "lab" (the main job) or "quick" (the tests)
+QUICK = PRESET == "quick"
+EVAL = evaluation.settings(preset=PRESET)  # sample sizes and epochs
 N_SAMPLES = EVAL["n_samples"]
 UTILITY_SEEDS = (0, 1, 2)
-UTILITY_SETTINGS = ("tstr", "trtr") if QUICK else ("tstr", "trtr", "mixed")
+UTILITY_SETTINGS = ("tstr", "trtr", "mixed") if PRESET == "full" else ("tstr", "trtr")
 SEED = 0
 
 # %% [markdown]
