@@ -1,32 +1,34 @@
 """A gallery of GAN failure modes, each one a real short training run (notebook 09).
 
-Every case trains the same conditional GAN on brain-mri (64 px, the recipe's
-widths and optimiser) for the same number of steps, changing **one** thing:
+Every case trains the same conditional GAN on brain-mri (64 px) with the
+kit's recipe (``recipe.gan_config``: nearest-neighbour upsampling + 3x3
+convolutions, hinge loss, spectral norm on D, the gentle ``medical``
+augmentation steered by ADA, EMA, Adam (0.0, 0.99)) for the same number of
+steps, changing **one** thing:
 
 ==================  =====================================================================
 case                what changes
 ==================  =====================================================================
-``baseline``        nothing: the kit's recipe (hinge, spectral norm, DiffAugment, EMA,
-                    4x4 stride-2 transposed convolutions)
-``nearest``         G upsamples with nearest neighbour + 3x3 convolution (notebook 02)
+``baseline``        nothing: the kit's recipe
+``transpose``       G upsamples with 4x4 stride-2 transposed convolutions (the recipe's
+                    choice until 2026-11; notebook 02)
+``k3s2``            G upsamples with 3x3 stride-2 transposed convolutions, the last of
+                    which draws the image (uneven overlap: a checkerboard; DCGAN-style)
 ``no-sn-strong-d``  a strong D: no spectral normalisation, twice as wide, 4x its learning
-                    rate, no DiffAugment; BCE losses (the non-saturating G loss)
+                    rate, no augmentation; BCE losses (the non-saturating G loss)
 ``saturating``      the same strong D, and the *saturating* minimax G loss
                     log(1 - D(G(z))) instead of the non-saturating one
-``d-lr-x10``        D's learning rate 10x the recipe's (2e-3)
-``k3s2``            G upsamples with 3x3 stride-2 transposed convolutions (uneven overlap)
-``collapse``        no DiffAugment, no spectral norm, BCE, G's learning rate 10x and
-                    a D 4x narrower (a weak critic that one good image can fool)
+``d-lr-x10``        a wrong learning rate: D's 10x the recipe's (2e-3)
+``collapse``        a collapse: G's learning rate 10x the recipe's (2e-3)
 ==================  =====================================================================
 
 Every case changes one thing against ``baseline``, except ``saturating``, which
 changes one thing against ``no-sn-strong-d`` (the saturating loss fails when D
-wins, so it gets the strong D), and ``collapse``, a combination known to
-collapse. For each case it stores under ``docs/gallery/`` a sample grid (``<case>.png``: the
+wins, so it gets the strong D). For each case it stores under ``docs/gallery/`` a sample grid (``<case>.png``: the
 same 16 latents, one column per class, 64 px per image) and, in
 ``gallery.json``, the settings, the wall time, the training-health record of
 every epoch (``callbacks.TrainingHealth``: D's accuracies, gradient norms,
-per-class diversity, the collapse and D-at-chance alarms), a "grid strength"
+per-class diversity, fine detail against real, the collapse and D-at-chance alarms), a "grid strength"
 of the samples (the share of their fine detail that repeats with period 2 or 4
 pixels: the transposed-convolution fingerprint) and a "checkerboard strength"
 (period 2 only). ``real.png`` is a grid of real training images at the same
@@ -57,23 +59,30 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY = ROOT / "docs" / "gallery"
 
-#: A discriminator that wins: no spectral norm, twice as wide, 4x the learning rate, no DiffAugment.
+#: A discriminator that wins: no spectral norm, twice as wide, 4x the learning rate, no augmentation.
 STRONG_D = {"spectral_norm": False, "d_width": 2, "d_lr_factor": 4.0, "augment": None, "loss": "bce"}
 
-#: case -> (one line on what changes, the settings that change)
+#: What makes the collapse case collapse (one line; also in the module's table).
+COLLAPSE_WHAT = "G's learning rate x10 (2e-3)"
+
+#: case -> (one line on what changes, the settings that change). The settings are
+#: ``recipe.GANConfig`` knobs, plus four that only the gallery needs: ``d_width``
+#: (D's widths x this), ``g_lr_factor`` / ``d_lr_factor`` (learning rates x this) and
+#: ``g_loss="saturating"``; ``upsampling="transpose-k3"`` builds :func:`k3_generator`.
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("the kit's recipe", {}),
-    "nearest": ("G upsamples with nearest neighbour + 3x3 convolution", {"upsampling": "nearest"}),
-    "no-sn-strong-d": ("a strong D: no spectral norm, 2x wide, 4x learning rate, no DiffAugment (BCE)",
+    "transpose": ("G upsamples with 4x4 stride-2 transposed convolutions", {"upsampling": "transpose"}),
+    "k3s2": ("G upsamples with 3x3 stride-2 transposed convolutions, the last drawing the image",
+             {"upsampling": "transpose-k3"}),
+    "no-sn-strong-d": ("a strong D: no spectral norm, 2x wide, 4x learning rate, no augmentation (BCE)",
                        STRONG_D),
     "saturating": ("the same strong D, and the saturating G loss log(1 - D(G(z)))",
                    {**STRONG_D, "g_loss": "saturating"}),
     "d-lr-x10": ("D's learning rate x10", {"d_lr_factor": 10.0}),
-    "k3s2": ("G upsamples with 3x3 stride-2 transposed convolutions", {"upsampling": "transpose-k3"}),
-    "collapse": ("no DiffAugment or spectral norm, BCE, G's learning rate x10, D 4x narrower",
-                 {"augment": None, "spectral_norm": False, "loss": "bce", "g_lr_factor": 10.0,
-                  "d_width": 0.25}),
+    "collapse": (COLLAPSE_WHAT, {"g_lr_factor": 10.0}),
 }
+#: the settings that are not recipe knobs
+GALLERY_ONLY = ("d_width", "g_lr_factor", "d_lr_factor", "g_loss")
 IMAGE_SIZE = 64
 BATCH_SIZE = 32
 
@@ -101,7 +110,8 @@ def grid_strength(images: np.ndarray, period: int = 4) -> float:
 
 def k3_generator(image_size: int, channels: int, latent_dim: int, num_classes: int | None,
                  base_filters: int, max_filters: int):
-    """The kit's generator with 3x3 (instead of 4x4) stride-2 transposed convolutions."""
+    """The kit's generator with 3x3 (instead of 4x4) stride-2 transposed convolutions, DCGAN-style:
+    the last one draws the image itself (no 3x3 convolution after it to smooth its uneven overlap)."""
     import keras
     from keras import layers
 
@@ -118,13 +128,26 @@ def k3_generator(image_size: int, channels: int, latent_dim: int, num_classes: i
     width = min(base_filters * 2**n_blocks, max_filters)
     x = layers.Dense(start * start * width, use_bias=False)(x)
     x = layers.ReLU()(layers.BatchNormalization()(layers.Reshape((start, start, width))(x)))
-    for block in range(n_blocks):
+    for block in range(n_blocks - 1):
         width = min(base_filters * 2 ** (n_blocks - 1 - block), max_filters)
         x = layers.Conv2DTranspose(width, 3, strides=2, padding="same", use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
-    x = layers.Conv2D(channels, 3, padding="same", dtype="float32")(x)
+    x = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", dtype="float32")(x)
     image = layers.Activation("tanh", dtype="float32")(x)
     return keras.Model(inputs if len(inputs) > 1 else z, image, name="generator_k3s2")
+
+
+def case_config(case: str, imageset, seed: int = 0, quick: bool = False):
+    """The recipe's ``GANConfig`` for one case (its knob changes applied, learning rates scaled), for ``imageset``."""
+    from medgan_helpers import recipe
+
+    _, change = CASES[case]
+    knobs = {k: v for k, v in change.items() if k not in GALLERY_ONLY and k != "upsampling"}
+    cfg = recipe.gan_config(quick=quick, seed=seed, **knobs)
+    cfg = cfg.replace(g_lr=cfg.g_lr * change.get("g_lr_factor", 1.0), d_lr=cfg.d_lr * change.get("d_lr_factor", 1.0))
+    if change.get("upsampling", "transpose-k3") != "transpose-k3":
+        cfg = cfg.replace(upsampling=change["upsampling"])
+    return cfg.for_data(IMAGE_SIZE, imageset.channels, imageset.class_names)
 
 
 def build_case(case: str, imageset, seed: int = 0, quick: bool = False):
@@ -132,31 +155,22 @@ def build_case(case: str, imageset, seed: int = 0, quick: bool = False):
     from medgan_helpers import gan, losses, models, recipe
 
     _, change = CASES[case]
-    cfg = recipe.knobs(quick=quick)
-    classes = len(imageset.class_names)
-    upsampling = change.get("upsampling", cfg["upsampling"])
-    if upsampling == "transpose-k3":
-        G = k3_generator(IMAGE_SIZE, imageset.channels, cfg["latent_dim"], classes, cfg["g_base_filters"],
-                         cfg["max_filters"])
+    cfg = case_config(case, imageset, seed=seed, quick=quick)
+    if change.get("upsampling") == "transpose-k3":
+        G = k3_generator(IMAGE_SIZE, cfg.channels, cfg.latent_dim, cfg.num_classes, cfg.g_base_filters,
+                         cfg.max_filters)
     else:
-        G = models.build_generator(IMAGE_SIZE, imageset.channels, cfg["latent_dim"], classes,
-                                   base_filters=cfg["g_base_filters"], max_filters=cfg["max_filters"],
-                                   upsampling=upsampling)
-    d_filters = max(2, int(cfg["d_base_filters"] * change.get("d_width", 1)))
-    D = models.build_discriminator(IMAGE_SIZE, imageset.channels, classes, base_filters=d_filters,
-                                   max_filters=int(cfg["max_filters"] * max(1, change.get("d_width", 1))),
-                                   spectral_norm=change.get("spectral_norm", cfg["spectral_norm"]))
-    model = gan.GAN(G, D, cfg["latent_dim"], classes, augment=change.get("augment", cfg["augment"]),
-                    ema_decay=cfg["ema_decay"], seed=seed, class_names=imageset.class_names)
-    loss = change.get("loss", cfg["loss"])
-    cfg["g_lr"] *= change.get("g_lr_factor", 1.0)
-    cfg["d_lr"] *= change.get("d_lr_factor", 1.0)
-    g_optimizer, d_optimizer = recipe.optimizers(cfg)
+        G = models.build_generator(**{k: v for k, v in cfg.generator_settings().items() if k != "builder"})
+    width = change.get("d_width", 1)
+    d_settings = {k: v for k, v in cfg.discriminator_settings().items() if k != "builder"}
+    d_settings.update(base_filters=max(2, int(cfg.d_base_filters * width)),
+                      max_filters=int(cfg.max_filters * max(1, width)))
+    D = models.build_discriminator(**d_settings)
+    model = gan.GAN(G, D, config=cfg)
     g_loss_fn = losses.g_loss_saturating if change.get("g_loss") == "saturating" else None
-    d_loss_fn = losses.get(loss)[0] if g_loss_fn is not None else None
-    model.compile(g_optimizer=g_optimizer, d_optimizer=d_optimizer, loss=loss, d_loss_fn=d_loss_fn,
-                  g_loss_fn=g_loss_fn)
-    return model, loss
+    d_loss_fn = losses.get(cfg.loss)[0] if g_loss_fn is not None else None
+    model.compile(*recipe.optimizers(cfg), loss=cfg.loss, d_loss_fn=d_loss_fn, g_loss_fn=g_loss_fn)
+    return model, cfg.loss
 
 
 def run_case(case: str, imageset, epochs: int = 12, steps_per_epoch: int = 75, seed: int = 0,
@@ -211,6 +225,22 @@ def real_grid(imageset, per_class: int = 4) -> np.ndarray:
                                columns=len(imageset.class_names))
 
 
+#: recipe knobs that only schedule or log a run (the gallery sets its own length and seed)
+BOOKKEEPING = ("epochs", "max_images", "steps_per_epoch", "seed", "sample_every", "steps_per_execution")
+
+
+def recipe_facts() -> dict[str, Any]:
+    """The recipe the baseline case trains (``recipe.gan_config()``'s knobs that shape the run).
+
+    Stored in ``gallery.json`` under ``setup.recipe``: a test compares it with today's
+    recipe, so a recipe change that leaves the gallery stale is caught.
+    """
+    from medgan_helpers import fileio, recipe
+
+    knobs = recipe.gan_config().knobs()
+    return fileio.json_ready({k: v for k, v in knobs.items() if k not in BOOKKEEPING})
+
+
 def _clean(value):
     """JSON-ready: floats rounded, NaN -> None, numpy scalars -> Python."""
     if isinstance(value, dict):
@@ -248,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     pictures.save_png(zoom(images.batch_images([np.flatnonzero(images.labels == 1)[0]])[0]), args.out / "real_zoom.png")
     stored["setup"] = {"dataset": "brain-mri", "image_size": IMAGE_SIZE, "batch_size": BATCH_SIZE,
                        "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch, "seed": args.seed,
+                       "recipe": recipe_facts(),
                        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
                        "command": f"python benchmarks/failure_gallery.py --epochs {args.epochs} "
                                   f"--steps-per-epoch {args.steps_per_epoch} --seed {args.seed}"}

@@ -59,6 +59,13 @@ def test_nb09_ex3_health_mystery_uses_the_stored_gallery():
     for letter, case in right.items():
         records = gallery["cases"][case]["records"]
         assert hidden[letter] == records[(len(records) - 1) // 2] != records[-1]
+    # the signatures the check's verdict names are in the stored readings
+    base = nb09.health_mystery({"cases": {case: gallery["cases"]["baseline"] for case in nb09.MYSTERY_CASES}})["C"]
+    a, b, c = hidden["A"], hidden["B"], hidden["C"]
+    assert a["d_real_acc"] > 0.95 and a["d_fake_acc"] < 0.1 and abs(a["d_loss"] - 2.0) < 0.1  # D calls all real
+    assert a["g_grad_norm"] < 0.1 * base["g_grad_norm"] and min(a["class_diversity_ratio"].values()) < 0.6
+    assert min(b["d_real_acc"], b["d_fake_acc"]) > 0.95 and b["d_loss"] < 0.3  # D right on almost every image
+    assert 0.8 < min(c["d_real_acc"], c["d_fake_acc"]) < 0.95 and c["g_grad_norm"] > 3 * base["g_grad_norm"]
 
 
 def test_nb09_solutions_pass_their_checks():

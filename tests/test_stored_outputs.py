@@ -114,6 +114,26 @@ def test_stored_gallery_data_holds_no_machine_paths():
         assert not leaks, f"{file.name}: {leaks[:3]}"
 
 
+def test_stored_gallery_was_drawn_with_todays_recipe_and_holds_every_case():
+    """The gallery goes stale when the recipe changes (issue 22): its baseline must be today's recipe."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("failure_gallery", ROOT / "benchmarks" / "failure_gallery.py")
+    failure_gallery = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(failure_gallery)
+    gallery_dir = ROOT / "docs" / "gallery"
+    stored = json.loads((gallery_dir / "gallery.json").read_text())
+    assert stored["setup"]["recipe"] == failure_gallery.recipe_facts(), (
+        "the recipe changed since docs/gallery was drawn: run python benchmarks/failure_gallery.py and rewrite "
+        "what notebooks 02 and 09 and the README say about it")
+    assert list(stored["cases"]) == list(failure_gallery.CASES)
+    for case, entry in stored["cases"].items():
+        assert entry["what"] == failure_gallery.CASES[case][0], case
+        assert (gallery_dir / f"{case}.png").is_file() and (gallery_dir / f"{case}_zoom.png").is_file(), case
+        assert entry["steps"] == stored["setup"]["epochs"] * stored["setup"]["steps_per_epoch"], case
+    assert stored["cases"]["baseline"]["settings"] == {}
+
+
 @pytest.mark.slow
 def test_training_subprocess_logs_no_remapper_failure(tmp_path):
     """The spectral-norm D trains without grappler's remapper failing (logging fully on)."""

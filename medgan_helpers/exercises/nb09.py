@@ -144,11 +144,12 @@ def check_health_mystery(answer: dict, gallery: dict) -> bool:
         return verdict(False, "", f"{unknown} are not gallery cases; use one of {known}.")
     right = [letter for letter, case in zip("ABC", MYSTERY_CASES) if answer[letter] == case]
     if len(right) == 3:
-        return verdict(True, "A is the collapse (overall diversity normal, every class far below 0.5), B the "
-                       "saturating G loss (D right on every image, G's gradient near zero), C the strong D "
-                       "without spectral norm (D right on most images, G's gradient many times the baseline's).", "")
+        return verdict(True, "A is the collapse (D calls every image real, its hinge loss stuck at 2, G's gradient "
+                       "near zero and the lowest class at about half the real variety), B the saturating G loss (D "
+                       "right on almost every real and fake image, its loss near 0), C the strong D without spectral "
+                       "norm (D right on most images, G's gradient several times the baseline's).", "")
     wrong = [letter for letter in "ABC" if letter not in right]
-    return verdict(False, "", f"{len(right)} of 3 right; look again at {', '.join(wrong)}: which reading has "
-                   "its lowest class far below 0.5 although the overall diversity looks normal, which one a G "
-                   "gradient near zero with D right on every image, and which one D right on most images "
-                   "with a G gradient far larger than the baseline's?")
+    return verdict(False, "", f"{len(right)} of 3 right; look again at {', '.join(wrong)}: which reading has D "
+                   "calling every image real while G's gradient is near zero and a class loses half its variety, "
+                   "which one D right on almost every image with its loss near 0, and which one D right on most "
+                   "images with a G gradient far larger than the baseline's?")
