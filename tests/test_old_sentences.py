@@ -9,7 +9,9 @@ from medgan_helpers import config
 
 OLD = {
     "01": ["are never even\n# read", "names, IDs, dates and institutions are never even"],
-    "02": ["with the rest of the recipe it gave a lower FD"],
+    "02": ["with the rest of the recipe it gave a lower FD",
+           # the gallery's baseline was the transposed-convolution recipe until it was redrawn (2026-12-07)
+           '("baseline", "transpose, kernel 4 stride 2")', "After 900 steps neither generator draws anatomy yet"],
     "03": ["the maps correlate almost perfectly", "at more than nine pixels in ten",
            "D is about a third of G's size here"],
     "05": ["about 5 minutes to run on a Colab GPU"],
@@ -22,7 +24,11 @@ OLD = {
            "G's gradient is about ten times the baseline's from the first epoch on",
            "diversity is at or above the real one for the whole run",
            "DiffAugment, a G learning rate no larger than D's; `minibatch_std=True`",
-           "This kit was written to replace a widely shared article on"],
+           "This kit was written to replace a widely shared article on",
+           # the gallery before it was redrawn with today's recipe
+           "a salt-and-pepper speckle covers them", "G's gradient falls epoch after epoch to about",
+           "G's learning rate ten times\n# higher and a D a quarter as wide",
+           "brain-shaped blobs of\n# about the right size for each class, without inner anatomy yet"],
 }
 
 

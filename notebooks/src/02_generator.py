@@ -416,7 +416,8 @@ plt.show()
 # fine regular grid over the whole image; the nearest G makes blotches with
 # faint streaks, and no grid. What matters is what is left after
 # training. The kit's gallery script trained both generators with the same
-# recipe, seed and number of steps (notebook 09 shows the whole gallery); its
+# recipe, seed and number of steps, one argument apart (notebook 09 shows the
+# whole gallery); its
 # stored sample grids are shown here at the same scale as real training images,
 # one column per class, with the grid strength of 64 samples of each.
 
@@ -424,7 +425,7 @@ plt.show()
 gallery_dir = config.REPO_ROOT / "docs" / "gallery"
 gallery = json.loads((gallery_dir / "gallery.json").read_text())
 panels = {"real training images": ("real.png", gallery["real"]["grid_strength"])}
-for case, title in (("baseline", "transpose, kernel 4 stride 2"), ("nearest", "nearest + 3×3 conv")):
+for case, title in (("transpose", "transpose, kernel 4 stride 2"), ("baseline", "nearest + 3×3 conv (the recipe)")):
     panels[title] = (f"{case}.png", gallery["cases"][case]["grid_strength"])
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
 for ax, (title, (file, strength)) in zip(axes, panels.items()):
@@ -436,24 +437,25 @@ fig.suptitle(f"after the same {steps} training steps", fontsize=10)
 plt.show()
 
 # %% [markdown]
-# After 900 steps neither generator draws anatomy yet: both make brain-shaped
-# blobs of about the right size for each class (small ones in the last column,
-# the vertex), without ventricles or folds. The transposed-convolution samples
-# carry a fine, grainy texture, and their grid strength is several times that
-# of real images: the kernel-4 layers still print a periodic pattern, although
-# their overlap is even. The nearest-neighbour samples score close to real
-# images on grid strength, but they show straight vertical and horizontal
-# streaks instead — an artefact of their own, which the grid strength does not
-# count because it does not repeat every few pixels. Neither is clean. The two
-# are one argument apart: `upsampling="transpose"` or `"nearest"`, in
-# `models.build_generator` and in `training.train`. The kit's default is
-# `"nearest"`, chosen on the old recipe: there, switching to nearest upsampling
-# gave the largest single FD drop of the measured ablation (1.14 → 0.40,
-# `benchmarks/ablation.py`, table in `RESULTS.md`). Inside today's recipe the
-# single-seed undo run went the other way — transposed convolutions FD 0.36 against
-# 0.79 for nearest, within the seed noise (FD 0.79–2.15 between seeds), with a
-# larger collapse gap (0.087 against 0.060). So the choice rests on the missing
-# grid and the smaller collapse gap, not on FD.
+# After 900 steps both generators draw the outline of each level at the right
+# size, with dark ventricles in the second column, under bright, blotchy
+# interiors. Their textures differ. The transposed-convolution samples carry a
+# fine, even grain, and their grid strength is twice that of real images (0.008
+# against 0.004): kernel 4 with stride 2 overlaps evenly, and the layers still
+# print a weak periodic pattern, which comes from the learned kernels. The
+# nearest-neighbour samples score close to real images on grid strength (0.005),
+# but they show short vertical and horizontal streaks instead — an artefact of
+# their own, which the grid strength does not count because it does not repeat
+# every few pixels.
+# Neither is clean. The two are one argument apart: `upsampling="transpose"` or
+# `"nearest"`, in `models.build_generator` and in `training.train`. The kit's
+# default is `"nearest"`, chosen on the old recipe: there, switching to nearest
+# upsampling gave the largest single FD drop of the measured ablation (1.14 →
+# 0.40, `benchmarks/ablation.py`, table in `RESULTS.md`). Inside today's recipe
+# the single-seed undo run went the other way — transposed convolutions FD 0.36
+# against 0.79 for nearest, within the seed noise (FD 0.79–2.15 between seeds),
+# with a larger collapse gap (0.087 against 0.060). So the choice rests on the
+# weaker grid and the smaller collapse gap, not on FD.
 
 # %% [markdown]
 # ## 5 · Conditioning on a class
@@ -524,7 +526,7 @@ plt.show()
 #   `stride` pixels apart, and sums the overlaps. Output side:
 #   $(n-1)s + \max(k,s)$ with `"valid"` padding, $n\cdot s$ with `"same"`.
 # - Kernel 4 with stride 2 avoids *uneven overlap*, and only that: a learned
-#   kernel can still print a grid, and the gallery's transposed samples show one.
+#   kernel can still print a grid, and the gallery's transposed samples measure one (grid strength twice the real images').
 #   `upsampling="nearest"` (resize, then a 3×3 convolution) avoids the
 #   transposed convolution's grid; the grid strength measures the difference.
 # - The kit's G: `Dense` → 4×4×128 → four (nearest 2×2 upsampling, 3×3 conv,

@@ -44,12 +44,14 @@
 # - place the hinge and Wasserstein losses next to the original one;
 # - name what is wrong with softmax outputs, MSE losses, `Sequential([G, D]).fit`,
 #   a "generation rate", batch size 1 and unrelated training images;
-# - recognise five failure modes from their samples and health readings, and
-#   name the fix for each.
+# - recognise six failure runs from their samples and health readings (a strong
+#   D, the saturating loss, a wrong learning rate, two kinds of transposed
+#   convolution, a collapse), and name the fix for each.
 #
-# **Time:** about 15 minutes to read and run on a 2-core CPU (the gallery is
-# stored; the toy GAN's three runs take about two minutes, the live re-run of a
-# gallery case one or two), plus 20 minutes of exercises.
+# **Time:** about 15 minutes to read; running every cell took 67 and 75 s in two
+# builds on a 2-core CPU shared with other jobs (2026-12-07: the gallery is
+# stored, the toy GAN and the live re-run of one gallery case train here). Plus
+# 20 minutes of exercises.
 
 # %%
 # setup-cell
@@ -433,7 +435,8 @@ for scale in (1, 10, 100):
 #
 # 1. one G step per D step (the usual game);
 # 2. **five** G steps per D step: G outruns a D that cannot keep up — the toy
-#    version of a too-weak D (the gallery's "collapse" case below);
+#    version of a G that outruns D (the gallery's "collapse" case below, where
+#    G gets ten times D's learning rate);
 # 3. the same five G steps, but D also sees the **standard deviation of the
 #    batch** as an extra input (minibatch standard deviation, Karras et al.
 #    2018): a batch of fakes crowded into one mode has a much smaller spread
@@ -588,8 +591,9 @@ for size in (1, 32):
 # # Part 3 · A gallery of failures
 #
 # Every entry is a real training run made by `benchmarks/failure_gallery.py`:
-# the kit's conditional GAN on brain-mri at 64 px, the same data, seed and
-# number of steps, with **one** thing changed. Each shows the final samples
+# the kit's conditional GAN with today's recipe (nearest-neighbour upsampling,
+# hinge loss, spectral norm, ADA-steered augmentation, EMA) on brain-mri at
+# 64 px, the same data, seed and number of steps, with **one** thing changed. Each shows the final samples
 # (the same 16 latents, one column per class, next to real images at the same
 # scale) and the last reading of `callbacks.TrainingHealth`, the monitor of
 # notebook 04: D's loss and accuracies, gradient norms, sample diversity against
@@ -635,13 +639,15 @@ def plot_health(cases):
 show_case("baseline")
 
 # %% [markdown]
-# The recipe, for reference. After 900 steps it draws brain-shaped blobs of
-# about the right size for each class, without inner anatomy yet, under a fine,
-# grainy texture. Its health reading: D is right on about half of the images,
-# with a loss near 2 (the hinge loss of a D that outputs 0 everywhere), G's
-# gradient a few units, the overall diversity close to the real one and the
-# lowest class near 0.6 — no alarm. Every case below is read against these
-# numbers.
+# The kit's recipe, for reference. After 900 steps it draws the outline of
+# each level at the right size — the cerebellum in pieces in the first column,
+# dark ventricles and a midline in the second and third, the small vertex in the
+# last — with bright, flat, blotchy interiors crossed by short vertical and
+# horizontal streaks (the enlarged crop). Its health reading: D is right on
+# about six images in ten, its hinge loss 1.76 (2 would be a D that outputs 0
+# everywhere), G's gradient about 4, the overall diversity close to the real
+# one and the lowest class at 0.88 — no alarm. Every case below is read against
+# these numbers.
 
 # %% [markdown]
 # ## A strong D without spectral normalisation
@@ -653,13 +659,15 @@ print("G's gradient norm, strong D / baseline, per epoch:",
       ", ".join(f"{s['g_grad_norm'] / b['g_grad_norm']:.1f}×" for s, b in zip(strong, base)))
 
 # %% [markdown]
-# The most anatomical samples of the gallery — dark ventricles in the second
-# column, two hemispheres in the last — and yet the monitor is worried. D is
-# right on nine images in ten, its loss is far below its chance level (BCE:
-# 2 log 2 ≈ 1.39), and G's gradient is several times the baseline's from the
-# first epoch on, and grows (the ratio per epoch is printed below). The lowest class, the cerebellum in the first column, shows
-# nearly the same shape four times; its diversity hovers around half of the
-# real one, and the per-class collapse alarm comes and goes.
+# Anatomical samples — dark ventricles in the second column, a midline in the
+# third — under a coarse speckle, and the cerebellum in the first column is
+# nearly the same small shape four times. The monitor has reasons to worry, but
+# raises no alarm. D is right on more than nine real images in ten from the
+# first epoch and on as many fakes from the fourth, its loss (0.27) is far below its chance level (BCE: 2 log 2 ≈ 1.39),
+# and G's gradient is 2.3 times the baseline's in the first epoch and grows to
+# between 6 and 7 times by the end (the ratio per epoch is printed above). The
+# lowest class's diversity falls from 0.73 of the real one (epoch 6) to 0.51:
+# just above the per-class alarm's line at 0.5.
 #
 # **Recognise it:** D's accuracies near 1 with large gradients, while the
 # samples may still look good for a while. **Fix:** give D its limits back —
@@ -674,14 +682,19 @@ show_case("saturating")
 
 # %% [markdown]
 # The same strong D; only G's loss changed, to the saturating
-# $\log(1 - D(G(z)))$. G never gets going: after 900 steps its samples are still
-# noise. From the second epoch on D is right on every image, its loss is 0, and
-# G's gradient falls epoch after epoch to about $10^{-4}$ — the vanishing
-# gradient of section 1.4 in a real run. The diversity ratio raises no alarm
-# (noise is very "diverse"); the D-wins alarm and G's gradient tell the story.
+# $\log(1 - D(G(z)))$. After 900 steps G draws ragged bright blobs of about the
+# right size, with no anatomy and no class you could name — the previous case,
+# one line of code apart, drew ventricles. From the third epoch on D is right on
+# 94–100 % of real and fake images, its loss near 0, and the "D wins" alarm
+# (both accuracies above 0.98) fires in three of the last four epochs. G's gradient *norm* does not vanish (3.7 in epoch 6, 1.3 at
+# the end, against the baseline's 4): without spectral norm D's logit is steep,
+# so the small weight $\sigma(\ell)$ of each rejected fake (section 1.4) still
+# multiplies large gradients. What vanishes is the weight on the fakes D
+# rejects — exactly the ones G most needs to fix. The diversity ratio raises no
+# alarm (blobs are very "diverse").
 #
-# **Recognise it:** D at 100 % on real and fake, D's loss at 0, G's gradient
-# orders of magnitude below the baseline's, samples that stop changing.
+# **Recognise it:** D at about 100 % on real and fake, D's loss near 0, samples
+# that stop improving while the gradient norm alone can look normal.
 # **Fix:** the non-saturating loss (what `loss="bce"` uses) or the hinge loss —
 # the previous case is exactly this run with that one change.
 
@@ -692,18 +705,34 @@ show_case("saturating")
 show_case("d-lr-x10")
 
 # %% [markdown]
-# D's learning rate ten times the recipe's. The samples find their shapes, but
-# a salt-and-pepper speckle covers them; the enlarged crop shows pixels
-# alternating with their neighbours, and the checkerboard strength is about
-# seven times the baseline's. The health monitor sees nothing wrong: D is right
-# on about two images in three, and no alarm fires.
+# D's learning rate ten times the recipe's. The samples lose their levels: the
+# first column holds no cerebellum, the shapes are dented and uneven, and
+# vertical streaks run through them. The grid strength (0.009) and the
+# checkerboard strength (0.0036) are the highest of the gallery's
+# nearest-neighbour runs, about twice the baseline's. The health monitor sees
+# nothing wrong: D is right on about two images in three, G's gradient is 1.3 to
+# 1.8 times the baseline's, and no alarm fires.
 #
-# **Recognise it:** fine, pixel-level noise in the samples (and a high grid or
-# checkerboard strength) while losses and accuracies look normal. **Fix:** keep
-# D's learning rate within a few times G's — the monitor itself suggests 2–4×
-# when D is at chance — rather than ten.
+# **Recognise it:** samples that look worse than the baseline's at the same step
+# (shapes, streaks, a higher grid strength) while losses and accuracies look
+# normal. **Fix:** keep D's learning rate within a few times G's — the monitor
+# itself suggests 2–4× when D is at chance — rather than ten.
 
 # %% [markdown]
+# ## Transposed convolutions: the grid
+
+# %%
+show_case("transpose")
+
+# %% [markdown]
+# G upsamples with 4×4 stride-2 transposed convolutions, the kit's choice until
+# 2026-11 (notebook 02). The samples have the baseline's outlines, ventricles
+# and blotchy interiors; their texture is a fine, even grain instead of the
+# baseline's streaks. The numbers: grid strength 0.008 and checkerboard strength
+# 0.0034, against the baseline's 0.005 and 0.0018 (real images: 0.004 and
+# 0.0002). Kernel 4 with stride 2 overlaps evenly, so the pattern comes from the
+# learned kernels, not from the overlap.
+#
 # ## A 3×3 stride-2 transposed convolution: the checkerboard
 
 # %%
@@ -711,13 +740,13 @@ show_case("k3s2")
 
 # %% [markdown]
 # Kernel 3, stride 2: the uneven overlap of notebook 02, where a flat input
-# through a kernel of ones came out as a checkerboard. With learned kernels G
-# can compensate for it, and in this run it largely did: at the size of the grid
-# and in the enlarged crop the samples look much like the baseline's. Only the
-# checkerboard strength is left, about 1.7 times the baseline's (and some
-# thirty times the real images'). (Untrained, with random kernels, kernel 3 and
-# kernel 4 both print a periodic pattern: that one comes from the random
-# kernels, not from the overlap, and training removes most of it in both.)
+# through a kernel of ones came out as a checkerboard — and here, as in the
+# original DCGAN, the last transposed convolution draws the image itself, with
+# no 3×3 convolution after it to smooth the overlap. The outlines are soft, and
+# the enlarged crop shows a fine pixel-level mottle rather than the baseline's
+# streaks. The checkerboard strength is 0.0090:
+# five times the baseline's and some forty times the real images' — the largest
+# of the gallery. The eye, at this size, sees grain; the number sees its period.
 
 # %% [markdown]
 # **Recognise it:** a checkerboard in flat regions of the samples — in an
@@ -732,18 +761,21 @@ show_case("k3s2")
 show_case("collapse")
 
 # %% [markdown]
-# No DiffAugment, no spectral normalisation, BCE, G's learning rate ten times
-# higher and a D a quarter as wide: a weak critic that G can satisfy with one
-# image per class. Down every column the four samples are the same image. The
-# overall diversity ratio looks perfect (about 1), because the four classes
-# still differ from one another; only the per-class ratios, below 0.1, give it
-# away — and `TrainingHealth`'s per-class alarm fires, with "D at chance" beside
-# it (D's loss at 2 log 2, its accuracies below one half).
+# One change: G's learning rate ten times the recipe's (2e-3), so G moves
+# faster than D can follow. These are the sharpest, most brain-like samples of
+# the gallery — smooth, with ventricles and sulci — and that is the trap: in the
+# second and third columns the four samples are the *same image*, and the
+# cerebellum column repeats one shape three times. The overall diversity ratio
+# looks fine (0.96), because the four classes still differ from one another;
+# only the per-class ratios give it away (0.41 and 0.48 for the two middle
+# classes), and `TrainingHealth`'s per-class alarm fires in epochs 4, 5 and 9 to
+# 12. Beside it, from epoch 3 on, "D at chance": D calls almost every image real
+# (its accuracy on fakes is 0.07 or less in every epoch), its hinge loss sits at 2, and G's gradient has dropped to a few
+# hundredths of the baseline's — G found images D accepts and stopped exploring.
 #
-# **Recognise it:** identical samples within a class; per-class diversity far
-# below 0.5 while the average looks fine. **Fix:** a D that can still tell real
-# from fake (spectral normalisation with the recipe's width and learning
-# rates) and a G learning rate no larger than D's. Not more augmentation: in
+# **Recognise it:** identical samples within a class behind a normal overall
+# diversity; per-class diversity below 0.5; D calling fakes real. **Fix:** the
+# recipe's learning rates (G's no larger than D's). Not more augmentation: in
 # RESULTS.md's ablation, strong DiffAugment was the main cause of collapse
 # inside classes on this data, and minibatch standard deviation alone did not
 # help (it rescued the toy GAN of section 1.7, whose collapse had another
@@ -759,12 +791,14 @@ show_case("collapse")
 plot_health(list(gallery["cases"]))
 
 # %% [markdown]
-# Two things stand out in the curves. The saturating run's D is right on every
-# image from the second epoch on, and the strong D stays near 0.9 while the
-# others drift towards one half. And the right panel is why the kit watches
-# diversity *per class*: from the second epoch on, the collapse run's overall
-# diversity is at or above the real one, while each of its classes has
-# collapsed.
+# Two things stand out in the curves. D's accuracy on real images stays above
+# 0.9 for three runs — the saturating one, the strong D and the collapse — for three
+# different reasons: D wins outright, D wins with G still learning, and D calls
+# *everything* real (its accuracy on fakes, the middle panel, is near 0 for the
+# collapse run). And the right panel is why the kit watches diversity *per
+# class*: the collapse run's overall diversity is the highest of all in the first
+# epoch and never falls below 0.88, while two of its classes end with less than
+# half of their real variety.
 
 # %%
 print(f"{'case':<16}{'D loss':>7}{'D acc real':>11}{'D acc fake':>11}{'|grad G|':>10}{'diversity':>10}"
@@ -798,8 +832,7 @@ for record in live["records"]:
 # Compare the live reading with the stored one of the same case: with fewer
 # steps (and, in quick mode, a tiny model) the story is at an earlier stage, and
 # the signature the gallery describes for the case may already show — for the
-# saturating loss, D right on every image and G's gradient collapsing within
-# two epochs.
+# saturating loss, D right on more than nine images in ten by the second epoch.
 
 # %% [markdown]
 # ## What you learned
@@ -821,12 +854,14 @@ for record in live["records"]:
 # - Softmax outputs, MSE on probabilities, a stacked `fit` and batch size 1
 #   each break GAN training; a "generation rate" measures nothing about quality.
 # - Failure modes have signatures in the samples and in the health monitor:
-#   a strong D without limits shows accuracies near 1 and large gradients (while
-#   its samples may look good); the saturating loss against it, D at 100 % and
-#   G's gradient near 0; D's learning rate ×10, speckle and a checkerboard with
-#   normal-looking losses; kernel 3 with stride 2, a checkerboard the number
-#   finds better than the eye; collapse, identical samples per class behind a
-#   normal overall diversity.
+#   a strong D without limits shows accuracies above 0.9 and large G gradients
+#   (while its samples may look good); the saturating loss against it, D right
+#   on nearly every image and samples that stop improving; D's learning rate
+#   ×10, worse shapes and streaks with normal-looking losses; transposed
+#   convolutions, a grid and (kernel 3, stride 2) a checkerboard the number finds
+#   better than the eye; G's learning rate ×10, the sharpest samples and a
+#   collapse — identical samples per class behind a normal overall diversity,
+#   with D calling every image real.
 
 # %% [markdown]
 # ## Exercises
@@ -918,12 +953,14 @@ exercises.check_health_mystery(answer, gallery)
 # answer = {"A": "collapse", "B": "saturating", "C": "no-sn-strong-d"}
 # ```
 #
-# A: the overall diversity looks normal, because the four classes differ from
-# one another, but every class keeps only a small fraction of its real variety
-# — the per-class collapse alarm. B: D is right on every image, its loss is
-# near 0, and G's gradient has almost vanished — the saturating loss against a
-# winning D. C: D is right on most images and G's gradient is many times the
-# baseline's — a strong D without spectral normalisation, with G still
-# learning through the non-saturating loss.
+# A: D calls every image real (accuracy 1.00 on real, 0.00 on fakes), its
+# hinge loss is stuck at 2 ("D at chance"), G's gradient is near zero and the
+# lowest class has about half its real variety — G found images D accepts and
+# stopped exploring: the collapse. B: D is right on almost every real and fake
+# image and its loss is near 0 — the saturating loss against a winning D (its
+# gradient norm is not small, which is why the accuracies are the better clue).
+# C: D is right on most images and G's gradient is several times the
+# baseline's — a strong D without spectral normalisation, with G still learning
+# through the non-saturating loss.
 #
 # </details>
