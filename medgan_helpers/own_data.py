@@ -79,15 +79,24 @@ class Settings:
         )
 
 
-def suggest_settings(n_train: int, quick: bool = False) -> Settings:
+#: generator steps :func:`suggest_settings` aims at, per preset (``config.preset()``)
+TARGET_STEPS = {"full": 2500, "lab": 1200, "quick": 60}
+
+
+def suggest_settings(n_train: int, quick: bool = False, preset: str | None = None) -> Settings:
     """Training settings for ``n_train`` images: smaller batches and nets for small data.
 
-    Aims at about 2,500 generator steps (60 in quick mode) — about what the
-    kit's default recipe (``training.default_config()``) takes to draw
-    recognisable brain-mri slices — with the recipe's adaptive augmentation (ADA)
-    guarding small sets against D overfitting. ``base_filters`` is the width of G and D (the
-    ``g_base_filters`` / ``d_base_filters`` knobs of ``training.train``).
+    Aims at about 2,500 generator steps (``preset="lab"``, the main job: 1,200;
+    quick mode: 60) — about what the kit's default recipe
+    (``training.default_config()``) takes to draw recognisable brain-mri slices —
+    with the recipe's adaptive augmentation (ADA) guarding small sets against D
+    overfitting. ``preset`` wins over ``quick`` when given. ``base_filters`` is the
+    width of G and D (the ``g_base_filters`` / ``d_base_filters`` knobs of ``training.train``).
     """
+    if preset is None:
+        preset = "quick" if quick else "full"
+    if preset not in TARGET_STEPS:
+        raise ValueError(f"unknown preset {preset!r}; use one of {sorted(TARGET_STEPS)}.")
     if n_train < 8:
         raise ValueError(
             f"{n_train} training images are too few to train a GAN; bring at least a few "
@@ -95,7 +104,7 @@ def suggest_settings(n_train: int, quick: bool = False) -> Settings:
         )
     batch_size = int(min(64, max(8, 2 ** int(np.log2(max(n_train // 8, 8))))))
     steps_per_epoch = max(1, n_train // batch_size)
-    target = 60 if quick else 2500
+    target = TARGET_STEPS[preset]
     epochs = int(max(1, min(400, round(target / steps_per_epoch))))
     base_filters = 16 if n_train >= 300 else 12
     size = "small" if n_train < 300 else "medium" if n_train < 2000 else "large"
@@ -105,7 +114,7 @@ def suggest_settings(n_train: int, quick: bool = False) -> Settings:
         base_filters=base_filters,
         steps=epochs * steps_per_epoch,
         reason=f"{n_train} training images is a {size} set"
-        + (" (quick mode)" if quick else ""),
+        + {"full": "", "lab": " (lab preset: fewer steps)", "quick": " (quick mode)"}[preset],
     )
 
 

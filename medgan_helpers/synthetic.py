@@ -133,6 +133,13 @@ def export_synthetic(
 _FAMILY_NAMES = {"gan": "a GAN", "diffusion": "a diffusion model"}
 
 
+def _made_by(card: dict) -> str:
+    """The model's name, with its family when the name does not already say it ("GAN", not "GAN (a GAN)")."""
+    family = _FAMILY_NAMES[card.get("model_family", "gan")]
+    model = str(card["model"])
+    return model if model.lower() in family.lower() else f"{model} ({family})"
+
+
 def model_family(sampler: Any) -> str:
     """Which kind of model made the images, ``"gan"`` or ``"diffusion"``, for the data card.
 
@@ -184,7 +191,7 @@ def _card_markdown(card: dict) -> str:
         f"- images: {card['images']} ({card['per_class']} per class), "
         f"{card['image_size']}×{card['image_size']} px, {card['channels']} channel(s)",
         f"- classes: {', '.join(card['classes']) if card['classes'] else 'none (unconditional)'}",
-        f"- made by: {card['model']} ({_FAMILY_NAMES[card.get('model_family', 'gan')]}) from "
+        f"- made by: {_made_by(card)} from "
         f"{card['generator']}, seed {card['seed']}, "
         f"truncation {card['truncation']}",
         f"- trained on: {card['trained_on'] or 'not recorded'}",

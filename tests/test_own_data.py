@@ -81,6 +81,11 @@ def test_suggest_settings_scale_with_data():
     assert small.epochs > large.epochs
     assert 1500 <= large.steps <= 3500
     assert own_data.suggest_settings(120, quick=True).steps < small.steps
+    lab = own_data.suggest_settings(120, preset="lab")
+    assert own_data.suggest_settings(120, quick=True).steps < lab.steps < small.steps
+    assert own_data.suggest_settings(120, quick=True, preset="full").steps == small.steps  # preset wins
+    with pytest.raises(ValueError, match="unknown preset"):
+        own_data.suggest_settings(120, preset="fast")
     with pytest.raises(ValueError, match="too few"):
         own_data.suggest_settings(3)
 

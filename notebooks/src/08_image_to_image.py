@@ -71,17 +71,21 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # L1 term (100 in the pix2pix paper). `HELD_OUT_LEVEL` is the anatomical level the
 # super-resolution model never sees (0 = cerebellum / brainstem). Quick mode
 # (`MEDGAN_QUICK=1`, the tests) trains tiny models on 256 pairs for 2 epochs.
+# `PRESET` comes from the environment: the stored outputs are `"full"`;
+# `python3 kit.py run` uses `"lab"` (4 epochs and a smaller evaluation) to fit its
+# time budget.
 
 # %% tags=["parameters"]
 IMAGE_SIZE = 64  # targets; the super-resolution inputs are IMAGE_SIZE // 4
-RECIPE = pix2pix.knobs(quick=config.is_quick())
-EPOCHS = config.quick_or(6, RECIPE["epochs"])
+PRESET = config.preset()  # "full", "lab" (the main job) or "quick" (the tests)
+RECIPE = pix2pix.knobs(quick=PRESET == "quick")
+EPOCHS = {"full": 6, "lab": 4, "quick": RECIPE["epochs"]}[PRESET]
 LAMBDA = RECIPE["l1_weight"]
 LOSS = RECIPE["loss"]  # the kit's "bce" pair (as in the paper) or "hinge"
 HELD_OUT_LEVEL = 0
 SEED = 0
 KNOBS = {**RECIPE, "epochs": EPOCHS, "l1_weight": LAMBDA, "loss": LOSS, "seed": SEED}
-EVAL = evaluation.settings(quick=config.is_quick())
+EVAL = evaluation.settings(preset=PRESET)
 
 # %% [markdown]
 # ## Paired data: one plane, three volumes
