@@ -36,7 +36,10 @@
 # - say what each costs to train and to sample;
 # - change the number of steps and the guidance scale, and measure what they do.
 #
-# **Time:** TIME_LINE
+# **Time:** the stored build ran on a 2-core CPU that other jobs shared, and prints
+# its own wall time at the end of section 6; most of it trains the denoiser (the
+# training cell prints that part). The main job gives this notebook 4 minutes
+# (`BUDGET_S`). Not timed on a GPU. Plus 20 minutes of exercises.
 
 # %%
 # setup-cell
@@ -53,6 +56,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from keras import ops
+
+NOTEBOOK_START = time.time()  # the notebook prints its own wall time in section 6
 
 import medgan_helpers
 from medgan_helpers import (
@@ -76,12 +81,13 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 #
 # The kit does not ship a trained diffusion model yet. When
 # `data/pretrained/<PRETRAINED_DIFFUSION>` exists, the notebook loads it; otherwise it
-# trains its own with `DIFFUSION`, a config made small enough to train in about two
+# trains its own with `DIFFUSION`, a config made small enough to train in a few
 # minutes of a 2-core CPU: a denoiser half as wide as the recipe's (`base_filters`
-# 16, at most 32 channels instead of 128), a few epochs, and a learning rate raised
-# for so short a run. The recipe's denoiser costs about 45 ms per image for one pass
-# on this CPU, and training costs three passes or so: too slow for a class. The GAN
-# is the shipped one (`data/pretrained/brain-mri-64`), nothing is trained for it.
+# 16, at most 32 channels instead of 128), 2 epochs (150 steps of 32 images), and a
+# learning rate raised for so short a run. The recipe's denoiser is several times as
+# costly per pass (section 6 measures both on this CPU), and a training step costs
+# about three passes: too slow for a class. The GAN is the shipped one
+# (`data/pretrained/brain-mri-64`): nothing is trained for it.
 #
 # `N_SAMPLES` images of each family are scored (diffusion samples with
 # `SAMPLE_STEPS` DDIM steps). Notebook 05 scores 1,000; 200 keeps this notebook in
@@ -95,7 +101,7 @@ QUICK = config.is_quick()
 PRETRAINED_GAN = "brain-mri-64"
 PRETRAINED_DIFFUSION = "brain-mri-64-diffusion"  # loaded when it exists, else trained here
 DIFFUSION = recipe.diffusion_config(quick=QUICK, **config.quick_or(
-    {"base_filters": 16, "max_filters": 32, "epochs": 3, "lr": 3e-3, "health_steps": 5}, {}))
+    {"base_filters": 16, "max_filters": 32, "epochs": 2, "lr": 3e-3, "health_steps": 5}, {}))
 SAMPLE_STEPS = config.quick_or(10, 5)  # DDIM steps of the scored samples
 N_SAMPLES = config.quick_or(200, 40)  # scored images per family, balanced over the classes
 EVAL = evaluation.EvalOptions.quick(QUICK, utility=False,  # the ruler of notebook 05, without TSTR
@@ -230,7 +236,10 @@ for c, (t, row) in enumerate(zip(shown_t, rows)):
 plt.show()
 
 # %% [markdown]
-# TEXT_NOISING
+# By t = 300 the outline and the ventricles are still plain to see; at t = 500 (SNR ≈ 1)
+# the outline and the brightest regions; at t = 700 a faint outline; by t = 850 the eye
+# finds almost nothing, and t = 1000 is pure noise. The small vertex slice fades sooner
+# than the large ones: its signal covers fewer pixels.
 #
 # ## 2 · The loss and one training step
 #
@@ -334,7 +343,14 @@ print(source)
 print(diffusion_sampler)
 
 # %% [markdown]
-# TEXT_TRAINED
+# **Which model, and what that means for the pictures.** The line above says which
+# one this run used. The stored build found no shipped diffusion model and trained its
+# own: 150 steps of 32 images, a few minutes of CPU. That is very little for a
+# diffusion model (published ones train for hundreds of thousands of steps; even the
+# shipped GAN had 9,000), so expect blurry blobs with roughly the brightness of a
+# brain, not brain slices. When `data/pretrained/brain-mri-64-diffusion` ships, this
+# notebook loads it instead, and the pictures and numbers below change; the text
+# describes the stored run.
 #
 # **What the denoiser learned, step by step.** Its error in predicting the noise,
 # measured on held-out test slices at a few steps t:
@@ -355,7 +371,12 @@ print("t:    ", "  ".join(f"{t:5d}" for t in probe_t))
 print("error:", "  ".join(f"{e:5.3f}" for e in errors), "(an untrained denoiser: 1.000)")
 
 # %% [markdown]
-# TEXT_ERRORS
+# The error falls steeply with t. Near t = 1000 the noisy image is almost all noise,
+# so naming the noise is easy; near t = 10 the noise is a faint speckle on a clean
+# slice, and telling it from the slice's own fine texture is hard: in the stored run
+# the error is about a third of the untrained 1.0 there, a hundred times the error near
+# t = 1000. The low-noise steps are where the fine detail is made, and they are what a
+# short training run has learned least.
 #
 # ## 4 · Sampling: back from the noise
 #
@@ -391,7 +412,12 @@ for r, name in enumerate(diffusion_sampler.class_names):
 plt.show()
 
 # %% [markdown]
-# TEXT_PATH
+# Read each row from left to right. For the first strides nothing appears: the
+# predicted noise is nearly all of $x_t$. Between t = 600 and t = 300 a bright mass
+# takes shape, and the last strides smooth it. In the stored run the results are
+# bright, cloud-like blobs on a dark grey background, with no brain outline, no
+# ventricles and no grey–white pattern: "something bright in the middle" has been
+# learned, anatomy has not, and the four classes look alike.
 #
 # ## 5 · Side by side: GAN and diffusion at the same size
 #
@@ -423,7 +449,11 @@ axes[0].set_title("  ·  ".join(f"{name} (×{per_class})" for name in gan.class_
 plt.show()
 
 # %% [markdown]
-# TEXT_SIDE_BY_SIDE
+# In the stored run the GAN's slices have the outline and the level of their class,
+# with the streaky, cross-hatched texture notebook 05 found. The diffusion samples are
+# the blobs of the reverse path: no outline, a grey background where the real one is
+# black (in some with speckle left in it), and no difference between the classes that
+# the eye can see. Nobody would take them for MRI slices.
 #
 # **The ruler.** Both sets are scored by `evaluation.evaluate` against the same real
 # splits with the same options and seed: the realism measures of notebook 05 (a fresh
@@ -470,7 +500,18 @@ print(f"{N_SAMPLES} images per family; diffusion sampled with {SAMPLE_STEPS} DDI
 # (for the CNN: its accuracy at telling two real halves apart, about 0.5). The two
 # families' floors come out the same, since they depend on the real data only.
 #
-# TEXT_TABLE
+# **Reading the stored run's table.** The CNN tells the diffusion samples from real
+# ones every time, FD is hundreds of times its floor and coverage is 0: every
+# measure that looks at layout and contrast puts the diffusion model far behind the
+# GAN. The intensity distance is large mostly because of the grey background, which
+# counts as "inside the brain" (brighter than black). The GAN's CNN accuracy is well
+# above its 0.5 floor; with 200 images per set the CNN is a weaker judge than in
+# notebook 05, which scored this GAN with 1,000 and saw it at about 0.99, so do not
+# read the GAN's number here as close to real. The one row where the diffusion model
+# looks better is fine detail, nearer 1 than the GAN's. That is a blind spot, the same
+# lesson as FD in notebook 05: blobs with speckle can carry about the right energy
+# above a quarter cycle per pixel. One measure at its floor is not realism. Neither
+# set has possible copies, measured against the same threshold.
 
 # %%
 level = evaluation.realism.background_level(real_train.images)
@@ -490,7 +531,13 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# TEXT_SPECTRUM
+# Left, the power spectra: the diffusion samples have less power than the real slices
+# at the lowest frequencies (less contrast between brain and background), lie close to
+# the real curve in the middle and above a quarter cycle per pixel, where the GAN
+# carries more than real (its cross-hatch). Right, the intensities inside the brain:
+# the real slices have two peaks, grey matter near 0.5 and white matter near 0.9. The
+# GAN follows the real curve but merges the two into one broad peak; the diffusion
+# samples put a tall peak near −0.7, their grey background, and spread the rest thinly.
 #
 # The closest pairs of each family: generated image and its nearest training image in
 # pixels (the audit's pairs).
@@ -509,7 +556,10 @@ for ax in axes.ravel():
 plt.show()
 
 # %% [markdown]
-# TEXT_PAIRS
+# In the stored run the GAN's closest pairs are small cerebellum slices, whose many
+# black pixels make distances small (notebook 05 says so), just above the threshold:
+# alike, not copies. The diffusion samples' nearest training images are several times
+# further away than the threshold: nothing like a copy, and nothing like a slice either.
 #
 # ## 6 · What each costs
 #
@@ -533,16 +583,29 @@ for k in LATENCY_STEPS:
     cost[f"diffusion, {k} DDIM steps"] = ms_per_image(diffusion_sampler, steps=k, guidance=1.0)
 cost[f"diffusion, {LATENCY_STEPS[0]} steps, guidance 2"] = ms_per_image(diffusion_sampler, steps=LATENCY_STEPS[0],
                                                                           guidance=2.0)
+cost["diffusion, one pass"] = ms_per_image(diffusion_sampler, steps=1)
+recipe_denoiser = diffusion.Diffusion.from_config(
+    recipe.diffusion_config().for_data(IMAGE_SIZE, 1, real_train.class_names)).as_sampler()
+cost["recipe-size denoiser, one pass"] = ms_per_image(recipe_denoiser, steps=1)  # untrained: the cost is the same
 for what, ms in cost.items():
     print(f"{what:<34}{ms:8.1f} ms per image   ({ms / cost['GAN, one forward pass']:6.0f}× the GAN)")
-weights = {"GAN generator": gan.generator.count_params(), "diffusion denoiser": network.count_params()}
+weights = {"GAN generator": gan.generator.count_params(), "diffusion denoiser": network.count_params(),
+           "recipe-size denoiser": recipe_denoiser.network.count_params()}
 print("weights:", ", ".join(f"{k} {v:,}" for k, v in weights.items()))
 gan_train = gan.info.get("seconds"), gan.info.get("steps")
 print(f"training: GAN {gan_train[1]} steps in {gan_train[0]:.0f} s (its run folder); diffusion {train_steps} steps "
       f"in {train_seconds:.0f} s (this notebook)" if train_seconds else "training: see the model card")
+print(f"this notebook so far: {time.time() - NOTEBOOK_START:.0f} s of wall time on this machine (from the imports on)")
 
 # %% [markdown]
-# TEXT_COST
+# How to read it: a DDIM step is one pass of the denoiser (two with guidance), so the
+# time per image grows in proportion to the steps (compare the 10 and 50 rows) and
+# doubles with guidance, while the GAN draws an image in one pass of a generator with
+# about as many weights. The recipe's wider denoiser costs several times as much per
+# pass again. Training is a different race: the GAN's 9,000 steps took the time its
+# run folder records; this notebook gave the diffusion model a few minutes. A fair
+# comparison gives both families the same CPU time and several seeds:
+# `benchmarks/diffusion_vs_gan.py` does that (it has not been run for this notebook).
 #
 # ## What you learned
 #
