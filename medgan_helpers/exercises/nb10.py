@@ -83,13 +83,18 @@ def check_steps_vs_detail(sampler: Any, real_images: Any, my_hf: Any, my_closest
     )
 
 
-def guidance_ms_ssim(sampler: Any, guidance: float, label: int, steps: int) -> float:
-    """Mean MS-SSIM of ``GUIDANCE_PAIRS`` pairs among ``GUIDANCE_IMAGES`` images of class ``label``."""
+def guidance_pairs(sampler: Any, guidance: float, label: int, steps: int) -> np.ndarray:
+    """MS-SSIM of ``GUIDANCE_PAIRS`` pairs among ``GUIDANCE_IMAGES`` images of class ``label``."""
     from medgan_helpers import evaluation
 
     images = sampler.generate(GUIDANCE_IMAGES, labels=[int(label)] * GUIDANCE_IMAGES, seed=GUIDANCE_SEED,
                               steps=int(steps), guidance=float(guidance))
-    return float(np.mean(evaluation.ms_ssim_pairs(images, GUIDANCE_PAIRS, seed=0)))
+    return evaluation.ms_ssim_pairs(images, GUIDANCE_PAIRS, seed=0)
+
+
+def guidance_ms_ssim(sampler: Any, guidance: float, label: int, steps: int) -> float:
+    """Mean MS-SSIM of ``GUIDANCE_PAIRS`` pairs among ``GUIDANCE_IMAGES`` images of class ``label``."""
+    return float(np.mean(guidance_pairs(sampler, guidance, label, steps)))
 
 
 def check_guidance_vs_diversity(sampler: Any, my_ms_ssim: Any, my_more_alike: Any, label: int = 2,
@@ -107,7 +112,8 @@ def check_guidance_vs_diversity(sampler: Any, my_ms_ssim: Any, my_more_alike: An
                        "guidance scales, e.g. {1.0: ..., 3.0: ...}.")
     if not all(isinstance(k, (int, float)) and not isinstance(k, bool) and 0 <= k <= 10 for k in answers):
         return verdict(False, "", "the keys of my_ms_ssim are guidance scales: numbers from 0 to 10 (1 = none).")
-    want = {k: guidance_ms_ssim(sampler, k, label, steps) for k in answers}
+    pairs = {k: guidance_pairs(sampler, k, label, steps) for k in answers}
+    want = {k: float(np.mean(v)) for k, v in pairs.items()}
     for k, value in answers.items():
         if not close_to(value, want[k], rel_tol=1e-3, abs_tol=1e-4):
             return verdict(False, "", f"at guidance {k}: draw {GUIDANCE_IMAGES} images of class {label} with "
@@ -118,9 +124,17 @@ def check_guidance_vs_diversity(sampler: Any, my_ms_ssim: Any, my_more_alike: An
     if not isinstance(my_more_alike, (bool, np.bool_)) or bool(my_more_alike) != more_alike:
         return verdict(False, "", f"my_more_alike: True or False, from your numbers: is the MS-SSIM at guidance "
                        f"{strong:g} higher (images more alike) than at {weak:g}?")
-    reading = ("guidance pulled the images of the class together (less variety)" if more_alike
-               else "here guidance did not make the class less varied: a model this short-trained may not "
-                    "separate its classes well enough for guidance to sharpen them")
+    # two standard errors of the difference of two means of GUIDANCE_PAIRS pairs: the noise of this measurement
+    noise = 2 * float(np.hypot(*(np.std(pairs[k], ddof=1) / np.sqrt(len(pairs[k])) for k in (weak, strong))))
+    if abs(want[strong] - want[weak]) <= noise:
+        reading = (f"the difference is within the noise of {GUIDANCE_PAIRS} pairs (two standard errors: {noise:.3f}), "
+                   "so this measurement cannot say that guidance changed the variety; more images, or a model that "
+                   "separates its classes better, would")
+    elif more_alike:
+        reading = "guidance pulled the images of the class together (less variety), beyond the noise of the measure"
+    else:
+        reading = ("guidance made the class more varied here, beyond the noise of the measure: a model this "
+                   "short-trained may not separate its classes well enough for guidance to sharpen them")
     return verdict(True, ", ".join(f"guidance {k:g}: MS-SSIM {want[k]:.3f}" for k in sorted(want)) + f": {reading}. "
                    "Compare with the real images of the class before calling either number good.", "")
 

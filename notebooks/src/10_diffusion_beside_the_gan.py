@@ -82,11 +82,10 @@ print("TensorFlow", tf.__version__, "| Keras", keras.__version__, "| medgan_help
 # The kit does not ship a trained diffusion model yet. When
 # `data/pretrained/<PRETRAINED_DIFFUSION>` exists, the notebook loads it; otherwise it
 # trains its own with `DIFFUSION`, a config made small enough to train in a few
-# minutes of a 2-core CPU: a denoiser half as wide as the recipe's (`base_filters`
-# 16, at most 32 channels instead of 128), 2 epochs (150 steps of 32 images), and a
-# learning rate raised for so short a run. The recipe's denoiser is several times as
-# costly per pass (section 6 measures both on this CPU), and a training step costs
-# about three passes: too slow for a class. The GAN is the shipped one
+# minutes of a 2-core CPU: a denoiser with an eighth of the recipe's weights
+# (`base_filters` 16, at most 32 channels instead of 128; section 6 counts both and
+# times one pass of each on this CPU), 2 epochs (150 steps of 32 images), and a
+# learning rate raised for so short a run. The GAN is the shipped one
 # (`data/pretrained/brain-mri-64`): nothing is trained for it.
 #
 # `N_SAMPLES` images of each family are scored (diffusion samples with
@@ -266,6 +265,7 @@ print(inspect.getsource(losses.noise_prediction_loss))
 # 4. the moving average of the weights (EMA, as for the GAN) and the metrics.
 #
 # Compare notebook 04's GAN step: one network instead of two, one loss, no game.
+# (`q_sample` is the module's function; the line after the class gives the notebook that name.)
 
 # %%
 class Diffusion(diffusion.Diffusion):
@@ -345,7 +345,7 @@ print(diffusion_sampler)
 # %% [markdown]
 # **Which model, and what that means for the pictures.** The line above says which
 # one this run used. The stored build found no shipped diffusion model and trained its
-# own: 150 steps of 32 images, a few minutes of CPU. That is very little for a
+# own: 150 steps of 32 images (the time is printed above). That is very little for a
 # diffusion model (published ones train for hundreds of thousands of steps; even the
 # shipped GAN had 9,000), so expect blurry blobs with roughly the brightness of a
 # brain, not brain slices. When `data/pretrained/brain-mri-64-diffusion` ships, this
@@ -374,8 +374,8 @@ print("error:", "  ".join(f"{e:5.3f}" for e in errors), "(an untrained denoiser:
 # The error falls steeply with t. Near t = 1000 the noisy image is almost all noise,
 # so naming the noise is easy; near t = 10 the noise is a faint speckle on a clean
 # slice, and telling it from the slice's own fine texture is hard: in the stored run
-# the error is about a third of the untrained 1.0 there, a hundred times the error near
-# t = 1000. The low-noise steps are where the fine detail is made, and they are what a
+# the error at t = 10 is about 0.4 (an untrained denoiser: 1.0), some sixty times the
+# error at t = 950. The low-noise steps are where the fine detail is made, and they are what a
 # short training run has learned least.
 #
 # ## 4 · Sampling: back from the noise
@@ -417,7 +417,8 @@ plt.show()
 # takes shape, and the last strides smooth it. In the stored run the results are
 # bright, cloud-like blobs on a dark grey background, with no brain outline, no
 # ventricles and no grey–white pattern: "something bright in the middle" has been
-# learned, anatomy has not, and the four classes look alike.
+# learned, anatomy has not. The classes differ little (the cerebellum row is the most
+# broken up).
 #
 # ## 5 · Side by side: GAN and diffusion at the same size
 #
@@ -449,8 +450,9 @@ axes[0].set_title("  ·  ".join(f"{name} (×{per_class})" for name in gan.class_
 plt.show()
 
 # %% [markdown]
-# In the stored run the GAN's slices have the outline and the level of their class,
-# with the streaky, cross-hatched texture notebook 05 found. The diffusion samples are
+# In the stored run the GAN's slices have the outline and the level of their class
+# (though the third vertex sample is as large as a centrum semiovale slice), with the
+# streaky, cross-hatched texture notebook 05 found. The diffusion samples are
 # the blobs of the reverse path: no outline, a grey background where the real one is
 # black (in some with speckle left in it), and no difference between the classes that
 # the eye can see. Nobody would take them for MRI slices.
@@ -501,14 +503,15 @@ print(f"{N_SAMPLES} images per family; diffusion sampled with {SAMPLE_STEPS} DDI
 # families' floors come out the same, since they depend on the real data only.
 #
 # **Reading the stored run's table.** The CNN tells the diffusion samples from real
-# ones every time, FD is hundreds of times its floor and coverage is 0: every
+# ones every time, FD is hundreds of times its floor and coverage is about 0: every
 # measure that looks at layout and contrast puts the diffusion model far behind the
 # GAN. The intensity distance is large mostly because of the grey background, which
 # counts as "inside the brain" (brighter than black). The GAN's CNN accuracy is well
 # above its 0.5 floor; with 200 images per set the CNN is a weaker judge than in
 # notebook 05, which scored this GAN with 1,000 and saw it at about 0.99, so do not
 # read the GAN's number here as close to real. The one row where the diffusion model
-# looks better is fine detail, nearer 1 than the GAN's. That is a blind spot, the same
+# looks better is fine detail: 1.24 against the GAN's 1.61, both above the real 1.0.
+# That is a blind spot, the same
 # lesson as FD in notebook 05: blobs with speckle can carry about the right energy
 # above a quarter cycle per pixel. One measure at its floor is not realism. Neither
 # set has possible copies, measured against the same threshold.
@@ -531,13 +534,15 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# Left, the power spectra: the diffusion samples have less power than the real slices
-# at the lowest frequencies (less contrast between brain and background), lie close to
-# the real curve in the middle and above a quarter cycle per pixel, where the GAN
-# carries more than real (its cross-hatch). Right, the intensities inside the brain:
-# the real slices have two peaks, grey matter near 0.5 and white matter near 0.9. The
-# GAN follows the real curve but merges the two into one broad peak; the diffusion
-# samples put a tall peak near −0.7, their grey background, and spread the rest thinly.
+# Left, the power spectra: the diffusion samples have about a tenth of the real power
+# at the lowest frequency (less contrast between brain and background) and lie close to
+# the real curve up to a quarter cycle per pixel. Above it both generated sets carry
+# more than the real slices: the GAN the most (its cross-hatch), the diffusion samples
+# less (the speckle left in some of their backgrounds is one source you can see).
+# Right, the intensities inside the brain: the real slices have two peaks, grey matter
+# near 0.5 and white matter near 0.9. The GAN follows the real curve but merges the two
+# into one broad peak; the diffusion samples put a tall peak near −0.65, their grey
+# background, and spread the rest thinly.
 #
 # The closest pairs of each family: generated image and its nearest training image in
 # pixels (the audit's pairs).
@@ -601,8 +606,8 @@ print(f"this notebook so far: {time.time() - NOTEBOOK_START:.0f} s of wall time 
 # How to read it: a DDIM step is one pass of the denoiser (two with guidance), so the
 # time per image grows in proportion to the steps (compare the 10 and 50 rows) and
 # doubles with guidance, while the GAN draws an image in one pass of a generator with
-# about as many weights. The recipe's wider denoiser costs several times as much per
-# pass again. Training is a different race: the GAN's 9,000 steps took the time its
+# about as many weights. The recipe's denoiser, with eight times the weights, cost
+# about twice as much per pass again here. Training is a different race: the GAN's 9,000 steps took the time its
 # run folder records; this notebook gave the diffusion model a few minutes. A fair
 # comparison gives both families the same CPU time and several seeds:
 # `benchmarks/diffusion_vs_gan.py` does that (it has not been run for this notebook).
@@ -617,7 +622,8 @@ print(f"this notebook so far: {time.time() - NOTEBOOK_START:.0f} s of wall time 
 #   randomly noised image. No discriminator, no game; hiding the class of a tenth of the
 #   images lets the same network guide itself.
 # - Sampling walks back from noise: each DDIM step is one pass of the network (two with
-#   guidance), so a diffusion sample costs tens of GAN samples.
+#   guidance), so a diffusion sample costs tens to hundreds of GAN samples (10 to 50
+#   steps here).
 # - Judged by the same ruler as the GAN, at the same size and class order, a diffusion
 #   model trained for minutes is far from real; a fair comparison gives both families
 #   the same training budget (`benchmarks/diffusion_vs_gan.py` does that, over seeds).
@@ -646,7 +652,10 @@ exercises.check_steps_vs_detail(diffusion_sampler, real_train.images, my_hf, my_
 #     my_hf[k] = evaluation.high_frequency_ratio(images, real_train.images)
 # my_closest = min(my_hf, key=lambda k: abs(my_hf[k] - 1))
 # ```
-# EXERCISE_1_READING
+# With the stored run's model, 2 steps leave much of the starting noise in the images
+# (fine-detail ratio about 9) and 20 steps come to about 0.9. So here more steps bring
+# the fine detail towards the real amount; they do not turn the blobs into slices.
+# Every step is one more pass of the denoiser: section 6's table prices it.
 # </details>
 #
 # **2. Guidance against variety.** Draw 24 images of class 2 (centrum semiovale) with
@@ -669,7 +678,12 @@ exercises.check_guidance_vs_diversity(diffusion_sampler, my_ms_ssim, my_more_ali
 #     my_ms_ssim[w] = float(np.mean(evaluation.ms_ssim_pairs(images, 100, seed=0)))
 # my_more_alike = bool(my_ms_ssim[3.0] > my_ms_ssim[1.0])
 # ```
-# EXERCISE_2_READING
+# With the stored run's model the MS-SSIM rose from about 0.136 (guidance 1) to about
+# 0.141 (guidance 3): more alike, but by less than the noise of 100 pairs, which the
+# check reports. Real centrum semiovale slices score about 0.65 against each other:
+# these blobs are far *more* varied than the real class, which is not a virtue. Guidance
+# trades variety for class fidelity only when the model has learned what the class
+# looks like.
 # </details>
 #
 # **3. Would the audit catch a copier?** Make a "copier": the diffusion samples with the
