@@ -1,6 +1,6 @@
 """The ``train_step`` a notebook teaches must be the package's ``train_step``.
 
-Notebooks 04 (the GAN) and 08 (pix2pix) write ``train_step`` out where they teach it
+Notebooks 04 (the GAN), 08 (pix2pix) and 10 (diffusion) write ``train_step`` out where they teach it
 (d2l's "#@save" idea); the package holds the same code once. These tests compare the
 two as syntax trees (``ast.dump``: formatting and comments do not matter, any change
 of code does), in the notebook source and in the built notebook. A new model family
@@ -50,6 +50,9 @@ TAUGHT = [
     Taught("08_image_to_image", "medgan_helpers.pix2pix:Pix2Pix.train_step",
            changed=("g_loss = self.l1_weight * l1_loss", "g_loss = 10 * self.l1_weight * l1_loss"),
            comment=("# 1) Discriminator:", "# 1)   The discriminator:")),
+    Taught("10_diffusion_beside_the_gan", "medgan_helpers.diffusion:Diffusion.train_step",
+           changed=("net([noisy_images, time, labels]", "net([images, time, labels]"),
+           comment=("# 1) Forward process:", "# 1)  The forward process:")),
 ]
 
 
