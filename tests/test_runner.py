@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import nbformat
-import pytest
 import numpy as np
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from medgan_helpers import runs
