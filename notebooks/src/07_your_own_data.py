@@ -48,7 +48,10 @@ print("medgan_helpers", medgan_helpers.__version__, "| pydicom", pydicom.__versi
 # first-level subfolder is a class (`scans/tumour/…`, `scans/normal/…`); files
 # directly in the folder make an unlabelled set. `PRIVACY_NEEDLES` are strings
 # you never want to see in any output (put a real patient's name or ID from your
-# data here when you run the privacy scan at the end).
+# data here when you run the privacy scan at the end). `PRESET` comes from the
+# environment: the stored outputs below are `"full"` (about 2,500 training steps);
+# `python3 kit.py run` uses `"lab"` (1,200 steps and a smaller evaluation) to fit
+# its time budget, so its samples there are rougher than the ones shown here.
 
 # %% tags=["parameters"]
 DATA = ""  # e.g. "folder:/data/my-scans"; empty = the demo folder of real scans
@@ -56,6 +59,7 @@ IMAGE_SIZE = 64  # 28, 32, 64 or 128
 MIN_IMAGES_PER_CLASS = 10  # smaller classes are dropped before training
 EPOCHS = None  # None = scaled to the data size (see "Training settings")
 SEED = 0
+PRESET = config.preset()  # "full" (the stored outputs), "lab" (python3 kit.py run: 1,200 steps) or "quick"
 N_EXPORT_PER_CLASS = config.quick_or(100, 8)  # synthetic images per class to export
 PRIVACY_NEEDLES = [demo.DEMO_PATIENT_NAME]  # strings that must never appear in outputs
 
@@ -261,7 +265,7 @@ plt.show()
 # aims at a number of generator steps rather than a number of epochs.
 
 # %%
-settings = own_data.suggest_settings(len(train), quick=config.is_quick())
+settings = own_data.suggest_settings(len(train), preset=PRESET)
 if EPOCHS is not None:
     settings.epochs = EPOCHS
 print(settings)
@@ -346,7 +350,7 @@ plt.show()
 # %%
 fake_labels = np.repeat(np.arange(len(kept)), max(len(test) // len(kept), 20))
 fakes = gan.generate(len(fake_labels), labels=fake_labels, seed=SEED)
-EVAL = evaluation.settings(quick=config.is_quick())
+EVAL = evaluation.settings(preset=PRESET)
 report = evaluation.evaluate(train, test, fakes, fake_labels, verbose=False,
                              utility_epochs=EVAL["utility_epochs"], feature_epochs=EVAL["feature_epochs"],
                              kid_subsets=EVAL["kid_subsets"], diversity_pairs=EVAL["diversity_pairs"])
