@@ -290,11 +290,16 @@ def test_a_trained_run_loads_back_and_draws_the_same_images(trained):
     loaded = diffusion.load(result.run.path)
     assert isinstance(loaded, diffusion.Diffusion) and loaded.config == result.config
     assert int(loaded.g_optimizer.iterations.numpy()) == 9  # it can keep training where it stopped
-    np.testing.assert_array_equal(loaded.generate(4, seed=5), result.model.generate(4, seed=5))
+    # The same weights in a second model: equal up to float32 rounding, not bit for bit (on the 2-core CI
+    # CPU of 2026-12-07 they differed by up to 5e-7; the cause, likely TensorFlow/oneDNN kernel choice, was
+    # not pinned down).
+    same = dict(rtol=0, atol=1e-5)
+    np.testing.assert_allclose(loaded.generate(4, seed=5), result.model.generate(4, seed=5), **same)
     sampler = mg.load_run(result.run.path)  # the front door gives the diffusion sampler
     assert isinstance(sampler, diffusion.DiffusionSampler) and sampler.info["run"] == result.run.path.name
     assert sampler.info["family"] == "diffusion"  # what the synthetic export's data card names
-    np.testing.assert_array_equal(sampler.generate(4, seed=5), result.model.generate(4, seed=5))
+    np.testing.assert_allclose(sampler.generate(4, seed=5), result.model.generate(4, seed=5), **same)
+    assert not np.allclose(sampler.generate(4, seed=6), result.model.generate(4, seed=5), **same)  # not any images
     with pytest.raises(ValueError, match="is a diffusion run, not a gan run"):
         runs.load_gan(result.run.path)
 
