@@ -142,11 +142,11 @@ def case_config(case: str, imageset, seed: int = 0, quick: bool = False):
     from medgan_helpers import recipe
 
     _, change = CASES[case]
-    knobs = {k: v for k, v in change.items() if k not in GALLERY_ONLY and k != "upsampling"}
+    knobs = {k: v for k, v in change.items() if k not in GALLERY_ONLY}
+    if knobs.get("upsampling") == "transpose-k3":
+        del knobs["upsampling"]  # not a recipe choice: build_case builds k3_generator instead
     cfg = recipe.gan_config(quick=quick, seed=seed, **knobs)
     cfg = cfg.replace(g_lr=cfg.g_lr * change.get("g_lr_factor", 1.0), d_lr=cfg.d_lr * change.get("d_lr_factor", 1.0))
-    if change.get("upsampling", "transpose-k3") != "transpose-k3":
-        cfg = cfg.replace(upsampling=change["upsampling"])
     return cfg.for_data(IMAGE_SIZE, imageset.channels, imageset.class_names)
 
 

@@ -57,7 +57,7 @@ def preset() -> str:
     if is_quick():
         return "quick"
     value = os.environ.get("MEDGAN_PRESET", "").strip().lower() or "full"
-    if value not in ("full", "lab"):
+    if value not in PRESETS or value == "quick":
         raise ValueError(f"MEDGAN_PRESET={value!r} is not a preset: use 'full' (the stored outputs' settings) "
                          "or 'lab' (the main job's lighter ones), or unset it; MEDGAN_QUICK=1 selects 'quick'.")
     return value
