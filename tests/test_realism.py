@@ -156,6 +156,13 @@ def test_a_feature_space_at_its_floor_is_called_blind_and_points_to_realism():
     assert realism_report.blind_spots({"fidelity": _fidelity(0.9, 0.9, 0.96)}) != []  # precision and recall
 
 
+def test_the_blind_spot_note_agrees_in_number_with_what_it_lists():
+    fd_only = realism_report.blind_spot_note({"fidelity": _fidelity(0.05, 0.5, 0.6)})
+    assert "FD 0.05 (floor 0.18) is at its real-vs-real floor" in fd_only
+    three = realism_report.blind_spot_note(_blind_results())
+    assert "are at their real-vs-real floor" in three and "is at its" not in three
+
+
 # --------------------------------------------------------------------------- in the report
 @pytest.mark.slow  # two evaluations with a feature classifier and six two-sample fits: about 30 s
 def test_evaluate_reports_realism_with_floors_pictures_and_headline(halves, tmp_path):

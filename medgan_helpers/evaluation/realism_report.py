@@ -62,7 +62,8 @@ def blind_spot_note(results: dict) -> str | None:
     pointer = (f"Look at the realism measures instead: {summary}." if summary else
                "Measure realism where the eye looks (evaluate(..., realism=True): a classifier "
                "two-sample test, the power spectrum, the intensities inside the body).")
-    return (f"In the feature space, {', '.join(found)} are at their real-vs-real floor: this feature space (a classifier "
+    at_floor = "is at its" if len(found) == 1 else "are at their"
+    return (f"In the feature space, {', '.join(found)} {at_floor} real-vs-real floor: this feature space (a classifier "
             "trained to name the classes, which sees slice level and outline, not texture or contrast) "
             "cannot separate the generated images from real ones. That is a limit of the ruler, not "
             f"proof that the images are realistic. {pointer}")

@@ -1,8 +1,9 @@
-"""Train and export the shipped pretrained generator (brain-mri, 64 px, conditional).
+"""Train and export the shipped pretrained models (brain-mri, 64 px, conditional): the GAN and the diffusion model.
 
 Usage::
 
     python -m medgan_helpers.jobs.pretrain [--out data/pretrained/brain-mri-64] [--epochs N] [--seed S]
+    python -m medgan_helpers.jobs.pretrain --family diffusion [--epochs N] [--evaluate]
 
 It trains with the kit's own ``training.train`` (the same code the notebooks
 use), then keeps ONLY what sampling needs, as a run folder of kind "pretrained"
@@ -16,11 +17,21 @@ use), then keeps ONLY what sampling needs, as a run folder of kind "pretrained"
                                 "Evaluation" section the maintainers fill in
 
 ``runs.load_generator(out)`` (and ``training.load_latest_or_pretrained``) load it.
+
+``--family diffusion`` trains the class-conditional diffusion model of notebook 10
+with ``diffusion_training.train`` (the recipe's ``recipe.DiffusionConfig``) into
+``artifacts/diffusion/pretrain-brain-mri-64`` (an interrupted run continues there:
+training takes about an hour on a 2-core CPU) and exports the same files into
+``data/pretrained/brain-mri-64-diffusion``: the EMA denoiser's weights (same file
+name: the network that draws), its build settings, samples drawn by DDIM and a card.
+``runs.load_generator`` gives a ``diffusion.DiffusionSampler``: the same sampler
+protocol as the GAN.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -31,12 +42,14 @@ from pathlib import Path
 DATASET, IMAGE_SIZE = "brain-mri", 64
 PROG = "python -m medgan_helpers.jobs.pretrain"
 DEFAULT_EPOCHS = 60
+#: family -> (folder suffix under data/pretrained, default epochs); the diffusion model's epochs are its recipe's
+FAMILIES = {"gan": ("", DEFAULT_EPOCHS), "diffusion": ("-diffusion", 40)}
 
 
-def _default_out() -> Path:
+def _default_out(family: str = "gan") -> Path:
     from medgan_helpers import config
 
-    return config.pretrained_dir() / f"{DATASET}-{IMAGE_SIZE}"
+    return config.pretrained_dir() / f"{DATASET}-{IMAGE_SIZE}{FAMILIES[family][0]}"
 
 
 def _machine() -> str:
@@ -118,6 +131,68 @@ lower = more varied; a generated value far above the real one is mode collapse):
 | class | generated | real |
 | --- | --- | --- |
 {per_class}
+"""
+
+
+DIFFUSION_CARD = """# Pretrained diffusion model: {dataset}, {size} px, conditional
+
+A small class-conditional diffusion model (DDPM training, DDIM sampling,
+classifier-free guidance) trained by the kit's own `diffusion_training.train` on
+the `{dataset}` training split: the alternative to the GAN that notebook 10 puts
+beside it, shipped so that the comparison costs seconds, not an hour of training.
+
+![samples](samples.png)
+
+*One column per class ({classes}); rows are different starting noises (seeds 0–3);
+DDIM, {sample_steps} steps, guidance {guidance}.*
+
+## How it was made
+
+```bash
+{command}
+```
+
+| | |
+| --- | --- |
+| date | {date} |
+| machine | {machine} |
+| TensorFlow / Keras | {tf_version} / {keras_version} |
+| training images | {num_images} ({dataset}, split `train`, {size}×{size}×{channels}) |
+| epochs | {epochs} |
+| steps (denoiser updates) | {steps} ({steps_per_epoch} per epoch, batch {batch_size}) |
+| wall time | {wall} |
+| process | noise-prediction loss (Ho et al. 2020), cosine schedule (Nichol & Dhariwal 2021), T = {timesteps}; class hidden for {label_dropout:.0%} of images (classifier-free guidance, Ho & Salimans 2022); EMA decay {ema_decay} |
+| optimiser | Adam, lr {lr}, betas ({beta_1}, {beta_2}) |
+| denoiser | U-Net, {params:,} parameters, base_filters {base_filters}, max_filters {max_filters}, time embedding {time_dim} |
+| sampling | DDIM (eta 0), {sample_steps} steps by default, each one pass of the U-Net (two with guidance ≠ 1) |
+| file | `generator_ema.weights.h5` (the EMA denoiser), {file_mb:.1f} MB |
+| final loss | {loss:.4f} (noise-prediction MSE, mean over the last epoch) |
+| final health | sample diversity {diversity} of real; fine detail {detail} of real ({health_steps} DDIM steps) |
+
+Files: `generator_ema.weights.h5` (the exponential-moving-average denoiser's
+weights), `config.json` (the `diffusion_models.build_denoiser` settings and the
+process's settings), `samples.png`.
+
+```python
+from medgan_helpers import runs
+sampler = runs.load_generator("data/pretrained/{dataset}-{size}-diffusion")   # a diffusion.DiffusionSampler
+images = sampler.generate(16, labels="{first_class}", seed=0, steps=25)   # float32 in [-1, 1]
+```
+
+## Intended use and limits
+
+For teaching: the diffusion model beside the GAN (notebook 10). The training
+data is a population-average brain template (MNI ICBM152 2009a) resliced into
+many slightly different planes: it draws *template-like* slices, not patient
+anatomy, and must never be used for diagnosis or as a stand-in for patient data.
+Diffusion models can reproduce training images (Carlini et al. 2023; Somepalli
+et al. 2023): the Evaluation below reports the copy rate with the same
+calibrated threshold as the GAN's card. Licence of the training data: ICBM
+2009a copyright notice (see `data/README.md`).
+
+## Evaluation
+
+{evaluation}
 """
 
 
@@ -223,6 +298,70 @@ def export(result, out: Path, command: str, evaluation_text: str = "*Not evaluat
     return out
 
 
+def diffusion_run_dir(seed: int = 0) -> Path:
+    """Where ``--family diffusion`` trains (an interrupted run continues there)."""
+    from medgan_helpers import diffusion
+
+    return diffusion.runs_root() / (f"pretrain-{DATASET}-{IMAGE_SIZE}" + (f"-seed{seed}" if seed else ""))
+
+
+def export_diffusion(run_path: Path, out: Path, command: str, evaluation_text: str = "*Not evaluated yet: run "
+                     "`python -m medgan_helpers.jobs.pretrain --family diffusion --evaluate-only`.*") -> Path:
+    """Write the sampling-only files of a finished diffusion run (``diffusion_training.train``) into ``out``."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from medgan_helpers import fileio, pictures, runs
+
+    run = runs.RunFolder(run_path)
+    trained = run.config
+    if not run.finished or trained.get("family") != "diffusion" or trained.get("kind") != "run":
+        raise ValueError(f"{run.path.name} is not a finished diffusion run: train it with "
+                         f"{PROG} --family diffusion (it continues an interrupted run).")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").unlink(missing_ok=True)  # a fresh export, not a merge with the old one
+    shutil.copyfile(run.path / runs.EMA_WEIGHTS, out / runs.EMA_WEIGHTS)
+    history = fileio.read_json_object(run.path / "history.json") or {}
+    knobs = trained["knobs"]
+    info = {"command": command, "epochs": len(history.get("loss", [])) or knobs["epochs"],
+            "steps": trained["steps"], "seconds": trained["seconds"], "machine": _machine(), "knobs": knobs,
+            "final": {k: (v[-1] if v else None) for k, v in history.items()}}
+    runs.RunFolder(out).write_config(
+        kind="pretrained", family="diffusion", dataset=trained["dataset"], image_size=trained["image_size"],
+        channels=trained["channels"], status="finished", created=trained["created"],
+        models={"generator": trained["models"]["generator"]}, gan=trained["gan"], info=info)
+
+    sampler = runs.load_generator(out)  # the export loads, and draws the grid
+    n_classes = sampler.num_classes or 1
+    z = np.concatenate([np.repeat(sampler.sample_latent(1, seed=s), n_classes, 0) for s in range(4)])
+    labels = np.tile(np.arange(n_classes), 4) if sampler.num_classes else None
+    grid = pictures.image_grid(sampler.generate_from_latent(z, labels), columns=n_classes)
+    pictures.save_png(grid, out / "samples.png", scale=2)
+
+    health = json.loads((run.path / "health.json").read_text()) if (run.path / "health.json").is_file() else []
+    last = health[-1] if isinstance(health, list) and health else {}
+    ratio, detail = last.get("diversity_ratio"), last.get("hf_ratio")
+    names = list(sampler.class_names or [])
+    card = DIFFUSION_CARD.format(
+        dataset=trained["dataset"], size=sampler.image_size, channels=sampler.channels,
+        classes=", ".join(names), first_class=(names or ["0"])[0], command=command, date=_today(),
+        machine=info["machine"], tf_version=tf.__version__, keras_version=keras.__version__,
+        num_images=trained["num_images"], epochs=info["epochs"], steps=info["steps"],
+        steps_per_epoch=trained["steps_per_epoch"], batch_size=knobs["batch_size"],
+        wall=f"{info['seconds'] / 60:.1f} min", timesteps=knobs["timesteps"], label_dropout=knobs["label_dropout"],
+        ema_decay=knobs["ema_decay"], lr=knobs["lr"], beta_1=knobs["beta_1"], beta_2=knobs["beta_2"],
+        params=sampler._sampling_model().count_params(), base_filters=knobs["base_filters"],
+        max_filters=knobs["max_filters"], time_dim=knobs["time_dim"], sample_steps=sampler.steps,
+        guidance=sampler.guidance, health_steps=knobs["health_steps"],
+        file_mb=(out / runs.EMA_WEIGHTS).stat().st_size / 1e6,
+        loss=info["final"].get("loss") or float("nan"),
+        diversity=f"{ratio:.2f}x" if ratio else "n/a", detail=f"{detail:.2f}x" if detail else "n/a",
+        evaluation=evaluation_text)
+    pictures.write_atomic(out / "MODEL_CARD.md", card.encode("utf-8"))
+    return out
+
+
 def _today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
@@ -236,7 +375,8 @@ def evaluate(out: Path, command: str, n_samples: int = 1000) -> str:
     per_class = "\n".join(
         f"| {name} | {c['fake_mean']:.3f} | {c['real_mean']:.3f} |"
         for name, c in (report.diversity.get("per_class") or {}).items())
-    return EVALUATION.format(command=command.split(" --")[0], n=n_samples, name=out.name,
+    base = command.split(" --")[0] + (" --family diffusion" if "--family diffusion" in command else "")
+    return EVALUATION.format(command=base, n=n_samples, name=out.name,
                              headline=headline, per_class=per_class).strip()
 
 
@@ -271,20 +411,29 @@ def _knob(text: str) -> tuple[str, object]:
 def main(argv: list[str] | None = None) -> Path:
     """Command-line entry point: train, export, evaluate, print where the files went."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default data/pretrained/brain-mri-64)")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"training epochs (default {DEFAULT_EPOCHS})")
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="gan",
+                        help="gan (default) or diffusion (notebook 10's model)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default data/pretrained/brain-mri-64, with --family diffusion "
+                             "data/pretrained/brain-mri-64-diffusion)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"training epochs (default {DEFAULT_EPOCHS}; diffusion {FAMILIES['diffusion'][1]})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--knob", action="append", default=[], type=_knob, metavar="NAME=VALUE",
                         help="override one recipe knob (JSON value), e.g. --knob g_base_filters=24")
-    parser.add_argument("--keep-run", action="store_true", help="keep the full training run in artifacts/runs")
+    parser.add_argument("--keep-run", action="store_true",
+                        help="keep the full training run in artifacts/runs (artifacts/diffusion)")
     parser.add_argument("--evaluate", action="store_true", help="evaluate the export and write it into the card")
     parser.add_argument("--evaluate-only", action="store_true", help="only (re-)evaluate an existing export")
     args = parser.parse_args(argv)
 
-    from medgan_helpers import data, training
+    from medgan_helpers import data, diffusion_training, training
 
-    out = args.out or _default_out()
-    command = PROG + (f" --out {_shown(args.out)}" if args.out else "") + f" --epochs {args.epochs}"
+    family = args.family
+    epochs = args.epochs if args.epochs is not None else FAMILIES[family][1]
+    out = args.out or _default_out(family)
+    command = PROG + (" --family diffusion" if family == "diffusion" else "")
+    command += (f" --out {_shown(args.out)}" if args.out else "") + f" --epochs {epochs}"
     if args.seed:
         command += f" --seed {args.seed}"
     for key, value in args.knob:
@@ -294,12 +443,19 @@ def main(argv: list[str] | None = None) -> Path:
         print(f"Evaluation written into {out.name}/MODEL_CARD.md")
         return out
     images = data.load_dataset(DATASET, image_size=IMAGE_SIZE, split="train")
-    knobs = training.default_config() | {"epochs": args.epochs, "seed": args.seed} | dict(args.knob)
-    result = training.train(images, resume=False, verbose=2, display=False, **knobs)
-    export(result, out, command + (" --evaluate" if args.evaluate else ""))
+    shown = command + (" --evaluate" if args.evaluate else "")
+    if family == "diffusion":
+        # a fixed run folder: an hour of CPU training that crashes continues where it stopped
+        result = diffusion_training.train(images, diffusion_run_dir(args.seed), resume=True, verbose=2,
+                                          display=False, epochs=epochs, seed=args.seed, **dict(args.knob))
+        export_diffusion(result.run.path, out, shown)
+    else:
+        knobs = training.default_config() | {"epochs": epochs, "seed": args.seed} | dict(args.knob)
+        result = training.train(images, resume=False, verbose=2, display=False, **knobs)
+        export(result, out, shown)
     if not args.keep_run:
         shutil.rmtree(result.run.path, ignore_errors=True)
-    print(f"Pretrained generator written to {out.name} ({result.seconds / 60:.1f} min)")
+    print(f"Pretrained {family} written to {out.name} ({result.seconds / 60:.1f} min)")
     if args.evaluate:
         _set_evaluation(out, evaluate(out, command))
         print(f"Evaluation written into {out.name}/MODEL_CARD.md")
