@@ -393,7 +393,8 @@ def load_generator(path: str | Path):
     section = model_config(saved)
     info = {"run": run.path.name, "kind": saved.get("kind", "run"), "dataset": saved.get("dataset")}
     if section["family"] == "diffusion":  # its sampler draws by DDIM (steps, guidance): diffusion.DiffusionSampler
-        return load_model(run.path, compile=False, family="diffusion").as_sampler(info={**info, "family": "diffusion"})
+        return load_model(run.path, compile=False, family="diffusion").as_sampler(
+            info={**info, "family": "diffusion", **(saved.get("info") or {})})
     if section.get("generator") and (run.path / EMA_WEIGHTS).is_file():
         generator = models.rebuild(section["generator"], "generator")
         generator.load_weights(run.path / EMA_WEIGHTS)

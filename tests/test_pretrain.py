@@ -43,6 +43,7 @@ def test_pretrain_diffusion_exports_a_loadable_sampler_and_a_card(tmp_path, monk
     assert config["models"]["generator"]["builder"] == "diffusion.build_denoiser"
     sampler = runs.load_generator(out)  # the same loader as the GAN's, the same sampler protocol
     assert isinstance(sampler, diffusion.DiffusionSampler) and sampler.num_classes == 4 and sampler.steps == 3
+    assert sampler.info["steps"] == config["info"]["steps"] == 2 and sampler.info["seconds"] > 0  # the card's facts
     first, again = sampler.generate(4, seed=0), sampler.generate(4, seed=0)
     assert np.isfinite(first).all() and np.array_equal(first, again)
     card = (out / "MODEL_CARD.md").read_text()
