@@ -38,8 +38,8 @@ from medgan_helpers import config, fileio
 #: 2-core CPU (keyed by the notebook's number). 01-11 together: at most 35 minutes.
 #: Measured full-settings times when these were set (2026-12, a shared 2-core CPU):
 #: 01 10 s, 02 9 s, 03 18 s, 04 939 s, 05 383 s, 06 14 s, 07 258 s, 08 192 s, 09 60 s,
-#: 11 about 580 s; 10 (diffusion, training its own small denoiser) 228 and 248 s in two builds
-#: (2026-12-07, the CPU shared with other jobs). A budget below its measured time
+#: 11 about 580 s; 10 (diffusion, loading the shipped model; 500 images per family) 248 and 265 s
+#: in two builds (2026-12-07). A budget below its measured time
 #: is a target for the notebook's settings, and the run flags the overrun.
 BUDGET_S: dict[str, int] = {
     "01": 30, "02": 30, "03": 30, "04": 600, "05": 300, "06": 30,
