@@ -61,17 +61,8 @@ def _machine() -> str:
     return f"{cores}-core CPU ({cpu})" + (f" + {len(gpus)} GPU" if gpus else "")
 
 
-MODEL_CARD = """# Pretrained generator: {dataset}, {size} px, conditional
-
-A small class-conditional DCGAN-style generator trained by the kit's own
-training code on the `{dataset}` training split, shipped so that a class can
-start sampling in seconds (notebooks 05/06, `widgets.SamplerWidget`).
-
-![samples](samples.png)
-
-*One column per class ({classes}); rows are different latent vectors (seeds 0–3).*
-
-## How it was made
+#: the start of both cards' "How it was made" table (GAN and diffusion)
+_MADE_HEAD = """## How it was made
 
 ```bash
 {command}
@@ -84,7 +75,19 @@ start sampling in seconds (notebooks 05/06, `widgets.SamplerWidget`).
 | TensorFlow / Keras | {tf_version} / {keras_version} |
 | training images | {num_images} ({dataset}, split `train`, {size}×{size}×{channels}) |
 | epochs | {epochs} |
-| steps (generator updates) | {steps} ({steps_per_epoch} per epoch, batch {batch_size}) |
+"""
+
+MODEL_CARD = ("""# Pretrained generator: {dataset}, {size} px, conditional
+
+A small class-conditional DCGAN-style generator trained by the kit's own
+training code on the `{dataset}` training split, shipped so that a class can
+start sampling in seconds (notebooks 05/06, `widgets.SamplerWidget`).
+
+![samples](samples.png)
+
+*One column per class ({classes}); rows are different latent vectors (seeds 0–3).*
+
+""" + _MADE_HEAD + """| steps (generator updates) | {steps} ({steps_per_epoch} per epoch, batch {batch_size}) |
 | wall time | {wall} |
 | recipe | {recipe} |
 | optimisers | Adam, G lr {g_lr}, D lr {d_lr}, betas ({beta_1}, {beta_2}) |
@@ -116,7 +119,7 @@ data: ICBM 2009a copyright notice (see `data/README.md`).
 ## Evaluation
 
 {evaluation}
-"""
+""")
 
 EVALUATION = """Measured by `{command} --evaluate` (`evaluation.evaluate_run` on this folder,
 {n} generated images, full settings; the report itself goes to
@@ -134,7 +137,7 @@ lower = more varied; a generated value far above the real one is mode collapse):
 """
 
 
-DIFFUSION_CARD = """# Pretrained diffusion model: {dataset}, {size} px, conditional
+DIFFUSION_CARD = ("""# Pretrained diffusion model: {dataset}, {size} px, conditional
 
 A small class-conditional diffusion model (DDPM training, DDIM sampling,
 classifier-free guidance) trained by the kit's own `diffusion_training.train` on
@@ -146,20 +149,7 @@ beside it, shipped so that the comparison costs seconds, not an hour of training
 *One column per class ({classes}); rows are different starting noises (seeds 0–3);
 DDIM, {sample_steps} steps, guidance {guidance}.*
 
-## How it was made
-
-```bash
-{command}
-```
-
-| | |
-| --- | --- |
-| date | {date} |
-| machine | {machine} |
-| TensorFlow / Keras | {tf_version} / {keras_version} |
-| training images | {num_images} ({dataset}, split `train`, {size}×{size}×{channels}) |
-| epochs | {epochs} |
-| steps (denoiser updates) | {steps} ({steps_per_epoch} per epoch, batch {batch_size}) |
+""" + _MADE_HEAD + """| steps (denoiser updates) | {steps} ({steps_per_epoch} per epoch, batch {batch_size}) |
 | wall time | {wall} |
 | process | noise-prediction loss (Ho et al. 2020), cosine schedule (Nichol & Dhariwal 2021), T = {timesteps}; class hidden for {label_dropout:.0%} of images (classifier-free guidance, Ho & Salimans 2022); EMA decay {ema_decay} |
 | optimiser | Adam, lr {lr}, betas ({beta_1}, {beta_2}) |
@@ -193,7 +183,7 @@ calibrated threshold as the GAN's card. Licence of the training data: ICBM
 ## Evaluation
 
 {evaluation}
-"""
+""")
 
 
 def _recipe_line(knobs: dict) -> str:
@@ -213,11 +203,23 @@ def _recipe_line(knobs: dict) -> str:
     return ", ".join(parts)
 
 
+def _save_samples(sampler, out: Path) -> None:
+    """``samples.png``: one column per class, starting latents of seeds 0..3 as rows (any sampler)."""
+    import numpy as np
+
+    from medgan_helpers import pictures
+
+    n_classes = sampler.num_classes or 1
+    z = np.concatenate([np.repeat(sampler.sample_latent(1, seed=s), n_classes, 0) for s in range(4)])
+    labels = np.tile(np.arange(n_classes), 4) if sampler.num_classes else None
+    grid = pictures.image_grid(sampler.generate_from_latent(z, labels), columns=n_classes)
+    pictures.save_png(grid, out / "samples.png", scale=2)
+
+
 def export(result, out: Path, command: str, evaluation_text: str = "*Not evaluated yet: run "
            "`python -m medgan_helpers.jobs.pretrain --evaluate-only`.*") -> Path:
     """Write the sampling-only files of a finished ``training.train`` result into ``out``."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from medgan_helpers import pictures, runs
@@ -249,12 +251,7 @@ def export(result, out: Path, command: str, evaluation_text: str = "*Not evaluat
         info=info,
     )
 
-    # samples: one column per class, seeds 0..3 as rows
-    n_classes = gan.num_classes or 1
-    z = np.concatenate([np.repeat(gan.sample_latent(1, seed=s), n_classes, 0) for s in range(4)])
-    labels = np.tile(np.arange(n_classes), 4) if gan.num_classes else None
-    grid = pictures.image_grid(gan.generate_from_latent(z, labels), columns=n_classes)
-    pictures.save_png(grid, out / "samples.png", scale=2)
+    _save_samples(gan, out)
 
     final = info["final"]
     ratio = health.get("diversity_ratio")
@@ -309,7 +306,6 @@ def export_diffusion(run_path: Path, out: Path, command: str, evaluation_text: s
                      "`python -m medgan_helpers.jobs.pretrain --family diffusion --evaluate-only`.*") -> Path:
     """Write the sampling-only files of a finished diffusion run (``diffusion_training.train``) into ``out``."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from medgan_helpers import fileio, pictures, runs
@@ -333,11 +329,7 @@ def export_diffusion(run_path: Path, out: Path, command: str, evaluation_text: s
         models={"generator": trained["models"]["generator"]}, gan=trained["gan"], info=info)
 
     sampler = runs.load_generator(out)  # the export loads, and draws the grid
-    n_classes = sampler.num_classes or 1
-    z = np.concatenate([np.repeat(sampler.sample_latent(1, seed=s), n_classes, 0) for s in range(4)])
-    labels = np.tile(np.arange(n_classes), 4) if sampler.num_classes else None
-    grid = pictures.image_grid(sampler.generate_from_latent(z, labels), columns=n_classes)
-    pictures.save_png(grid, out / "samples.png", scale=2)
+    _save_samples(sampler, out)
 
     health = json.loads((run.path / "health.json").read_text()) if (run.path / "health.json").is_file() else []
     last = health[-1] if isinstance(health, list) and health else {}
