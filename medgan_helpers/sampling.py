@@ -20,13 +20,15 @@ and :class:`GeneratorModel` (a trained generator on its own — what
 ``GeneratorModel``. The generator is called through a ``tf.function``, so one
 64 px sample takes a few milliseconds on a CPU (the sliders of notebook 06).
 
-Also here: :func:`truncated_normal` (the latent prior, with the truncation
-trick), :func:`slerp` (spherical interpolation) and :func:`latent_directions`
+Also here: :func:`ms_per_image` (the sampling cost, timed),
+:func:`truncated_normal` (the latent prior, with the truncation trick),
+:func:`slerp` (spherical interpolation) and :func:`latent_directions`
 (GANSpace-style principal directions of G's response).
 """
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -57,6 +59,26 @@ class Sampler(Protocol):
     def generate(
         self, n: int, labels: Any = None, seed: int = 0, truncation: float | None = None
     ) -> np.ndarray: ...
+
+
+def ms_per_image(sampler: Sampler, n: int = 16, *, repeats: int = 3, labels: Any = None, **options: Any) -> float:
+    """Wall-clock milliseconds per image of ``sampler.generate(n, labels, **options)``.
+
+    One untimed warm-up draw of the same size first (it traces the sampling
+    function), then ``repeats`` timed draws from seeds 1, 2, …; the fastest one
+    counts, because other jobs sharing the CPU only ever add time. ``options``
+    go to ``generate`` (a diffusion sampler's ``steps`` and ``guidance``).
+    Notebook 10 and ``benchmarks/diffusion_vs_gan.py`` time sampling with it.
+    """
+    if n < 1 or repeats < 1:
+        raise ValueError(f"ms_per_image: n={n} and repeats={repeats} must both be at least 1.")
+    sampler.generate(n, labels=labels, seed=0, **options)
+    fastest = float("inf")
+    for seed in range(1, repeats + 1):
+        start = time.perf_counter()
+        sampler.generate(n, labels=labels, seed=seed, **options)
+        fastest = min(fastest, time.perf_counter() - start)
+    return 1000.0 * fastest / n
 
 
 # --------------------------------------------------------------------------- latents

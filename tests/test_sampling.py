@@ -111,3 +111,28 @@ def test_latent_directions_are_orthonormal():
     directions, method, note = sampling.latent_directions(model, k=3, n_samples=32)
     assert directions.shape == (3, LATENT) and method in {"pca", "random"} and note
     np.testing.assert_allclose(directions @ directions.T, np.eye(3), atol=1e-5)
+
+
+class _SleepySampler:
+    """Takes a set time per draw and records each call: what ms_per_image must time."""
+
+    def __init__(self, seconds):
+        self.seconds, self.calls = list(seconds), []
+
+    def generate(self, n, labels=None, seed=0, **options):
+        import time
+
+        self.calls.append((n, labels, seed, options))
+        time.sleep(self.seconds.pop(0))
+        return np.zeros((n, 4, 4, 1), np.float32)
+
+
+def test_ms_per_image_warms_up_then_keeps_the_fastest_draw():
+    sampler = _SleepySampler([0.5, 0.3, 0.03, 0.3])  # warm-up (not timed), then three timed draws
+    ms = sampling.ms_per_image(sampler, 4, repeats=3, labels=1, steps=7)
+    assert 30 / 4 <= ms < 300 / 4  # the fastest draw (>= its sleep), not the warm-up nor the mean
+    assert [c[2] for c in sampler.calls] == [0, 1, 2, 3]
+    assert all(c[0] == 4 and c[1] == 1 and c[3] == {"steps": 7} for c in sampler.calls)
+    assert sampling.ms_per_image(tiny_gan(3), 3, repeats=1) > 0
+    with pytest.raises(ValueError, match="repeats=0"):
+        sampling.ms_per_image(sampler, 4, repeats=0)
