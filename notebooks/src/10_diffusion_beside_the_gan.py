@@ -36,10 +36,10 @@
 # - say what each costs to train and to sample;
 # - change the number of steps and the guidance scale, and measure what they do.
 #
-# **Time:** about 4 minutes on a 2-core CPU (234 to 265 s in three builds on 2026-12-07;
-# the notebook prints its own wall time at the end of section 6): about 2 minutes draw the
-# 500 diffusion images, 80 s score both families, the timings of section 6 take the
-# rest. Both models ship: nothing trains beyond the three steps run by hand in section 2.
+# **Time:** 4 to 5 minutes on a 2-core CPU (234 to 290 s in the four builds before this
+# one, 2026-12-07; the notebook prints its own wall time at the end of section 6): about
+# 2 minutes draw the 500 diffusion images, 80 s score both families, the timings of
+# section 6 take the rest. Both models ship: nothing trains beyond the three steps run by hand in section 2.
 # The main job runs it with 200 images (its lab preset) and gives it 4 minutes
 # (`BUDGET_S`). Not timed on a GPU. Plus 20 minutes of exercises.
 
@@ -524,7 +524,8 @@ print(f"{N_SAMPLES} images per family; diffusion sampled with {SAMPLE_STEPS} DDI
 # black backgrounds, puts the samples far away (FD over a hundred times its floor,
 # coverage near 0). The fine-detail ratio says the samples are smoother than real
 # (0.60), where the GAN's are noisier (1.61). The picture and the numbers agree once you
-# know where to look; the section below shows it. The GAN's CNN accuracy of 0.955 is
+# know where to look; the section below shows it. The GAN's CNN accuracy of about 0.96
+# (0.955 and 0.959 in two builds: the classifier's training varies a little) is
 # lower than notebook 05's 0.99 because 500 images per set make a weaker judge: do not
 # read it as close to real. Neither family has possible copies, measured against the
 # same threshold.
@@ -613,11 +614,10 @@ print(f"this notebook so far: {time.time() - NOTEBOOK_START:.0f} s of wall time 
 # %% [markdown]
 # How to read it: a DDIM step is one pass of the denoiser, and guidance runs each pass
 # on twice the images (with and without the class), so the time per image grows with
-# the steps and with guidance: in the stored run 10 steps cost tens of GAN images and 50
-# steps hundreds (the denoiser has eight times the GAN generator's weights and runs once
-# per step). Timings on a shared CPU are noisy (the one-pass row moved between 6× and
-# 10× the GAN across builds): read the ratios
-# roughly. Training is a different race: the shipped diffusion model took more than twice
+# the steps and with guidance: in the builds so far 10 steps cost the time of 80 to 100
+# GAN images and 50 steps about 500 (the denoiser has eight times the GAN generator's
+# weights and runs once per step). Timings on a shared CPU are noisy (the one-pass row
+# has read from 6× to 11× the GAN across builds): read the ratios roughly. Training is a different race: the shipped diffusion model took more than twice
 # the GAN's CPU time for a third of its steps, and still misses on the ruler. Whether it
 # would win at equal CPU time, over several seeds, is what `benchmarks/diffusion_vs_gan.py`
 # measures. It trains both families from scratch with their recipes, three seeds each,
