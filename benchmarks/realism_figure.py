@@ -48,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not Path(path).is_file():
             parser.error(f"{item!r}: expected TITLE=PNG with an existing PNG file")
         panels.append((title, np.asarray(Image.open(path).convert("L"))))
-    side = panels[0][1].shape[0]
-    real = Image.fromarray(real_grid())  # uint8, the kit's image_grid
-    panels.insert(0, ("real training slices", np.asarray(real.resize((side, side), Image.NEAREST))))
+    from medgan_helpers import pictures
+
+    grid = real_grid()  # upscaled the way the kit writes its sample grids (nearest neighbour, whole factor)
+    real = pictures.from_png(pictures.to_png(grid, scale=max(1, panels[0][1].shape[0] // grid.shape[0])))
+    panels.insert(0, ("real training slices", real[..., 0]))
     sizes = {p.shape for _, p in panels}
     if len(sizes) != 1:
         parser.error(f"the grids differ in size {sorted(sizes)}: compare pictures at one size")
